@@ -1,0 +1,132 @@
+/**
+ * The process driver (DESIGN §3, §12.6): each instance is a Node process running the SDK runner,
+ * which imports the agent's entry from its read-only install copy.
+ *
+ * Sandbox: the Node permission model (read: runner, install copy, plugins, data dir; write: data
+ * dir; no child processes, workers, addons or WASI), an explicit execPath/execArgv, an environment
+ * built only from `spec.env`, and — when the daemon is root — a separate uid through `setpriv`
+ * with no groups and no capabilities. Node 20's permission model checks neither network, Unix
+ * socket connects nor signals: the uid and the control token cover those.
+ *
+ * Channel: NDJSON on fd 3 (a socketpair), not Node's IPC channel. Node's IPC reader buffers a
+ * message without any limit, so a hostile agent could exhaust the daemon's memory with one
+ * newline-free write; our framing caps lines at 1 MiB (the same framing containers use).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import type { Duplex } from 'node:stream';
+import { OszError } from '../../errors';
+import { LineSplitter } from '../../rpc/ndjson';
+import { nodeRunnerPath } from '../../util/package-root';
+import { processStartTime } from '../../util/proc';
+import { streamChannel } from '../channel';
+import type { Manifest } from '../manifest';
+import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from './driver';
+
+export const MAX_OUTPUT_LINE_BYTES = 16 * 1024;
+
+export interface ProcessDriverOptions {
+  execPath?: string;
+  runnerPath?: string;
+  setprivPath?: string;
+  /** docker driver enabled: process agents would share a uid able to reach docker.sock */
+  dockerEnabled?: boolean;
+  /** whether agents get their own uid (resolved from sandbox.setpriv and the daemon's uid) */
+  separateUid: boolean;
+}
+
+/** The permission-model flag this Node accepts: `--permission` (Node ≥ 22.13) or the experimental one. */
+export function permissionFlag(): string {
+  return process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission';
+}
+
+export class ProcessDriver implements AgentDriver {
+  readonly name = 'process' as const;
+
+  constructor(private readonly opts: ProcessDriverOptions) {}
+
+  check(_manifest: Manifest): void {
+    if (this.opts.dockerEnabled && !this.opts.separateUid) {
+      throw new OszError(
+        'OSZ_E_DRIVER_REFUSED',
+        'process agents are refused while the docker driver is enabled and agents do not run under their own uid (they could reach the Docker socket); run the daemon as root with sandbox.setpriv, or use the docker or wasm driver',
+      );
+    }
+  }
+
+  buildArgv(spec: LaunchSpec): { file: string; args: string[] } {
+    const runner = this.opts.runnerPath ?? nodeRunnerPath();
+    const execPath = this.opts.execPath ?? process.execPath;
+    const reads = [runner, spec.installDir, spec.dataDir, ...spec.plugins.map((p) => p.path)];
+    const nodeArgs = [
+      permissionFlag(),
+      ...(process.allowedNodeEnvironmentFlags.has('--disable-warning') ? ['--disable-warning=ExperimentalWarning'] : []),
+      ...reads.map((p) => `--allow-fs-read=${p}`),
+      `--allow-fs-write=${spec.dataDir}`,
+      `--max-old-space-size=${spec.manifest.limits.memoryMb}`,
+      runner,
+    ];
+    if (spec.uid === undefined) return { file: execPath, args: nodeArgs };
+    const setpriv = this.opts.setprivPath ?? '/usr/bin/setpriv';
+    return {
+      file: setpriv,
+      args: [`--reuid=${spec.uid}`, `--regid=${spec.uid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', execPath, ...nodeArgs],
+    };
+  }
+
+  async launch(spec: LaunchSpec): Promise<LaunchedAgent> {
+    this.check(spec.manifest);
+    if (this.opts.separateUid && spec.uid === undefined) throw new OszError('OSZ_E_DRIVER_REFUSED', `no uid was assigned to agent ${spec.agentId}`);
+    const { file, args } = this.buildArgv(spec);
+    if (!fs.existsSync(file)) throw new OszError('OSZ_E_SPAWN_FAILED', `${file} is missing${file.endsWith('setpriv') ? ' (install util-linux)' : ''}`);
+    const child = spawn(file, args, {
+      cwd: spec.installDir,
+      env: spec.env,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      // Own process group: a Ctrl-C in the daemon's terminal reaches the daemon, which stops agents in order.
+      detached: true,
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (err) => reject(new OszError('OSZ_E_SPAWN_FAILED', `cannot start ${file}: ${err.message}`)));
+    });
+    const pid = child.pid ?? null;
+    const outputFns: Array<(s: 'stdout' | 'stderr', l: string) => void> = [];
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const splitter = new LineSplitter(MAX_OUTPUT_LINE_BYTES, {
+        line: (l) => outputFns.forEach((f) => f(stream, l)),
+        oversize: (n) => outputFns.forEach((f) => f(stream, `[line of ${n}+ bytes truncated]`)),
+      });
+      child[stream]?.on('data', (c: Buffer) => splitter.push(c));
+    }
+    let gone = false;
+    const exited = new Promise<AgentExit>((resolve) => {
+      child.once('exit', (code, signal) => {
+        gone = true;
+        // Give stdout/stderr a moment to drain their last lines, then report.
+        const done = (): void => resolve({ code, signal });
+        const t = setTimeout(done, 500);
+        child.once('close', () => {
+          clearTimeout(t);
+          done();
+        });
+      });
+    });
+    return {
+      osPid: pid,
+      osStartTime: pid ? processStartTime(pid) : null,
+      channel: streamChannel(child.stdio[3] as Duplex),
+      exited,
+      signal(sig) {
+        if (gone || pid === null) return false;
+        try {
+          process.kill(pid, sig);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      onOutput: (fn) => void outputFns.push(fn),
+    };
+  }
+}

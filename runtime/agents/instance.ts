@@ -1,0 +1,280 @@
+/**
+ * One instance's life: launch through its driver, the protocol session, heartbeats, exit
+ * handling with the restart policy and backoff, and stopping with TERM → grace → KILL
+ * (DESIGN §3, §12.1). The supervisor owns the set of instances; this class owns one.
+ */
+import type { EventBus } from '../bus/bus';
+import { OszError, toOszError } from '../errors';
+import type { Logger } from '../log';
+import type { Store } from '../store/store';
+import type { InstanceState } from '../store/instances-repo';
+import { bootId } from '../util/proc';
+import { backoffDelay, shouldRestart } from './backoff';
+import type { AgentDriver, AgentExit, LaunchedAgent } from './drivers/driver';
+import type { AgentHalPort } from './hal-port';
+import type { Installer } from './install';
+import { buildLaunchSpec, type SpawnOptions } from './launch-spec';
+import type { InstanceLogs } from './logs';
+import type { Manifest } from './manifest';
+import { AgentSession } from './session';
+
+export interface InstanceDeps {
+  store: Store;
+  bus: EventBus;
+  log: Logger;
+  logs: InstanceLogs;
+  hal: AgentHalPort;
+  installer: Installer;
+  driver: AgentDriver;
+  dataRoot: string;
+  separateUid: boolean;
+  supervisor: {
+    backoff: { initialMs: number; maxMs: number };
+    healthyResetMs: number;
+    heartbeatMs: number;
+    missedHeartbeats: number;
+    helloTimeoutMs: number;
+    graceMs: number;
+  };
+}
+
+export class AgentInstance {
+  state: InstanceState = 'starting';
+  /** restarts since the last healthy period (reset after healthyResetMs running) */
+  private attempt = 0;
+  restarts: number;
+  startedAt: number | null = null;
+  tokens = 0;
+  reason: string | null = null;
+  lastExit: AgentExit | null = null;
+  private launched: LaunchedAgent | undefined;
+  private session: AgentSession | undefined;
+  private runId: number | undefined;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private healthyTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private lastHeartbeat = 0;
+  private hostReason: string | undefined;
+  private exitWaiters: Array<() => void> = [];
+  /** set while the daemon shuts down: the run ends, the desired state stays for the next boot */
+  private halting = false;
+
+  constructor(
+    readonly id: string,
+    readonly agentId: string,
+    readonly manifest: Manifest,
+    private readonly options: SpawnOptions,
+    private readonly deps: InstanceDeps,
+    restarts = 0,
+  ) {
+    this.restarts = restarts;
+  }
+
+  get osPid(): number | null {
+    return this.launched?.osPid ?? null;
+  }
+
+  get live(): boolean {
+    return this.launched !== undefined;
+  }
+
+  get desired(): 'running' | 'stopped' {
+    return this.deps.store.instances.get(this.id)?.desired ?? 'stopped';
+  }
+
+  snapshot(timeoutMs?: number): Promise<unknown> {
+    if (!this.session || this.state !== 'running') return Promise.reject(new OszError('OSZ_E_NO_SUCH_INSTANCE', `instance ${this.id} is not running`));
+    return this.session.snapshot(timeoutMs);
+  }
+
+  /** Starts (or restarts) the agent; failures end in the exit path, never in a throw. */
+  async launch(): Promise<void> {
+    this.clearTimers();
+    this.setState('starting', null);
+    const d = this.deps;
+    let secretValues: string[] = [];
+    try {
+      const agent = d.store.agents.require(this.agentId);
+      d.installer.verifyInstalled(agent.storePath, agent.hash);
+      d.driver.check(this.manifest);
+      const built = buildLaunchSpec({
+        instanceId: this.id,
+        agent,
+        manifest: this.manifest,
+        options: this.options,
+        dataRoot: d.dataRoot,
+        separateUid: d.separateUid,
+        heartbeatMs: d.supervisor.heartbeatMs,
+        plugins: d.store.plugins,
+        secrets: d.store.secrets,
+      });
+      secretValues = built.secretValues;
+      d.logs.open(this.id, secretValues);
+      this.launched = await d.driver.launch(built.spec);
+      const launched = this.launched;
+      this.hostReason = undefined;
+      this.runId = d.store.instances.startRun(this.id, launched.osPid, Date.now());
+      d.store.instances.update(this.id, { osPid: launched.osPid, osStartTime: launched.osStartTime, bootId: bootId() }, Date.now());
+      d.logs.append(this.id, 'daemon', 'info', `started with driver ${d.driver.name}${launched.osPid ? `, pid ${launched.osPid}` : ''}`);
+      this.session = new AgentSession(built.spec, launched, {
+        bus: d.bus,
+        hal: d.hal,
+        logs: d.logs,
+        helloTimeoutMs: d.supervisor.helloTimeoutMs,
+        onViolation: (why) => this.hostKill(`protocol violation: ${why}`),
+        onHeartbeat: () => {
+          this.lastHeartbeat = performance.now();
+        },
+        onTokens: (n) => {
+          this.tokens += n;
+        },
+      });
+      void launched.exited.then((exit) => this.onExit(launched, exit));
+      await this.session.start();
+      if (this.launched !== launched) return;
+      this.startedAt = Date.now();
+      this.lastHeartbeat = performance.now();
+      this.setState('running', null);
+      this.armHealthTimers();
+      d.bus.emit({ type: 'agent:started', source: 'supervisor', data: { instance: this.id, agent: this.agentId, pid: launched.osPid } });
+    } catch (err) {
+      const e = toOszError(err);
+      d.logs.open(this.id, secretValues);
+      d.logs.append(this.id, 'daemon', 'error', `start failed: ${e.code}: ${e.message}`);
+      if (this.launched) {
+        this.hostKill(`start failed: ${e.message}`);
+      } else {
+        // Nothing is running: tampered store, missing secret, refused driver. Retrying cannot help.
+        this.reason = `${e.code}: ${e.message}`;
+        this.setState('failed', this.reason);
+        d.bus.emit({ type: 'agent:failed', source: 'supervisor', data: { instance: this.id, agent: this.agentId, reason: this.reason } });
+        this.resolveExitWaiters();
+      }
+    }
+  }
+
+  /** Delivers a signal and changes nothing else (DESIGN §12.1). */
+  signal(sig: NodeJS.Signals): boolean {
+    return this.launched?.signal(sig) ?? false;
+  }
+
+  /**
+   * Stops the agent: TERM, wait the grace period, then KILL (or KILL at once). The caller decides
+   * the desired state; this only ends the current run and cancels any pending restart.
+   */
+  async stop(signal: 'SIGTERM' | 'SIGKILL', graceMs?: number, opts: { halting?: boolean } = {}): Promise<void> {
+    this.halting = opts.halting === true;
+    this.clearTimers();
+    const launched = this.launched;
+    if (!launched) {
+      if (this.state === 'backoff' || this.state === 'starting') this.setState('exited', 'stopped');
+      return;
+    }
+    this.setState('stopping', null);
+    const grace = graceMs ?? this.manifest.stop.graceMs ?? this.deps.supervisor.graceMs;
+    if (signal === 'SIGKILL' || !launched.signal('SIGTERM')) launched.signal('SIGKILL');
+    else {
+      const t = setTimeout(() => {
+        this.deps.logs.append(this.id, 'daemon', 'warn', `still running ${grace} ms after TERM: sending KILL`);
+        launched.signal('SIGKILL');
+      }, grace);
+      void launched.exited.then(() => clearTimeout(t));
+    }
+    await launched.exited;
+    await new Promise<void>((resolve) => (this.launched ? this.exitWaiters.push(resolve) : resolve()));
+  }
+
+  /** The host ends the run for a reason of its own (heartbeat, protocol, limit): counts as a failure. */
+  private hostKill(reason: string): void {
+    this.hostReason = reason;
+    this.deps.logs.append(this.id, 'daemon', 'warn', `stopping: ${reason}`);
+    this.launched?.signal('SIGKILL');
+  }
+
+  private onExit(launched: LaunchedAgent, raw: AgentExit): void {
+    if (this.launched !== launched) return;
+    const d = this.deps;
+    const exit: AgentExit = { ...raw, ...(this.hostReason ? { reason: this.hostReason } : {}) };
+    this.launched = undefined;
+    this.lastExit = exit;
+    this.clearTimers();
+    this.session?.dispose(new OszError('OSZ_E_SPAWN_FAILED', `instance ${this.id} exited`));
+    this.session = undefined;
+    void d.hal.releaseInstance(this.id).catch((err: unknown) => d.log.error('supervisor', `HAL release of ${this.id} failed: ${String(err)}`));
+    const now = Date.now();
+    const what = `exited (code ${exit.code}, signal ${exit.signal}${exit.reason ? `, ${exit.reason}` : ''})`;
+    d.logs.append(this.id, 'daemon', exit.code === 0 && !exit.signal ? 'info' : 'warn', what);
+    d.logs.close(this.id);
+    try {
+      if (this.runId !== undefined) d.store.instances.endRun(this.runId, { code: exit.code, signal: exit.signal, reason: exit.reason ?? null }, now);
+      d.store.instances.update(this.id, { exitCode: exit.code, exitSignal: exit.signal, osPid: null, osStartTime: null }, now);
+    } catch (err) {
+      d.log.error('supervisor', `could not record the exit of ${this.id}: ${(err as Error).message}`);
+    }
+    d.bus.emit({ type: 'agent:exited', source: 'supervisor', data: { instance: this.id, agent: this.agentId, code: exit.code, signal: exit.signal, reason: exit.reason ?? null } });
+    this.afterExit(exit);
+    this.resolveExitWaiters();
+  }
+
+  private afterExit(exit: AgentExit): void {
+    const d = this.deps;
+    if (this.halting) {
+      this.setState('exited', 'daemon stopped');
+      return;
+    }
+    if (this.desired === 'stopped') {
+      this.setState('exited', 'stopped');
+      return;
+    }
+    if (!shouldRestart(this.manifest.restart.policy, exit)) {
+      this.setState('exited', exit.reason ?? null);
+      return;
+    }
+    if (this.attempt >= this.manifest.restart.maxRetries) {
+      this.reason = `gave up after ${this.attempt} restarts (last: code ${exit.code}, signal ${exit.signal}${exit.reason ? `, ${exit.reason}` : ''})`;
+      this.setState('failed', this.reason);
+      d.logs.append(this.id, 'daemon', 'error', this.reason);
+      d.bus.emit({ type: 'agent:failed', source: 'supervisor', data: { instance: this.id, agent: this.agentId, reason: this.reason } });
+      return;
+    }
+    this.attempt++;
+    this.restarts++;
+    const b = this.manifest.restart.backoff;
+    const delay = backoffDelay(this.attempt, b.initialMs ?? d.supervisor.backoff.initialMs, b.maxMs ?? d.supervisor.backoff.maxMs);
+    this.setState('backoff', exit.reason ?? null);
+    d.logs.append(this.id, 'daemon', 'info', `restart ${this.attempt}/${this.manifest.restart.maxRetries} in ${delay} ms`);
+    this.backoffTimer = setTimeout(() => void this.launch(), delay);
+  }
+
+  private armHealthTimers(): void {
+    const s = this.deps.supervisor;
+    this.healthyTimer = setTimeout(() => {
+      this.attempt = 0;
+    }, s.healthyResetMs);
+    this.heartbeatTimer = setInterval(() => {
+      const silentMs = performance.now() - this.lastHeartbeat;
+      if (silentMs > s.heartbeatMs * s.missedHeartbeats) this.hostKill(`missed heartbeats (silent for ${Math.round(silentMs)} ms)`);
+    }, s.heartbeatMs);
+  }
+
+  private clearTimers(): void {
+    for (const t of [this.backoffTimer, this.healthyTimer, this.heartbeatTimer]) if (t) clearTimeout(t);
+    this.backoffTimer = this.healthyTimer = this.heartbeatTimer = undefined;
+  }
+
+  private resolveExitWaiters(): void {
+    const waiters = this.exitWaiters;
+    this.exitWaiters = [];
+    waiters.forEach((w) => w());
+  }
+
+  private setState(state: InstanceState, reason: string | null): void {
+    this.state = state;
+    if (state !== 'failed') this.reason = reason;
+    try {
+      this.deps.store.instances.update(this.id, { state, restarts: this.restarts, reason: this.reason }, Date.now());
+    } catch (err) {
+      this.deps.log.error('supervisor', `could not record state ${state} of ${this.id}: ${(err as Error).message}`);
+    }
+  }
+}

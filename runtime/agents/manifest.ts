@@ -1,0 +1,153 @@
+/**
+ * The agent manifest, `agent.json` (DESIGN §3, §12.9). Upstream OpenStarry fields (`identity`,
+ * `plugins`) are accepted as they are and unknown keys are kept; the daemon adds runtime, grants,
+ * limits, restart policy, env and secrets. The env allow-list (§12.6) is enforced here, at
+ * validation, so a manifest that could undo the sandbox never gets installed.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { OszError } from '../errors';
+import { ParseFailure, parseJsonSafe } from '../util/safe-json';
+
+export const MAX_MANIFEST_BYTES = 256 * 1024;
+export const AGENT_ID = /^[a-z][a-z0-9-]{0,62}$/;
+export const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
+const REFUSED_ENV_PREFIXES = ['NODE_', 'LD_', 'OPENSTARRY_'];
+const REFUSED_ENV_NAMES = new Set(['PATH']);
+
+/** Why an env name is refused, or undefined when it is allowed (DESIGN §12.6). */
+export function envNameRefusal(name: string): string | undefined {
+  if (!ENV_NAME.test(name)) return 'env names must match ^[A-Z][A-Z0-9_]*$';
+  if (REFUSED_ENV_NAMES.has(name)) return `${name} is set by the daemon`;
+  const prefix = REFUSED_ENV_PREFIXES.find((p) => name.startsWith(p));
+  if (prefix) return `${prefix}* variables can change how the runtime or loader behaves and undo the sandbox`;
+  return undefined;
+}
+
+const relPath = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((p) => !p.includes('\0'), 'path must not contain NUL')
+  .refine((p) => !path.isAbsolute(p), 'path must be relative to the agent folder')
+  .refine((p) => !path.normalize(p).split(path.sep).includes('..'), 'path must stay inside the agent folder');
+
+const eventPattern = z.string().max(200).regex(/^[a-z*][a-z0-9_*-]*:[a-z0-9_.*-]+$/, 'event patterns look like "area:thing", with * or ** wildcards');
+const name = z.string().min(1).max(128);
+
+const envSchema = z.record(z.string().max(128), z.string().max(4096).refine((v) => !v.includes('\0'), 'env values must not contain NUL')).superRefine((env, ctx) => {
+  for (const key of Object.keys(env)) {
+    const why = envNameRefusal(key);
+    if (why) ctx.addIssue({ code: 'custom', path: [key], message: `env "${key}" refused: ${why}`, params: { code: 'OSZ_E_ENV_REFUSED' } });
+  }
+});
+
+export const manifestSchema = z
+  .looseObject({
+    identity: z.looseObject({
+      id: z.string().regex(AGENT_ID, 'agent ids are lower-case letters, digits and dashes, starting with a letter, at most 63 characters'),
+      name: name.describe('human name'),
+      version: z.string().max(64).optional(),
+      description: z.string().max(2000).optional(),
+    }),
+    runtime: z
+      .strictObject({
+        driver: z.enum(['wasm', 'process', 'worker', 'docker']).optional().describe('follows from module / entry / image when omitted'),
+        module: relPath.optional().describe('WebAssembly module (wasm driver)'),
+        entry: relPath.optional().describe('Node entry module (process and worker drivers)'),
+        image: z.string().max(256).optional().describe('container image (docker driver)'),
+        args: z.array(z.string().max(4096)).max(64).default([]),
+        isolation: z.enum(['shared', 'dedicated']).default('shared').describe('wasm: share a cell with other agents, or get one'),
+      })
+      .prefault({}),
+    singleton: z.boolean().default(false).describe('at most one instance at a time'),
+    plugins: z
+      .array(z.looseObject({ name: z.string().regex(/^[a-z0-9@][a-z0-9@/._-]{0,127}$/), path: relPath.optional(), config: z.unknown().optional() }))
+      .max(64)
+      .default([]),
+    capabilities: z
+      .strictObject({
+        hal: z
+          .strictObject({
+            sensors: z.array(name).max(64).default([]),
+            actuators: z.array(name).max(64).default([]),
+            cameras: z.array(name).max(16).default([]),
+          })
+          .prefault({}),
+        events: z
+          .strictObject({ emit: z.array(eventPattern).max(64).default([]), subscribe: z.array(eventPattern).max(64).default([]) })
+          .prefault({}),
+        network: z.boolean().default(false).describe('honoured by docker and wasm; not enforced for process agents (Node 20)'),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        memoryMb: z.number().int().min(4).max(16_384).default(64),
+        callTimeoutMs: z.number().int().min(1).max(600_000).default(200),
+        cpuPercent: z.number().min(1).max(400).default(100),
+        tokensPerHour: z.number().int().min(0).default(0).describe('0 = unlimited'),
+      })
+      .prefault({}),
+    restart: z
+      .strictObject({
+        policy: z.enum(['no', 'on-failure', 'always', 'unless-stopped']).default('on-failure'),
+        maxRetries: z.number().int().min(0).max(10_000).default(5),
+        backoff: z
+          .strictObject({ initialMs: z.number().int().min(10).max(3_600_000).optional(), maxMs: z.number().int().min(10).max(86_400_000).optional() })
+          .prefault({}),
+      })
+      .prefault({}),
+    stop: z.strictObject({ graceMs: z.number().int().min(0).max(600_000).optional() }).prefault({}),
+    env: envSchema.default({}),
+    secrets: z.array(z.string().regex(/^[A-Z][A-Z0-9_]{0,127}$/)).max(64).default([]).describe('granted secret names, injected as env'),
+  })
+  .superRefine((m, ctx) => {
+    const r = m.runtime;
+    const given = (['module', 'entry', 'image'] as const).filter((k) => r[k] !== undefined);
+    if (given.length > 1) ctx.addIssue({ code: 'custom', path: ['runtime'], message: `give one of module, entry or image, not ${given.join(' and ')}` });
+    const need: Record<string, 'module' | 'entry' | 'image'> = { wasm: 'module', process: 'entry', worker: 'entry', docker: 'image' };
+    if (r.driver && r[need[r.driver] ?? 'entry'] === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['runtime', need[r.driver] ?? 'entry'], message: `driver "${r.driver}" needs runtime.${need[r.driver] ?? 'entry'}` });
+    }
+    if (!r.driver && given.length === 0) ctx.addIssue({ code: 'custom', path: ['runtime'], message: 'give runtime.module (wasm), runtime.entry (node) or runtime.image (docker)' });
+    for (const name of m.secrets) {
+      const why = envNameRefusal(name);
+      if (why) ctx.addIssue({ code: 'custom', path: ['secrets'], message: `secret "${name}" cannot be injected: ${why}` });
+      if (Object.hasOwn(m.env, name)) ctx.addIssue({ code: 'custom', path: ['env', name], message: `"${name}" is both an env value and a granted secret` });
+    }
+  });
+
+export type Manifest = z.infer<typeof manifestSchema>;
+export type DriverName = 'wasm' | 'process' | 'worker' | 'docker';
+
+export function driverOf(m: Manifest): DriverName {
+  if (m.runtime.driver) return m.runtime.driver;
+  if (m.runtime.module) return 'wasm';
+  if (m.runtime.image) return 'docker';
+  return 'process';
+}
+
+/** Parses and validates manifest text; every problem is reported at once, each with its key path. */
+export function parseManifest(text: string, source: string): Manifest {
+  let raw: unknown;
+  try {
+    raw = parseJsonSafe(text, MAX_MANIFEST_BYTES);
+  } catch (err) {
+    const msg = err instanceof ParseFailure ? err.message : String(err);
+    throw new OszError('OSZ_E_MANIFEST', `${source}: ${msg}`, { source });
+  }
+  return validateManifest(raw, source);
+}
+
+export function validateManifest(raw: unknown, source: string): Manifest {
+  const res = manifestSchema.safeParse(raw);
+  if (res.success) return res.data;
+  const problems = res.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+  const envRefused = res.error.issues.find((i) => i.code === 'custom' && (i as { params?: { code?: string } }).params?.code === 'OSZ_E_ENV_REFUSED');
+  const code = envRefused ? 'OSZ_E_ENV_REFUSED' : 'OSZ_E_MANIFEST';
+  throw new OszError(code, `${source}: invalid manifest:\n  - ${problems.join('\n  - ')}`, {
+    source,
+    problems,
+    ...(envRefused ? { key: String(envRefused.path[envRefused.path.length - 1]) } : {}),
+  });
+}

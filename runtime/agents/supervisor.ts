@@ -1,0 +1,231 @@
+/**
+ * The supervisor: the set of instances, spawn / kill / signal / list, and reconciliation of
+ * actual to desired state at start (DESIGN §3, §12.1). Desired state lives in SQLite, so after a
+ * crash of an agent or of the daemon the same instances come back. Only the control plane calls
+ * this; HTTP, MQTT, rules and the CLI reach it through the operation table.
+ */
+import crypto from 'node:crypto';
+import type { EventBus } from '../bus/bus';
+import { OszError } from '../errors';
+import type { Logger } from '../log';
+import type { InstanceRecord } from '../store/instances-repo';
+import type { Store } from '../store/store';
+import { processStartTime, bootId } from '../util/proc';
+import { resumesAtBoot } from './backoff';
+import type { AgentDriver } from './drivers/driver';
+import { AgentInstance, type InstanceDeps } from './instance';
+import { validateSpawnEnv, type SpawnOptions } from './launch-spec';
+import type { InstanceLogs, LogLine } from './logs';
+import { driverOf, type Manifest, validateManifest } from './manifest';
+
+export const SIGNALS = ['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGSTOP', 'SIGCONT'] as const;
+export type AgentSignal = (typeof SIGNALS)[number];
+
+export interface AgentStatus {
+  instance: string;
+  agent: string;
+  name: string;
+  driver: string;
+  state: string;
+  desired: 'running' | 'stopped';
+  osPid: number | null;
+  restarts: number;
+  startedAt: number | null;
+  uptimeMs: number | null;
+  exitCode: number | null;
+  exitSignal: string | null;
+  reason: string | null;
+  tokens: number;
+  createdAt: number;
+}
+
+export type SupervisorDeps = Omit<InstanceDeps, 'driver'> & { drivers: Map<string, AgentDriver> };
+
+export class Supervisor {
+  private readonly instances = new Map<string, AgentInstance>();
+
+  constructor(private readonly deps: SupervisorDeps) {}
+
+  private get store(): Store {
+    return this.deps.store;
+  }
+  private get bus(): EventBus {
+    return this.deps.bus;
+  }
+  private get log(): Logger {
+    return this.deps.log;
+  }
+  get logs(): InstanceLogs {
+    return this.deps.logs;
+  }
+
+  /** Brings back every instance desired running (DESIGN §12.1); reaps agent processes left by a crash. */
+  async start(): Promise<void> {
+    const boot = bootId();
+    const resumed: Array<Promise<void>> = [];
+    for (const rec of this.store.instances.desiredRunning()) {
+      this.reapLeftover(rec, boot);
+      const agent = this.store.agents.get(rec.agentId);
+      if (!agent) continue;
+      const manifest = validateManifest(JSON.parse(agent.manifest), agent.id);
+      if (!resumesAtBoot(manifest.restart.policy, rec.state)) {
+        if (rec.state !== 'failed') this.store.instances.update(rec.id, { state: 'exited', reason: 'daemon restarted (policy no)' }, Date.now());
+        continue;
+      }
+      const inst = this.makeInstance(rec.id, rec.agentId, manifest, JSON.parse(rec.options) as SpawnOptions, rec.restarts);
+      if (!inst) continue;
+      this.log.info('supervisor', `resuming ${rec.id} (${rec.agentId})`);
+      resumed.push(inst.launch());
+    }
+    this.store.instances.prune();
+    await Promise.all(resumed);
+  }
+
+  /** Stops every live instance with its grace period, keeping desired state for the next start. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.instances.values()].map((i) => i.stop('SIGTERM', undefined, { halting: true })));
+  }
+
+  async spawn(agentId: string, options: SpawnOptions = {}): Promise<{ instance: string; state: string }> {
+    const agent = this.store.agents.require(agentId);
+    const manifest = validateManifest(JSON.parse(agent.manifest), agent.id);
+    validateSpawnEnv(options.env);
+    if (manifest.singleton) {
+      const running = this.store.instances.byAgent(agentId).find((r) => r.desired === 'running' && r.state !== 'failed' && r.state !== 'exited');
+      if (running) throw new OszError('OSZ_E_SINGLETON_RUNNING', `agent "${agentId}" is a singleton and instance ${running.id} is ${running.state}`, { instance: running.id });
+    }
+    const driver = this.driverFor(manifest);
+    driver.check(manifest);
+    const id = newInstanceId(agentId);
+    this.store.instances.create(id, agentId, JSON.stringify(options), Date.now());
+    const inst = this.makeInstance(id, agentId, manifest, options, 0);
+    if (!inst) throw new OszError('OSZ_E_INTERNAL', `instance ${id} could not be created`);
+    this.bus.emit({ type: 'agent:spawned', source: 'supervisor', data: { instance: id, agent: agentId } });
+    await inst.launch();
+    return { instance: id, state: inst.state };
+  }
+
+  /**
+   * `agents.kill`: desired state → stopped, then TERM, grace, KILL (DESIGN §12.1). `target` is an
+   * instance id, or an agent id for all of its instances.
+   */
+  async kill(target: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM', graceMs?: number): Promise<{ killed: string[] }> {
+    const recs = this.resolveTargets(target);
+    const now = Date.now();
+    for (const r of recs) this.store.instances.update(r.id, { desired: 'stopped' }, now);
+    await Promise.all(
+      recs.map(async (r) => {
+        const inst = this.instances.get(r.id);
+        if (inst) await inst.stop(signal, graceMs);
+        else if (r.state !== 'exited' && r.state !== 'failed') this.store.instances.update(r.id, { state: 'exited', reason: 'stopped' }, Date.now());
+        this.bus.emit({ type: 'agent:killed', source: 'supervisor', data: { instance: r.id, agent: r.agentId, signal } });
+      }),
+    );
+    return { killed: recs.map((r) => r.id) };
+  }
+
+  signal(instanceId: string, sig: string): { delivered: boolean } {
+    if (!(SIGNALS as readonly string[]).includes(sig)) throw new OszError('OSZ_E_BAD_SIGNAL', `signal "${sig.slice(0, 32)}" is not one the daemon delivers`);
+    const inst = this.instances.get(instanceId);
+    if (!inst?.live) throw new OszError('OSZ_E_NO_SUCH_INSTANCE', `instance ${instanceId} is not running`, { instance: instanceId });
+    return { delivered: inst.signal(sig as NodeJS.Signals) };
+  }
+
+  list(filter: { agent?: string; all?: boolean } = {}): AgentStatus[] {
+    const recs = filter.agent ? this.store.instances.byAgent(filter.agent) : this.store.instances.list();
+    return recs.filter((r) => filter.all || r.desired === 'running' || this.instances.get(r.id)?.live).map((r) => this.status(r));
+  }
+
+  get(instanceId: string): AgentInstance | undefined {
+    return this.instances.get(instanceId);
+  }
+
+  /** Log lines of an instance, or of every instance of an agent. */
+  logLines(target: string, limit: number): { instances: string[]; lines: LogLine[] } {
+    const ids = this.logTargets(target);
+    return { instances: ids, lines: this.logs.tail(ids, limit) };
+  }
+
+  logTargets(target: string): string[] {
+    if (this.store.instances.get(target) || this.logs.has(target)) return [target];
+    const byAgent = this.store.instances.byAgent(target).map((r) => r.id);
+    if (byAgent.length === 0 && !this.store.agents.get(target)) throw new OszError('OSZ_E_NO_SUCH_INSTANCE', `no instance or agent "${target.slice(0, 128)}"`, { target });
+    return byAgent;
+  }
+
+  /** Live instance count per agent: removal refuses agents that still run. */
+  liveInstancesOf(agentId: string): string[] {
+    return this.store.instances.byAgent(agentId).filter((r) => r.desired === 'running' || this.instances.get(r.id)?.live).map((r) => r.id);
+  }
+
+  private resolveTargets(target: string): InstanceRecord[] {
+    const one = this.store.instances.get(target);
+    if (one) return [one];
+    const recs = this.store.instances.byAgent(target).filter((r) => r.desired === 'running' || this.instances.get(r.id)?.live);
+    if (recs.length === 0) throw new OszError('OSZ_E_NO_SUCH_INSTANCE', `no running instance or agent "${target.slice(0, 128)}"`, { target });
+    return recs;
+  }
+
+  private status(r: InstanceRecord): AgentStatus {
+    const inst = this.instances.get(r.id);
+    const agent = this.store.agents.get(r.agentId);
+    const startedAt = inst?.state === 'running' ? inst.startedAt : null;
+    return {
+      instance: r.id,
+      agent: r.agentId,
+      name: agent?.name ?? r.agentId,
+      driver: agent?.driver ?? '?',
+      state: inst?.state ?? r.state,
+      desired: r.desired,
+      osPid: inst?.osPid ?? null,
+      restarts: inst?.restarts ?? r.restarts,
+      startedAt,
+      uptimeMs: startedAt ? Date.now() - startedAt : null,
+      exitCode: r.exitCode,
+      exitSignal: r.exitSignal,
+      reason: inst?.reason ?? r.reason,
+      tokens: inst?.tokens ?? 0,
+      createdAt: r.createdAt,
+    };
+  }
+
+  private driverFor(manifest: Manifest): AgentDriver {
+    const name = driverOf(manifest);
+    const driver = this.deps.drivers.get(name);
+    if (!driver) throw new OszError('OSZ_E_DRIVER_UNAVAILABLE', `the ${name} driver is not available in this daemon`, { driver: name });
+    return driver;
+  }
+
+  private makeInstance(id: string, agentId: string, manifest: Manifest, options: SpawnOptions, restarts: number): AgentInstance | undefined {
+    let driver: AgentDriver;
+    try {
+      driver = this.driverFor(manifest);
+    } catch (err) {
+      this.store.instances.update(id, { state: 'failed', reason: (err as Error).message }, Date.now());
+      return undefined;
+    }
+    const inst = new AgentInstance(id, agentId, manifest, options, { ...this.deps, driver }, restarts);
+    this.instances.set(id, inst);
+    return inst;
+  }
+
+  /**
+   * A process recorded for this instance that is still alive after a daemon crash: ours only if
+   * its start time matches (pids are reused). Process agents cannot be re-attached (their channel
+   * died with the daemon), so they are killed and respawned (DESIGN §12.16).
+   */
+  private reapLeftover(rec: InstanceRecord, boot: string): void {
+    if (!rec.osPid || rec.osStartTime === null || rec.bootId !== boot) return;
+    if (processStartTime(rec.osPid) !== rec.osStartTime) return;
+    try {
+      process.kill(rec.osPid, 'SIGKILL');
+      this.log.warn('supervisor', `reaped leftover agent process ${rec.osPid} of ${rec.id}`);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+function newInstanceId(agentId: string): string {
+  return `${agentId}-${crypto.randomBytes(4).toString('hex')}`;
+}

@@ -1,0 +1,133 @@
+/**
+ * The daemon's config schema: the one source of keys, types, defaults and descriptions
+ * (DESIGN §12.5). Objects are strict so a typo is an error that names the key, never a silent
+ * default. Secrets appear only as `*File` paths; `redact.ts` hides them when config is printed.
+ */
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/, 'expected HOST:PORT, e.g. 127.0.0.1:8470')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
+
+const filePath = z.string().min(1).max(4096).refine((v) => !v.includes('\0'), 'path must not contain NUL');
+
+/** MQTT topic segment: the device id doubles as the MQTT client id (DESIGN §12.12). */
+export const deviceIdSchema = z
+  .string()
+  .min(1)
+  .refine((v) => Buffer.byteLength(v) <= 64, 'device id must be at most 64 bytes')
+  .refine((v) => !/[+#/\0\s]/.test(v), 'device id must be a valid MQTT topic segment (no + # / or whitespace)');
+
+const backoff = z.strictObject({
+  initialMs: z.number().int().min(10).max(3_600_000).default(1000).describe('first restart delay'),
+  maxMs: z.number().int().min(10).max(86_400_000).default(300_000).describe('cap of the exponential backoff'),
+});
+
+const hookSource = z.strictObject({
+  secretFile: filePath.describe('file holding the HMAC secret of this webhook source'),
+  kind: z.enum(['github', 'gitea', 'generic']).default('generic').describe('signature scheme'),
+});
+
+const probe = z.looseObject({
+  name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'probe names are lower-case words'),
+  kind: z.enum(['http', 'tcp', 'disk', 'temperature', 'agent']),
+  intervalMs: z.number().int().min(1000).default(30_000),
+});
+
+const issuer = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+  publicKeyFile: filePath.describe('Ed25519 public key (PEM or raw base64)'),
+  role: z.enum(['viewer', 'operator', 'admin']).default('operator'),
+});
+
+export const configSchema = z.strictObject({
+  board: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).default('sim').describe('board profile name (boards/<name>.yaml)'),
+  replay: filePath.optional().describe('HAL trace to replay instead of live hardware (sim board)'),
+  control: z
+    .strictObject({
+      socket: filePath.optional().describe('control socket path (default <home>/run/control.sock)'),
+      maxLineBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024).describe('longest control request line'),
+      maxConnections: z.number().int().min(1).max(1024).default(64),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      listen: hostPort.default('127.0.0.1:8470').describe('status page and REST address'),
+      tokenFile: filePath.optional().describe('bearer token file (default: control.token beside the socket)'),
+      allowedHosts: z.array(z.string().max(255)).max(32).default([]).describe('extra Host header values to accept'),
+    })
+    .prefault({}),
+  hooks: z
+    .looseObject({ listen: hostPort.optional().describe('LAN address serving only /hooks/*') })
+    .prefault({})
+    .superRefine((hooks, ctx) => {
+      for (const [key, value] of Object.entries(hooks)) {
+        if (key === 'listen') continue;
+        if (!/^[a-z][a-z0-9_-]*$/.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'webhook source names are lower-case words' });
+        const parsed = hookSource.safeParse(value);
+        if (!parsed.success) for (const i of parsed.error.issues) ctx.addIssue({ code: 'custom', path: [key, ...i.path.map(String)], message: i.message });
+      }
+    }),
+  probes: z.array(probe).max(64).default([]),
+  fleet: z
+    .strictObject({
+      broker: z.url({ protocol: /^(mqtts?|wss?|tcp|ssl|unix)$/ }).optional().describe('MQTT broker URL'),
+      deviceId: deviceIdSchema.optional().describe('device id = MQTT client id'),
+      mqttVersion: z.union([z.literal(4), z.literal(5)]).default(5),
+      tls: z.strictObject({ caFile: filePath.optional(), certFile: filePath.optional(), keyFile: filePath.optional() }).optional(),
+      username: z.string().max(256).optional(),
+      passwordFile: filePath.optional(),
+      issuers: z.array(issuer).max(32).default([]),
+      outbox: z
+        .strictObject({
+          maxMessages: z.number().int().min(10).max(1_000_000).default(10_000),
+          maxBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  docker: z
+    .strictObject({
+      enabled: z.boolean().default(false).describe('enable the docker driver'),
+      socket: filePath.default('/var/run/docker.sock'),
+    })
+    .prefault({}),
+  wasm: z
+    .strictObject({
+      trapHandler: z.enum(['auto', 'on', 'off']).default('auto'),
+      cellSize: z.number().int().min(1).max(1000).default(32),
+    })
+    .prefault({}),
+  logs: z
+    .strictObject({
+      level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+      maxBytes: z.number().int().min(4096).max(1024 * 1024 * 1024).default(1024 * 1024).describe('rotate an instance log past this size'),
+      files: z.number().int().min(1).max(100).default(3).describe('rotated files kept per instance'),
+      ringLines: z.number().int().min(10).max(100_000).default(1000).describe('lines kept in RAM per instance'),
+    })
+    .prefault({}),
+  supervisor: z
+    .strictObject({
+      backoff: backoff.prefault({}),
+      healthyResetMs: z.number().int().min(1000).default(600_000).describe('running this long resets the restart counter'),
+      heartbeatMs: z.number().int().min(100).max(600_000).default(5000).describe('agents send a heartbeat this often'),
+      missedHeartbeats: z.number().int().min(2).max(100).default(3),
+      helloTimeoutMs: z.number().int().min(100).max(600_000).default(15_000),
+      graceMs: z.number().int().min(0).max(600_000).default(5000).describe('TERM to KILL grace period'),
+    })
+    .prefault({}),
+  sandbox: z
+    .strictObject({
+      setpriv: z.enum(['auto', 'on', 'off']).default('auto').describe('start process agents under their own uid (auto: when root)'),
+      uidBase: z.number().int().min(1000).max(4_000_000_000).default(61000).describe('first uid handed to agents'),
+      uidCount: z.number().int().min(1).max(100_000).default(1000),
+    })
+    .prefault({}),
+  events: z
+    .strictObject({ keep: z.number().int().min(100).max(10_000_000).default(10_000).describe('events kept in the event log') })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,75 @@
+/**
+ * The one registry of stable error codes (DESIGN §11). Every error that crosses a boundary
+ * (CLI, control socket, HTTP, MQTT, agent protocol) carries one of these codes, a message that
+ * names the input, and a hint that says what to do. `docs/errors.md` is checked against this
+ * table by a test, so the docs cannot drift.
+ */
+export const ERROR_CODES = {
+  OSZ_E_CONFIG: 'Fix the named config keys (see `openstarryd --help` and docs/config.md).',
+  OSZ_E_CONFIG_FILE: 'Check that the config file exists, is readable and is valid YAML.',
+  OSZ_E_FLAG: 'Run `openstarryd --help` for the accepted flags and their formats.',
+  OSZ_E_MANIFEST: 'Fix agent.json as the message says; docs/manifest.md and agent.schema.json describe every field.',
+  OSZ_E_ENV_REFUSED: 'Agent env names must match ^[A-Z][A-Z0-9_]*$ and must not be PATH or start with NODE_, LD_ or OPENSTARRY_.',
+  OSZ_E_INSTALL_REFUSED: 'Agent and plugin folders may hold only regular files and folders: replace symlinks, hard links, devices, FIFOs and sockets with plain files.',
+  OSZ_E_INSTALL_TOO_LARGE: 'Keep agent folders under the size and file-count caps, or ship large data as a plugin.',
+  OSZ_E_PATH_ESCAPE: 'Paths in agent.json must stay inside the agent folder; register shared code with `openstarryctl plugin add`.',
+  OSZ_E_STORE_TAMPERED: 'The installed copy no longer matches its hash: re-run `openstarryctl agent add <path>`.',
+  OSZ_E_NO_SUCH_AGENT: 'Install it first with `openstarryctl agent add <path>`; `openstarryctl agent ls` lists installed agents.',
+  OSZ_E_NO_SUCH_INSTANCE: '`openstarryctl ps` lists instances and their ids.',
+  OSZ_E_SINGLETON_RUNNING: 'The agent is a singleton: kill the running instance first, or drop "singleton" from its manifest.',
+  OSZ_E_AGENT_IN_USE: 'Kill its instances first (`openstarryctl kill <agent>`).',
+  OSZ_E_NO_SUCH_PLUGIN: 'Register it with `openstarryctl plugin add <path>`; `openstarryctl plugin ls` lists plugins.',
+  OSZ_E_PLUGIN_IN_USE: 'Remove or upgrade the agents that use the plugin first.',
+  OSZ_E_NO_SUCH_SECRET: 'Set it with `openstarryctl secret set <NAME>`; `openstarryctl secret ls` lists names.',
+  OSZ_E_SECRET_INVALID: 'Secret names must match ^[A-Z][A-Z0-9_]*$ and values must be at most 64 KiB without NUL bytes.',
+  OSZ_E_UNAUTHORIZED: 'Send the per-boot token from control.token beside the control socket (the CLI does this itself).',
+  OSZ_E_FORBIDDEN: 'The caller\'s role does not allow this operation.',
+  OSZ_E_INVALID_PARAMS: 'Check the operation\'s parameters (`openstarryctl help <verb>`).',
+  OSZ_E_UNKNOWN_OPERATION: '`openstarryctl help` lists the operations this daemon serves.',
+  OSZ_E_REQUEST_TOO_LARGE: 'Keep control requests under the line limit; send files by path, not inline.',
+  OSZ_E_SOCKET_PATH: 'Unix socket paths are limited to 107 bytes: choose a shorter --home or --socket.',
+  OSZ_E_DAEMON_UNREACHABLE: 'Start the daemon (`npm start` or `systemctl start openstarryd`), or point the CLI at it with --socket.',
+  OSZ_E_DRIVER_UNAVAILABLE: 'This daemon has no such driver enabled yet; use runtime.driver "process" or enable the driver in config.',
+  OSZ_E_DRIVER_REFUSED: 'The driver cannot run this agent safely here; the message says which setting to change.',
+  OSZ_E_SPAWN_FAILED: 'See the instance log (`openstarryctl logs <instance>`) for why the agent did not start.',
+  OSZ_E_PROTOCOL: 'The agent broke the agent protocol (docs/agent-protocol.md); use runtime/sdk to talk to the host.',
+  OSZ_E_AGENT_TIMEOUT: 'The agent did not answer in time; check its log, or raise limits.callTimeoutMs.',
+  OSZ_E_TIMER_LIMIT: 'An agent may hold at most 64 timers, each between 10 ms and 24 h.',
+  OSZ_E_BAD_SIGNAL: 'Use one of SIGTERM, SIGKILL, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGSTOP, SIGCONT.',
+  OSZ_E_STORE_CORRUPT: 'The database failed its integrity check and was moved aside; see the log line for where.',
+  OSZ_E_STORE_IO: 'The store could not be written (disk full or read-only?); free space or fix the mount.',
+  OSZ_E_INTERNAL: 'This is a bug in openstarryd: please report it with the daemon log.',
+  HAL_E_UNAVAILABLE: 'This daemon has no HAL yet for this request; hardware access arrives with the HAL.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+/** An error with a stable code. `details` is JSON-safe extra context (offending key, owner, path). */
+export class OszError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'OszError';
+    this.code = code;
+    this.hint = ERROR_CODES[code];
+    this.details = details;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; hint: string; details?: Record<string, unknown> } {
+    return { code: this.code, message: this.message, hint: this.hint, ...(this.details ? { details: this.details } : {}) };
+  }
+}
+
+/** Wraps anything thrown into an OszError, keeping codes that are already stable. */
+export function toOszError(err: unknown): OszError {
+  if (err instanceof OszError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new OszError('OSZ_E_INTERNAL', message);
+}

@@ -1,0 +1,98 @@
+/**
+ * Numbered schema migrations, applied in order by `user_version` (DESIGN §7). Append only:
+ * never edit a migration that has shipped. Tables are STRICT; times are Unix milliseconds.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: registry, desired state, runs, audit log, event log
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+
+  CREATE TABLE agents (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    version TEXT,
+    hash TEXT NOT NULL,
+    store_path TEXT NOT NULL,
+    source_path TEXT NOT NULL,
+    driver TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    uid INTEGER UNIQUE,
+    installed_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE agent_versions (
+    id INTEGER PRIMARY KEY,
+    agent_id TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    version TEXT,
+    previous_hash TEXT,
+    installed_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE plugins (
+    name TEXT PRIMARY KEY,
+    version TEXT,
+    hash TEXT NOT NULL,
+    store_path TEXT NOT NULL,
+    source_path TEXT NOT NULL,
+    installed_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE instances (
+    id TEXT PRIMARY KEY,
+    agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    desired TEXT NOT NULL CHECK (desired IN ('running', 'stopped')),
+    state TEXT NOT NULL,
+    restarts INTEGER NOT NULL DEFAULT 0,
+    os_pid INTEGER,
+    os_start_time INTEGER,
+    boot_id TEXT,
+    exit_code INTEGER,
+    exit_signal TEXT,
+    reason TEXT,
+    options TEXT NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX instances_agent ON instances(agent_id);
+
+  CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    instance_id TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    os_pid INTEGER,
+    exit_code INTEGER,
+    exit_signal TEXT,
+    reason TEXT
+  ) STRICT;
+  CREATE INDEX runs_instance ON runs(instance_id);
+
+  CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    op TEXT NOT NULL,
+    params TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'error', 'denied')),
+    error_code TEXT
+  ) STRICT;
+
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    envelope TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX events_type ON events(type);
+  `,
+];
