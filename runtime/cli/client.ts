@@ -1,0 +1,77 @@
+/**
+ * The CLI's control-socket client: connects, authenticates with the token beside the socket,
+ * and makes JSON-RPC calls. Streams arrive as `stream` notifications for a subscription.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import { tokenPathFor } from '../config/paths';
+import { OszError } from '../errors';
+import { LineSplitter } from '../rpc/ndjson';
+import { RpcPeer } from '../rpc/peer';
+
+export class ControlClient {
+  private readonly streamFns = new Map<string, (data: unknown) => void>();
+
+  private constructor(
+    private readonly sock: net.Socket,
+    private readonly peer: RpcPeer,
+  ) {}
+
+  static async connect(socketPath: string, timeoutMs = 30_000): Promise<ControlClient> {
+    let token: string;
+    try {
+      token = fs.readFileSync(tokenPathFor(socketPath), 'utf8').trim();
+    } catch (err) {
+      throw new OszError('OSZ_E_UNAUTHORIZED', `cannot read the control token ${tokenPathFor(socketPath)}: ${(err as Error).message} (run as the daemon's user or group)`);
+    }
+    const sock = net.connect(socketPath);
+    await new Promise<void>((resolve, reject) => {
+      sock.once('connect', resolve);
+      sock.once('error', (err) => reject(new OszError('OSZ_E_DAEMON_UNREACHABLE', `cannot connect to ${socketPath}: ${err.message}`)));
+    });
+    let client: ControlClient | undefined;
+    const peer = new RpcPeer((msg) => sock.write(JSON.stringify(msg) + '\n'), {
+      notification: (method, params) => {
+        if (method !== 'stream') return;
+        const p = params as { subscription?: string; data?: unknown };
+        client?.streamFns.get(String(p.subscription))?.(p.data);
+      },
+    });
+    const splitter = new LineSplitter(64 * 1024 * 1024, {
+      line: (l) => {
+        try {
+          peer.receive(JSON.parse(l));
+        } catch {
+          /* ignore a malformed line from a broken daemon */
+        }
+      },
+      oversize: () => undefined,
+    });
+    sock.on('data', (c: Buffer) => splitter.push(c));
+    sock.on('close', () => peer.close(new OszError('OSZ_E_DAEMON_UNREACHABLE', 'the daemon closed the connection')));
+    sock.on('error', () => undefined);
+    client = new ControlClient(sock, peer);
+    await peer.call('auth', { token }, timeoutMs);
+    return client;
+  }
+
+  call(method: string, params: unknown = {}, timeoutMs = 120_000): Promise<unknown> {
+    return this.peer.call(method, params, timeoutMs);
+  }
+
+  /** Calls a streaming operation; `onItem` receives every item until `close()`. */
+  async stream(method: string, params: unknown, onItem: (data: unknown) => void): Promise<unknown> {
+    const res = (await this.peer.call(method, params)) as { subscription?: string; initial?: unknown };
+    if (res.subscription) this.streamFns.set(res.subscription, onItem);
+    return res.initial;
+  }
+
+  closed(): Promise<void> {
+    return new Promise((resolve) => (this.sock.destroyed ? resolve() : this.sock.once('close', () => resolve())));
+  }
+
+  close(): void {
+    this.sock.end();
+    this.sock.destroy();
+  }
+}

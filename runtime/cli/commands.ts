@@ -1,0 +1,262 @@
+/**
+ * The CLI's verbs. Each verb is a thin adapter: it turns arguments into one operation call
+ * (or two for `spawn <path>`), and prints the result as a table or, with --json, as JSON.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { OszError } from '../errors';
+import type { ControlClient } from './client';
+import { duration, table, when } from './format';
+
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+  readStdin(): Promise<string>;
+}
+
+export interface VerbArgs {
+  positionals: string[];
+  flags: Record<string, string | boolean | string[] | undefined>;
+  json: boolean;
+}
+
+export interface Verb {
+  usage: string;
+  summary: string;
+  /** flags this verb accepts beyond the global ones */
+  flags?: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
+  run(client: ControlClient, a: VerbArgs, io: CliIO): Promise<number>;
+}
+
+interface Status {
+  instance: string;
+  agent: string;
+  driver: string;
+  state: string;
+  osPid: number | null;
+  restarts: number;
+  uptimeMs: number | null;
+  reason: string | null;
+  exitCode: number | null;
+  exitSignal: string | null;
+}
+
+interface LogLine {
+  ts: number;
+  instance: string;
+  stream: string;
+  level: string;
+  msg: string;
+}
+
+const need = (a: VerbArgs, n: number, usage: string): string[] => {
+  if (a.positionals.length < n) throw new OszError('OSZ_E_INVALID_PARAMS', `usage: openstarryctl ${usage}`);
+  return a.positionals;
+};
+
+const print = (io: CliIO, a: VerbArgs, value: unknown, human: () => string): number => {
+  io.out(a.json ? JSON.stringify(value, null, 2) : human());
+  return 0;
+};
+
+function looksLikePath(arg: string): boolean {
+  return arg.includes('/') || arg === '.' || arg === '..' || arg.endsWith('.json') || fs.existsSync(arg);
+}
+
+function parseEnv(list: unknown): Record<string, string> | undefined {
+  if (!Array.isArray(list) || list.length === 0) return undefined;
+  const env: Record<string, string> = {};
+  for (const item of list as string[]) {
+    const i = item.indexOf('=');
+    if (i <= 0) throw new OszError('OSZ_E_INVALID_PARAMS', `--env takes NAME=value, got "${item}"`);
+    env[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return env;
+}
+
+function formatLog(l: LogLine, many: boolean): string {
+  return `${when(l.ts)} ${many ? `${l.instance} ` : ''}${l.stream === 'agent' ? l.level : l.stream} ${l.msg}`;
+}
+
+export const VERBS: Record<string, Verb> = {
+  spawn: {
+    usage: 'spawn <agent-id | path> [--env NAME=value]…',
+    summary: 'start a new instance (a path is installed first); prints the instance id last',
+    flags: { env: { type: 'string', multiple: true } },
+    async run(client, a, io) {
+      const [target = ''] = need(a, 1, this.usage);
+      let agent = target;
+      if (looksLikePath(target)) {
+        const added = (await client.call('agents.add', { path: path.resolve(target) })) as { id: string };
+        agent = added.id;
+      }
+      const env = parseEnv(a.flags.env);
+      const res = (await client.call('agents.spawn', { agent, ...(env ? { env } : {}) })) as { instance: string; state: string };
+      return print(io, a, res, () => `spawned ${agent} (${res.state}): ${res.instance}`);
+    },
+  },
+  kill: {
+    usage: 'kill <instance | agent> [--signal SIGTERM|SIGKILL] [--grace MS]',
+    summary: 'stop an instance, or every instance of an agent, for good',
+    flags: { signal: { type: 'string', short: 's' }, grace: { type: 'string' } },
+    async run(client, a, io) {
+      const [target = ''] = need(a, 1, this.usage);
+      const sig = typeof a.flags.signal === 'string' ? a.flags.signal.toUpperCase().replace(/^(?!SIG)/, 'SIG') : 'SIGTERM';
+      const grace = typeof a.flags.grace === 'string' ? Number(a.flags.grace) : undefined;
+      const res = (await client.call('agents.kill', { instance: target, signal: sig, ...(grace !== undefined ? { graceMs: grace } : {}) })) as { killed: string[] };
+      return print(io, a, res, () => `killed ${res.killed.join(', ')}`);
+    },
+  },
+  signal: {
+    usage: 'signal <instance> <SIGNAL>',
+    summary: 'deliver a signal (HUP, USR1, …) and change nothing else',
+    async run(client, a, io) {
+      const [instance = '', sig = ''] = need(a, 2, this.usage);
+      const res = (await client.call('agents.signal', { instance, signal: sig })) as { delivered: boolean };
+      return print(io, a, res, () => (res.delivered ? `delivered ${sig} to ${instance}` : `${instance} was already gone`));
+    },
+  },
+  ps: {
+    usage: 'ps [agent] [--all] [--json]',
+    summary: 'list instances',
+    flags: { all: { type: 'boolean', short: 'a' } },
+    async run(client, a, io) {
+      const rows = (await client.call('agents.list', { ...(a.positionals[0] ? { agent: a.positionals[0] } : {}), all: a.flags.all === true })) as Status[];
+      return print(io, a, rows, () =>
+        table(
+          ['INSTANCE', 'AGENT', 'DRIVER', 'STATE', 'PID', 'RESTARTS', 'UPTIME', 'REASON'],
+          rows.map((r) => [r.instance, r.agent, r.driver, r.state, r.osPid, r.restarts, duration(r.uptimeMs), r.reason ?? (r.exitCode !== null || r.exitSignal ? `exit ${r.exitCode ?? r.exitSignal}` : null)]),
+        ),
+      );
+    },
+  },
+  logs: {
+    usage: 'logs <instance | agent> [-f] [-n LINES]',
+    summary: 'show (and with -f follow) an instance\'s or agent\'s log',
+    flags: { follow: { type: 'boolean', short: 'f' }, lines: { type: 'string', short: 'n' } },
+    async run(client, a, io) {
+      const [target = ''] = need(a, 1, this.usage);
+      const lines = typeof a.flags.lines === 'string' ? Number(a.flags.lines) : 100;
+      const follow = a.flags.follow === true;
+      const show = (l: LogLine, many: boolean): void => io.out(a.json ? JSON.stringify(l) : formatLog(l, many));
+      if (!follow) {
+        const res = (await client.call('agents.logs', { target, lines })) as { instances: string[]; lines: LogLine[] };
+        if (a.json) io.out(JSON.stringify(res, null, 2));
+        else res.lines.forEach((l) => show(l, res.instances.length > 1));
+        return 0;
+      }
+      const initial = (await client.stream('agents.logs', { target, lines, follow: true }, (l) => show(l as LogLine, true))) as { instances: string[]; lines: LogLine[] };
+      initial.lines.forEach((l) => show(l, initial.instances.length > 1));
+      await client.closed();
+      return 0;
+    },
+  },
+  agent: {
+    usage: 'agent add <path> | agent ls | agent rm <id>',
+    summary: 'install, list and remove agents',
+    async run(client, a, io) {
+      const [sub = '', arg] = a.positionals;
+      if (sub === 'add' && arg) {
+        const res = (await client.call('agents.add', { path: path.resolve(arg) })) as { id: string; hash: string; upgradedFrom?: string };
+        return print(io, a, res, () => `${res.upgradedFrom ? 'upgraded' : 'installed'} ${res.id} (${res.hash.slice(0, 12)})`);
+      }
+      if (sub === 'ls') {
+        const rows = (await client.call('agents.installed', {})) as Array<{ id: string; name: string; version: string | null; driver: string; hash: string; updatedAt: number }>;
+        return print(io, a, rows, () => table(['ID', 'NAME', 'VERSION', 'DRIVER', 'HASH', 'UPDATED'], rows.map((r) => [r.id, r.name, r.version, r.driver, r.hash.slice(0, 12), when(r.updatedAt)])));
+      }
+      if (sub === 'rm' && arg) {
+        const res = await client.call('agents.remove', { agent: arg });
+        return print(io, a, res, () => `removed ${arg}`);
+      }
+      throw new OszError('OSZ_E_INVALID_PARAMS', `usage: openstarryctl ${this.usage}`);
+    },
+  },
+  plugin: {
+    usage: 'plugin add <path> [--name NAME] | plugin ls | plugin rm <name>',
+    summary: 'register, list and remove plugins',
+    flags: { name: { type: 'string' } },
+    async run(client, a, io) {
+      const [sub = '', arg] = a.positionals;
+      if (sub === 'add' && arg) {
+        const res = (await client.call('plugins.add', { path: path.resolve(arg), ...(typeof a.flags.name === 'string' ? { name: a.flags.name } : {}) })) as { name: string; hash: string };
+        return print(io, a, res, () => `registered plugin ${res.name} (${res.hash.slice(0, 12)})`);
+      }
+      if (sub === 'ls') {
+        const rows = (await client.call('plugins.list', {})) as Array<{ name: string; version: string | null; hash: string; installedAt: number }>;
+        return print(io, a, rows, () => table(['NAME', 'VERSION', 'HASH', 'INSTALLED'], rows.map((r) => [r.name, r.version, r.hash.slice(0, 12), when(r.installedAt)])));
+      }
+      if (sub === 'rm' && arg) {
+        const res = await client.call('plugins.remove', { name: arg });
+        return print(io, a, res, () => `removed plugin ${arg}`);
+      }
+      throw new OszError('OSZ_E_INVALID_PARAMS', `usage: openstarryctl ${this.usage}`);
+    },
+  },
+  secret: {
+    usage: 'secret set NAME [--value V | < file] | secret ls | secret rm NAME',
+    summary: 'manage agent secrets (values are read from stdin unless --value is given)',
+    flags: { value: { type: 'string' } },
+    async run(client, a, io) {
+      const [sub = '', arg] = a.positionals;
+      if (sub === 'set' && arg) {
+        const value = typeof a.flags.value === 'string' ? a.flags.value : (await io.readStdin()).replace(/\r?\n$/, '');
+        const res = await client.call('secrets.set', { name: arg, value });
+        return print(io, a, res, () => `secret ${arg} set`);
+      }
+      if (sub === 'ls') {
+        const rows = (await client.call('secrets.list', {})) as Array<{ name: string; updatedAt: number }>;
+        return print(io, a, rows, () => table(['NAME', 'UPDATED'], rows.map((r) => [r.name, when(r.updatedAt)])));
+      }
+      if (sub === 'rm' && arg) {
+        const res = await client.call('secrets.remove', { name: arg });
+        return print(io, a, res, () => `secret ${arg} removed`);
+      }
+      throw new OszError('OSZ_E_INVALID_PARAMS', `usage: openstarryctl ${this.usage}`);
+    },
+  },
+  status: {
+    usage: 'status [--json]',
+    summary: 'daemon version, uptime, paths and subsystem health',
+    async run(client, a, io) {
+      const s = (await client.call('daemon.status', {})) as {
+        version: string;
+        pid: number;
+        uptimeMs: number;
+        home: string;
+        board: string;
+        socket: string;
+        http?: string;
+        health: Array<{ name: string; state: string; detail?: string }>;
+        agents: { installed: number; instances: number; byState: Record<string, number> };
+        sandbox: { permissionFlag: string; separateUid: boolean };
+      };
+      return print(io, a, s, () =>
+        [
+          `openstarryd ${s.version}  pid ${s.pid}  up ${duration(s.uptimeMs)}  board ${s.board}`,
+          `home    ${s.home}`,
+          `socket  ${s.socket}`,
+          `http    ${s.http ?? 'off'}`,
+          `sandbox ${s.sandbox.permissionFlag}${s.sandbox.separateUid ? ', own uid per agent (setpriv)' : ''}`,
+          `agents  ${s.agents.installed} installed, ${s.agents.instances} instances (${Object.entries(s.agents.byState).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})`,
+          '',
+          table(['SUBSYSTEM', 'STATE', 'DETAIL'], s.health.map((h) => [h.name, h.state, h.detail])),
+        ].join('\n'),
+      );
+    },
+  },
+  call: {
+    usage: 'call <operation> [JSON params]',
+    summary: 'call any operation of the control plane directly',
+    async run(client, a, io) {
+      const [op = '', json] = need(a, 1, this.usage);
+      let params: unknown = {};
+      try {
+        params = json ? JSON.parse(json) : {};
+      } catch {
+        throw new OszError('OSZ_E_INVALID_PARAMS', 'params must be JSON');
+      }
+      io.out(JSON.stringify(await client.call(op, params), null, 2));
+      return 0;
+    },
+  },
+};

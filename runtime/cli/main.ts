@@ -1,0 +1,82 @@
+/**
+ * `openstarryctl`: a thin client of the control plane. Global flags: --socket, --home, --json.
+ * Exit codes: 0 ok, 1 the operation failed, 2 usage, 3 daemon unreachable.
+ */
+import { parseArgs } from 'node:util';
+import { OszError, toOszError } from '../errors';
+import { closest } from '../util/suggest';
+import { ControlClient } from './client';
+import { type CliIO, VERBS } from './commands';
+import { discoverSocket } from './discover';
+import { scaffoldAgent } from './scaffold';
+
+const GLOBAL = {
+  socket: { type: 'string' },
+  home: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function usage(): string {
+  const rows = Object.entries(VERBS).map(([, v]) => `  ${v.usage.padEnd(58)} ${v.summary}`);
+  return [
+    'Usage: openstarryctl [--socket PATH] [--home DIR] [--json] <verb> …',
+    '',
+    ...rows,
+    `  ${'new agent <name> --lang node'.padEnd(58)} scaffold an agent folder in the current directory`,
+    '',
+    'The daemon is found through --socket, OPENSTARRY_SOCKET, --home / OPENSTARRYD_HOME, /run/openstarry, ~/.openstarry.',
+  ].join('\n');
+}
+
+export async function runCli(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const verbIndex = argv.findIndex((a, i) => !a.startsWith('-') && !['--socket', '--home'].includes(argv[i - 1] ?? ''));
+  const verbName = verbIndex >= 0 ? (argv[verbIndex] ?? '') : '';
+  if (!verbName || verbName === 'help' || argv.includes('--help') || argv.includes('-h')) {
+    io.out(usage());
+    return verbName || argv.length ? 0 : 2;
+  }
+  if (verbName === 'new') return runNew(argv.slice(verbIndex + 1), io);
+  const verb = VERBS[verbName];
+  if (!verb) {
+    const guess = closest(verbName, [...Object.keys(VERBS), 'new']);
+    io.err(`openstarryctl: unknown verb "${verbName}"${guess ? `; did you mean "${guess}"?` : ''}\n\n${usage()}`);
+    return 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv.slice(0, verbIndex), ...argv.slice(verbIndex + 1)], options: { ...GLOBAL, ...(verb.flags ?? {}) }, allowPositionals: true, strict: true });
+  } catch (err) {
+    io.err(`openstarryctl ${verbName}: ${(err as Error).message}\nusage: openstarryctl ${verb.usage}`);
+    return 2;
+  }
+  const { socket, home, json } = parsed.values as { socket?: string; home?: string; json?: boolean };
+  let client: ControlClient | undefined;
+  try {
+    const socketPath = discoverSocket({ ...(socket ? { socket } : {}), ...(home ? { home } : {}), env });
+    client = await ControlClient.connect(socketPath);
+    return await verb.run(client, { positionals: parsed.positionals, flags: parsed.values as Record<string, string | boolean | string[] | undefined>, json: json === true }, io);
+  } catch (err) {
+    const e = toOszError(err);
+    if (json) io.err(JSON.stringify({ error: e.toJSON() }));
+    else io.err(`openstarryctl: ${e.code}: ${e.message}\n  hint: ${e.hint}`);
+    return e.code === 'OSZ_E_DAEMON_UNREACHABLE' ? 3 : e.code === 'OSZ_E_INVALID_PARAMS' && e.message.startsWith('usage:') ? 2 : 1;
+  } finally {
+    client?.close();
+  }
+}
+
+function runNew(args: string[], io: CliIO): number {
+  try {
+    const parsed = parseArgs({ args, options: { lang: { type: 'string', default: 'node' }, dir: { type: 'string', default: '.' } }, allowPositionals: true, strict: true });
+    const [kind, name] = parsed.positionals;
+    if (kind !== 'agent' || !name) throw new OszError('OSZ_E_INVALID_PARAMS', 'usage: openstarryctl new agent <name> --lang node');
+    const dir = scaffoldAgent(name, parsed.values.lang, parsed.values.dir);
+    io.out(`created ${dir}\nnext: openstarryctl agent add ${dir} && openstarryctl spawn ${name}`);
+    return 0;
+  } catch (err) {
+    const e = toOszError(err);
+    io.err(`openstarryctl: ${e.code}: ${e.message}`);
+    return 2;
+  }
+}

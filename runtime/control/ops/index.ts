@@ -1,0 +1,7 @@
+/** The operation table: every operation the daemon serves, on every transport. */
+import type { Operation } from '../op';
+import { agentOps } from './agents';
+import { daemonOps } from './daemon';
+import { registryOps } from './registry';
+
+export const OPERATIONS: readonly Operation[] = [...agentOps, ...registryOps, ...daemonOps];

@@ -1,0 +1,37 @@
+/** What operations may use: the subsystems the composition root hands to the control plane. */
+import type { Installer } from '../agents/install';
+import type { Supervisor } from '../agents/supervisor';
+import type { EventBus } from '../bus/bus';
+import type { Logger } from '../log';
+import type { Store } from '../store/store';
+
+export interface SubsystemHealth {
+  name: string;
+  state: 'ok' | 'degraded' | 'down' | 'disabled';
+  detail?: string;
+}
+
+export interface DaemonInfo {
+  version: string;
+  pid: number;
+  startedAt: number;
+  home: string;
+  board: string;
+  socket: string;
+  http: string | undefined;
+  deviceId: string | undefined;
+  node: string;
+  sandbox: { permissionFlag: string; separateUid: boolean; setpriv: string | undefined };
+  /** the effective config with secrets redacted */
+  config: unknown;
+}
+
+export interface ControlServices {
+  store: Store;
+  supervisor: Supervisor;
+  installer: Installer;
+  bus: EventBus;
+  log: Logger;
+  info(): DaemonInfo;
+  health(): SubsystemHealth[];
+}

@@ -1,0 +1,251 @@
+/**
+ * The composition root (DESIGN §2): config → store → bus → drivers → supervisor → control plane
+ * → control socket → HTTP. Constructors only store fields; `start()` runs the steps in a logged
+ * order and `stop()` undoes them in reverse. Nothing else creates subsystems.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Installer } from './agents/install';
+import { InstanceLogs } from './agents/logs';
+import type { AgentDriver } from './agents/drivers/driver';
+import { permissionFlag, ProcessDriver } from './agents/drivers/process';
+import { unavailableHal } from './agents/hal-port';
+import { Supervisor } from './agents/supervisor';
+import { EventBus } from './bus/bus';
+import { homePaths, controlSocketPath, tokenPathFor, type HomePaths } from './config/paths';
+import type { LoadedConfig } from './config/loader';
+import { redactConfig } from './config/redact';
+import { OPERATIONS } from './control/ops/index';
+import { ControlPlane } from './control/plane';
+import type { ControlServices, DaemonInfo, SubsystemHealth } from './control/services';
+import { ControlSocketServer, prepareSocketDir } from './control/socket-server';
+import { writeToken } from './control/token';
+import { registerHealth } from './http/health';
+import { HttpServer } from './http/server';
+import type { Logger } from './log';
+import { planSandbox, untraversable } from './sandbox';
+import { createStore, type Store } from './store/store';
+import { nodeRunnerPath, packageVersion } from './util/package-root';
+
+interface Step {
+  name: string;
+  start(): Promise<void> | void;
+  stop(): Promise<void> | void;
+}
+
+export class Daemon {
+  readonly paths: HomePaths;
+  readonly socketPath: string;
+  private readonly steps: Step[] = [];
+  private started: Step[] = [];
+  private store: Store | undefined;
+  private supervisor: Supervisor | undefined;
+  private http: HttpServer | undefined;
+  private socket: ControlSocketServer | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly startedAt = Date.now();
+  private sandbox: ReturnType<typeof planSandbox> | undefined;
+
+  constructor(
+    readonly loaded: LoadedConfig,
+    readonly log: Logger,
+    private readonly extraDrivers: AgentDriver[] = [],
+  ) {
+    this.paths = homePaths(loaded.home);
+    this.socketPath = controlSocketPath(loaded.home, loaded.config.control.socket);
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.loaded.config;
+    const isRoot = process.getuid?.() === 0;
+    const bus = new EventBus(this.log);
+    const logs = new InstanceLogs({ dir: this.paths.logs, ringLines: cfg.logs.ringLines, maxBytes: cfg.logs.maxBytes, files: cfg.logs.files });
+    let installer: Installer | undefined;
+
+    this.steps.push(
+      {
+        name: 'home',
+        start: () => {
+          prepareHome(this.paths);
+          this.sandbox = planSandbox(cfg.sandbox.setpriv, isRoot);
+          for (const w of this.sandbox.warnings) this.log.warn('sandbox', w);
+          if (this.sandbox.separateUid) {
+            for (const target of [this.paths.store, nodeRunnerPath()]) {
+              const blocked = untraversable(target);
+              if (blocked.length) this.log.error('sandbox', `agents under their own uid cannot reach ${target}: give ${blocked.join(', ')} mode o+x`);
+            }
+          }
+        },
+        stop: () => undefined,
+      },
+      {
+        name: 'store',
+        start: () => {
+          this.store = createStore(this.paths.db, this.log, { keepEvents: cfg.events.keep });
+          installer = new Installer(this.store, this.paths.store, { base: cfg.sandbox.uidBase, count: cfg.sandbox.uidCount });
+          const store = this.store;
+          bus.on('event-log', '**', (e) => store.events.enqueue(e));
+          this.flushTimer = setInterval(() => this.flushEvents(), 1000);
+        },
+        stop: () => {
+          if (this.flushTimer) clearInterval(this.flushTimer);
+          this.flushEvents();
+          this.store?.close();
+        },
+      },
+      {
+        name: 'supervisor',
+        start: () => {
+          const drivers = new Map<string, AgentDriver>();
+          drivers.set(
+            'process',
+            new ProcessDriver({ separateUid: this.sandbox?.separateUid ?? false, dockerEnabled: cfg.docker.enabled, ...(this.sandbox?.setprivPath ? { setprivPath: this.sandbox.setprivPath } : {}) }),
+          );
+          for (const d of this.extraDrivers) drivers.set(d.name, d);
+          this.supervisor = new Supervisor({
+            store: this.must(this.store),
+            bus,
+            log: this.log,
+            logs,
+            hal: unavailableHal,
+            installer: this.must(installer),
+            dataRoot: this.paths.data,
+            separateUid: this.sandbox?.separateUid ?? false,
+            supervisor: cfg.supervisor,
+            drivers,
+          });
+        },
+        stop: async () => {
+          await this.supervisor?.stop();
+          await logs.closeAll();
+        },
+      },
+      {
+        name: 'control',
+        start: async () => {
+          const services: ControlServices = {
+            store: this.must(this.store),
+            supervisor: this.must(this.supervisor),
+            installer: this.must(installer),
+            bus,
+            log: this.log,
+            info: () => this.info(),
+            health: () => this.health(),
+          };
+          const plane = new ControlPlane(OPERATIONS, services);
+          prepareSocketDir(path.dirname(this.socketPath));
+          const token = writeToken(tokenPathFor(this.socketPath));
+          this.socket = new ControlSocketServer(plane, { path: this.socketPath, token, maxLineBytes: cfg.control.maxLineBytes, maxConnections: cfg.control.maxConnections }, this.log);
+          await this.socket.start();
+        },
+        stop: async () => {
+          await this.socket?.stop();
+          fs.rmSync(tokenPathFor(this.socketPath), { force: true });
+        },
+      },
+      {
+        name: 'http',
+        start: async () => {
+          this.http = new HttpServer({ listen: cfg.http.listen, allowedHosts: cfg.http.allowedHosts }, this.log);
+          registerHealth(this.http, () => this.health(), packageVersion());
+          await this.http.start();
+        },
+        stop: () => this.http?.stop(),
+      },
+      {
+        name: 'agents',
+        start: () => this.must(this.supervisor).start(),
+        stop: () => undefined,
+      },
+    );
+
+    for (const step of this.steps) {
+      this.log.info('daemon', `starting ${step.name}`);
+      try {
+        await step.start();
+      } catch (err) {
+        this.log.error('daemon', `${step.name} failed to start: ${(err as Error).message}`);
+        this.started.push(step);
+        await this.stop();
+        throw err;
+      }
+      this.started.push(step);
+    }
+    this.log.info('daemon', `ready: control socket ${this.socketPath}, http ${this.http?.address ?? 'off'}, home ${this.paths.home}`);
+  }
+
+  async stop(): Promise<void> {
+    const steps = this.started.reverse();
+    this.started = [];
+    for (const step of steps) {
+      this.log.info('daemon', `stopping ${step.name}`);
+      try {
+        await step.stop();
+      } catch (err) {
+        this.log.error('daemon', `${step.name} failed to stop cleanly: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** On a second stop signal: end every agent at once. */
+  killAgentsNow(): void {
+    for (const s of this.supervisor?.list() ?? []) if (s.osPid) this.supervisor?.get(s.instance)?.signal('SIGKILL');
+  }
+
+  get httpAddress(): string | undefined {
+    return this.http?.address;
+  }
+
+  info(): DaemonInfo {
+    const cfg = this.loaded.config;
+    return {
+      version: packageVersion(),
+      pid: process.pid,
+      startedAt: this.startedAt,
+      home: this.paths.home,
+      board: cfg.board,
+      socket: this.socketPath,
+      http: this.http?.address,
+      deviceId: cfg.fleet.deviceId,
+      node: process.version,
+      sandbox: { permissionFlag: permissionFlag(), separateUid: this.sandbox?.separateUid ?? false, setpriv: this.sandbox?.setprivPath },
+      config: redactConfig(cfg),
+    };
+  }
+
+  health(): SubsystemHealth[] {
+    const store: SubsystemHealth = this.store ? { name: 'store', state: 'ok', ...(this.store.recoveredFrom ? { detail: `recovered from ${this.store.recoveredFrom}` } : {}) } : { name: 'store', state: 'down' };
+    const failed = this.supervisor?.list().filter((s) => s.state === 'failed').length ?? 0;
+    return [
+      store,
+      { name: 'supervisor', state: this.supervisor ? (failed > 0 ? 'degraded' : 'ok') : 'down', ...(failed > 0 ? { detail: `${failed} instance(s) failed` } : {}) },
+      { name: 'control', state: this.socket ? 'ok' : 'down', detail: this.socketPath },
+      { name: 'http', state: this.http?.address ? 'ok' : 'down' },
+      { name: 'hal', state: 'disabled', detail: 'no HAL backend in this build' },
+      { name: 'fleet', state: 'disabled', detail: this.loaded.config.fleet.broker ? 'fleet link not in this build' : 'no broker configured' },
+    ];
+  }
+
+  private flushEvents(): void {
+    try {
+      this.store?.events.flush();
+    } catch (err) {
+      this.log.error('store', `event log flush failed: ${(err as Error).message}`);
+    }
+  }
+
+  private must<T>(v: T | undefined): T {
+    if (v === undefined) throw new Error('composition order broken: a dependency was not started');
+    return v;
+  }
+}
+
+/** The home: 0711 so agents under their own uid can reach their data dir and the store, not list them. */
+function prepareHome(p: HomePaths): void {
+  fs.mkdirSync(p.home, { recursive: true, mode: 0o711 });
+  const st = fs.statSync(p.home);
+  if (typeof process.getuid === 'function' && st.uid === process.getuid() && (st.mode & 0o777) !== 0o711) fs.chmodSync(p.home, 0o711);
+  for (const dir of [p.store, p.data]) fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
+  fs.mkdirSync(p.logs, { recursive: true, mode: 0o750 });
+  fs.mkdirSync(path.dirname(p.db), { recursive: true });
+}

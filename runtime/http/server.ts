@@ -1,0 +1,116 @@
+/**
+ * The daemon's one HTTP server (DESIGN §9, §12.7), on `http.listen`. Features register routes;
+ * this file owns what every route shares: the Host header check (an unknown Host is refused, so
+ * DNS rebinding cannot reach the API from a browser), body limits and JSON errors. `/healthz`
+ * is liveness: it answers 200 while the process serves, with each subsystem's state in the body.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { OszError } from '../errors';
+import type { Logger } from '../log';
+
+export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void | Promise<void>;
+
+export interface HttpServerOptions {
+  listen: string;
+  allowedHosts: readonly string[];
+}
+
+export class HttpServer {
+  private server: http.Server | undefined;
+  private readonly routes: Array<{ method: string; prefix: boolean; path: string; handler: RouteHandler }> = [];
+  private allowed = new Set<string>();
+  address: string | undefined;
+
+  constructor(
+    private readonly opts: HttpServerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Registers `handler` for `path` (exact) or for everything under it (`path/*`). */
+  route(method: string, path: string, handler: RouteHandler): void {
+    const prefix = path.endsWith('/*');
+    this.routes.push({ method, prefix, path: prefix ? path.slice(0, -1) : path, handler });
+  }
+
+  async start(): Promise<void> {
+    const { host, port } = splitHostPort(this.opts.listen);
+    const server = http.createServer((req, res) => void this.dispatch(req, res));
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as AddressInfo;
+    const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    this.address = `${shown}:${addr.port}`;
+    this.allowed = allowedHostSet(host, addr.port, this.opts.allowedHosts);
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  private async dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cache-Control', 'no-store');
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (!this.allowed.has(host)) {
+      sendJson(res, 421, { error: { code: 'OSZ_E_FORBIDDEN', message: `unknown Host header "${host.slice(0, 100)}"; add it to http.allowedHosts` } });
+      return;
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      sendJson(res, 400, { error: { code: 'OSZ_E_INVALID_PARAMS', message: 'bad request URL' } });
+      return;
+    }
+    const route = this.routes.find((r) => (r.prefix ? url.pathname.startsWith(r.path) : url.pathname === r.path) && (r.method === req.method || r.method === '*'));
+    if (!route) {
+      const pathKnown = this.routes.some((r) => (r.prefix ? url.pathname.startsWith(r.path) : url.pathname === r.path));
+      sendJson(res, pathKnown ? 405 : 404, { error: { code: 'OSZ_E_UNKNOWN_OPERATION', message: `${req.method ?? '?'} ${url.pathname} is not served here` } });
+      return;
+    }
+    try {
+      await route.handler(req, res, url);
+    } catch (err) {
+      const e = err instanceof OszError ? err : new OszError('OSZ_E_INTERNAL', (err as Error).message);
+      if (e.code === 'OSZ_E_INTERNAL') this.log.error('http', `${req.method ?? '?'} ${url.pathname}: ${(err as Error).stack ?? e.message}`);
+      if (!res.headersSent) sendJson(res, 500, { error: e.toJSON() });
+      else res.destroy();
+    }
+  }
+}
+
+export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function splitHostPort(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  const host = listen.slice(0, i).replace(/^\[|\]$/g, '');
+  return { host, port: Number(listen.slice(i + 1)) };
+}
+
+/** Host header values accepted: the listen address, loopback names, and configured extras. */
+function allowedHostSet(host: string, port: number, extra: readonly string[]): Set<string> {
+  const names = new Set(['localhost', '127.0.0.1', '[::1]', host.includes(':') ? `[${host}]` : host, ...extra.map((h) => h.toLowerCase())]);
+  const out = new Set<string>();
+  for (const n of names) {
+    out.add(n);
+    out.add(`${n}:${port}`);
+  }
+  return out;
+}

@@ -1,0 +1,81 @@
+/**
+ * `openstarryd`: parse flags, load config, start the daemon, stop it on SIGTERM/SIGINT (a second
+ * signal kills agents at once). Exit codes: 0 clean stop, 64 bad flags, 78 bad config, 70 failure.
+ */
+import { ConfigError, loadConfig } from './config/loader';
+import { FLAG_HELP, parseDaemonFlags } from './config/flags';
+import { redactConfig } from './config/redact';
+import { Daemon } from './daemon';
+import { OszError } from './errors';
+import { createLogger } from './log';
+import { packageVersion } from './util/package-root';
+import YAML from 'yaml';
+
+export async function runDaemon(argv: string[]): Promise<number> {
+  let flags;
+  try {
+    flags = parseDaemonFlags(argv);
+  } catch (err) {
+    process.stderr.write(`openstarryd: ${(err as Error).message}\n${FLAG_HELP}\n`);
+    return 64;
+  }
+  if (flags.help) {
+    process.stdout.write(FLAG_HELP + '\n');
+    return 0;
+  }
+  if (flags.version) {
+    process.stdout.write(packageVersion() + '\n');
+    return 0;
+  }
+  if (flags.command !== undefined) {
+    process.stderr.write(`openstarryd: unknown command "${flags.command}"\n`);
+    return 64;
+  }
+  let loaded;
+  try {
+    loaded = loadConfig({ flags, env: process.env });
+  } catch (err) {
+    const e = err as OszError;
+    process.stderr.write(`openstarryd: ${e.message}\n  hint: ${e instanceof ConfigError ? e.hint : (e.hint ?? '')}\n`);
+    return 78;
+  }
+  if (flags.printConfig) {
+    process.stdout.write(YAML.stringify(redactConfig(loaded.config)));
+    return 0;
+  }
+  const log = createLogger({ level: loaded.config.logs.level });
+  let daemon: Daemon;
+  try {
+    daemon = new Daemon(loaded, log);
+  } catch (err) {
+    process.stderr.write(`openstarryd: ${(err as Error).message}\n`);
+    return 78;
+  }
+  try {
+    await daemon.start();
+  } catch (err) {
+    const e = err as OszError;
+    log.error('daemon', `cannot start: ${e instanceof OszError ? `${e.code}: ${e.message} (${e.hint})` : e.message}`);
+    return e instanceof OszError && (e.code === 'OSZ_E_CONFIG' || e.code === 'OSZ_E_SOCKET_PATH') ? 78 : 70;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopping) {
+        log.warn('daemon', `${sig} again: killing agents now`);
+        daemon.killAgentsNow();
+        resolve(130);
+        return;
+      }
+      stopping = true;
+      log.info('daemon', `${sig}: stopping`);
+      daemon.stop().then(
+        () => resolve(0),
+        () => resolve(70),
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGHUP', () => log.info('daemon', 'SIGHUP ignored (config reload arrives later)'));
+  });
+}
