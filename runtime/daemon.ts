@@ -45,6 +45,7 @@ export class Daemon {
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
   private sandbox: ReturnType<typeof planSandbox> | undefined;
+  private runnerPath: string | undefined;
 
   constructor(
     readonly loaded: LoadedConfig,
@@ -69,8 +70,9 @@ export class Daemon {
           prepareHome(this.paths);
           this.sandbox = planSandbox(cfg.sandbox.setpriv, isRoot);
           for (const w of this.sandbox.warnings) this.log.warn('sandbox', w);
+          this.runnerPath = installRunner(this.paths.home);
           if (this.sandbox.separateUid) {
-            for (const target of [this.paths.store, nodeRunnerPath()]) {
+            for (const target of [this.paths.store, this.runnerPath]) {
               const blocked = untraversable(target);
               if (blocked.length) this.log.error('sandbox', `agents under their own uid cannot reach ${target}: give ${blocked.join(', ')} mode o+x`);
             }
@@ -99,7 +101,10 @@ export class Daemon {
           const drivers = new Map<string, AgentDriver>();
           drivers.set(
             'process',
-            new ProcessDriver({ separateUid: this.sandbox?.separateUid ?? false, dockerEnabled: cfg.docker.enabled, ...(this.sandbox?.setprivPath ? { setprivPath: this.sandbox.setprivPath } : {}) }),
+            new ProcessDriver({
+              separateUid: this.sandbox?.separateUid ?? false,
+              dockerEnabled: cfg.docker.enabled,
+              ...(this.runnerPath ? { runnerPath: this.runnerPath } : {}), ...(this.sandbox?.setprivPath ? { setprivPath: this.sandbox.setprivPath } : {}) }),
           );
           for (const d of this.extraDrivers) drivers.set(d.name, d);
           this.supervisor = new Supervisor({
@@ -238,6 +243,23 @@ export class Daemon {
     if (v === undefined) throw new Error('composition order broken: a dependency was not started');
     return v;
   }
+}
+
+/**
+ * Copies the Node agent runner into the home (read-only), so agents under their own uid can read
+ * it wherever the package itself is installed (a checkout under a 0700 home, say).
+ */
+function installRunner(home: string): string {
+  const src = nodeRunnerPath();
+  const dir = path.join(home, 'lib');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const dest = path.join(dir, 'runner.mjs');
+  const tmp = `${dest}.${process.pid}.tmp`;
+  fs.rmSync(tmp, { force: true });
+  fs.copyFileSync(src, tmp);
+  fs.chmodSync(tmp, 0o444);
+  fs.renameSync(tmp, dest);
+  return dest;
 }
 
 /** The home: 0711 so agents under their own uid can reach their data dir and the store, not list them. */

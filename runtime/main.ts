@@ -54,7 +54,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
   try {
     await daemon.start();
   } catch (err) {
-    const e = err as OszError;
+    const e = err as Error;
     log.error('daemon', `cannot start: ${e instanceof OszError ? `${e.code}: ${e.message} (${e.hint})` : e.message}`);
     return e instanceof OszError && (e.code === 'OSZ_E_CONFIG' || e.code === 'OSZ_E_SOCKET_PATH') ? 78 : 70;
   }

@@ -93,6 +93,7 @@ export class AgentInstance {
     this.setState('starting', null);
     const d = this.deps;
     let secretValues: string[] = [];
+    let launchedAgent: LaunchedAgent | undefined;
     try {
       const agent = d.store.agents.require(this.agentId);
       d.installer.verifyInstalled(agent.storePath, agent.hash);
@@ -110,8 +111,8 @@ export class AgentInstance {
       });
       secretValues = built.secretValues;
       d.logs.open(this.id, secretValues);
-      this.launched = await d.driver.launch(built.spec);
-      const launched = this.launched;
+      launchedAgent = this.launched = await d.driver.launch(built.spec);
+      const launched = launchedAgent;
       this.hostReason = undefined;
       this.runId = d.store.instances.startRun(this.id, launched.osPid, Date.now());
       d.store.instances.update(this.id, { osPid: launched.osPid, osStartTime: launched.osStartTime, bootId: bootId() }, Date.now());
@@ -141,8 +142,9 @@ export class AgentInstance {
       const e = toOszError(err);
       d.logs.open(this.id, secretValues);
       d.logs.append(this.id, 'daemon', 'error', `start failed: ${e.code}: ${e.message}`);
-      if (this.launched) {
-        this.hostKill(`start failed: ${e.message}`);
+      if (launchedAgent) {
+        // The agent ran: its exit (now or after this kill) goes through the restart policy.
+        if (this.launched === launchedAgent) this.hostKill(`start failed: ${e.message}`);
       } else {
         // Nothing is running: tampered store, missing secret, refused driver. Retrying cannot help.
         this.reason = `${e.code}: ${e.message}`;

@@ -65,6 +65,7 @@ export class ControlSocketServer {
     this.sockets.add(socket);
     const streams = new Map<string, () => void>();
     let authed = false;
+    let closing = false;
     let failures = 0;
     let nextSub = 1;
     const actor = `socket:${peerLabel(socket)}`;
@@ -80,12 +81,17 @@ export class ControlSocketServer {
     socket.on('error', () => socket.destroy());
     const splitter = new LineSplitter(this.opts.maxLineBytes, {
       oversize: (bytes) => {
+        if (closing) return;
+        closing = true;
+        // Reply, half-close, and keep discarding input until the client hangs up (or 5 s pass),
+        // so the client reads the reason instead of a reset.
         send(errorResponse(null, new OszError('OSZ_E_REQUEST_TOO_LARGE', `request line over ${this.opts.maxLineBytes} bytes (${bytes} seen); closing`)));
         this.log.warn('control', `${actor}: request line over ${this.opts.maxLineBytes} bytes, connection closed`);
         socket.end();
-        socket.destroySoon();
+        setTimeout(() => socket.destroy(), 5000).unref();
       },
       line: (text) => {
+        if (closing) return;
         let value: unknown;
         try {
           value = JSON.parse(text);

@@ -1,0 +1,87 @@
+/**
+ * Runs the real bundled daemon (bin/openstarryd) on a temporary home and the real CLI against
+ * it. Tests talk to it only as a user would: through openstarryctl, the socket and HTTP.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { REPO, tmpDir, waitFor } from './tmp';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunningDaemon {
+  home: string;
+  socket: string;
+  http: string;
+  proc: ChildProcess;
+  output: string[];
+  cli(args: string[], opts?: { input?: string }): Promise<CliResult>;
+  /** runs the CLI with --json and parses stdout */
+  json<T = unknown>(args: string[]): Promise<T>;
+  stop(): Promise<number | null>;
+  kill9(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => running.forEach((p) => p.kill('SIGKILL')));
+
+export async function startDaemon(opts: { config?: Record<string, unknown>; home?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<RunningDaemon> {
+  const home = opts.home ?? path.join(tmpDir('osd-'), 'h');
+  fs.mkdirSync(home, { recursive: true });
+  const config = { http: { listen: '127.0.0.1:0' }, ...(opts.config ?? {}) };
+  fs.writeFileSync(path.join(home, 'openstarryd.yaml'), YAML.stringify(config));
+  const proc = spawn(path.join(REPO, 'bin/openstarryd'), ['--home', home, ...(opts.args ?? [])], {
+    env: { ...process.env, ...(opts.env ?? {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(proc);
+  const output: string[] = [];
+  let exitCode: number | null | undefined;
+  proc.on('exit', (code) => {
+    exitCode = code;
+    running.delete(proc);
+  });
+  for (const s of [proc.stdout, proc.stderr]) s?.on('data', (d: Buffer) => output.push(...String(d).split('\n').filter(Boolean)));
+  const ready = await waitFor('daemon ready', () => {
+    if (exitCode !== undefined) throw new Error(`daemon exited with ${exitCode}:\n${output.join('\n')}`);
+    return output.find((l) => l.includes('daemon: ready:'));
+  });
+  const http = /http (\S+),/.exec(ready)?.[1] ?? '';
+  const socket = /control socket (\S+),/.exec(ready)?.[1] ?? '';
+  const cli = (args: string[], o: { input?: string } = {}): Promise<CliResult> =>
+    new Promise((resolve) => {
+      const child = execFile(process.execPath, [path.join(REPO, 'dist/openstarryctl.mjs'), '--home', home, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      });
+      if (o.input !== undefined) child.stdin?.end(o.input);
+      else child.stdin?.end();
+    });
+  return {
+    home,
+    socket,
+    http,
+    proc,
+    output,
+    cli,
+    async json<T>(args: string[]): Promise<T> {
+      const r = await cli([...args, '--json']);
+      if (r.code !== 0) throw new Error(`openstarryctl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+      return JSON.parse(r.stdout) as T;
+    },
+    async stop() {
+      if (exitCode !== undefined) return exitCode;
+      proc.kill('SIGTERM');
+      return waitFor('daemon exit', () => (exitCode !== undefined ? { code: exitCode } : undefined), 30_000).then((r) => r.code);
+    },
+    async kill9() {
+      if (exitCode !== undefined) return;
+      proc.kill('SIGKILL');
+      await waitFor('daemon killed', () => exitCode !== undefined);
+    },
+  };
+}
