@@ -83,8 +83,7 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
       if (issue.code === 'unrecognized_keys') {
         for (const k of issue.keys) {
           const key = [...base, k].join('.');
-          const guess = closest(k, keysAt(configSchema, base));
-          problems.push({ key, source: origins[key] ?? 'config', message: `unknown key${guess ? `; did you mean "${[...base, guess].join('.')}"?` : ''}` });
+          problems.push({ key, source: origins[key] ?? 'config', message: unknownKeyMessage(base, k) });
         }
       } else {
         const key = base.join('.') || '(root)';
@@ -152,9 +151,7 @@ function setTyped(
   const parts = key.split('.');
   const kind = leafKind(configSchema, parts);
   if (kind === undefined) {
-    const parent = parts.slice(0, -1);
-    const guess = closest(parts[parts.length - 1] ?? '', keysAt(configSchema, parent));
-    problems.push({ key, source, message: `unknown key${guess ? `; did you mean "${[...parent, guess].join('.')}"?` : ''}` });
+    problems.push({ key, source, message: unknownKeyMessage(parts.slice(0, -1), parts[parts.length - 1] ?? '') });
     return;
   }
   let value: unknown = raw;
@@ -177,6 +174,13 @@ function setTyped(
   }
   node[parts[parts.length - 1] ?? ''] = value;
   origins[key] = source;
+}
+
+function unknownKeyMessage(parent: string[], key: string): string {
+  const known = keysAt(configSchema, parent);
+  if (known.includes(`${key}File`)) return `secrets are only read from files: put the value in a file and set "${[...parent, `${key}File`].join('.')}"`;
+  const guess = closest(key, known);
+  return `unknown key${guess ? `; did you mean "${[...parent, guess].join('.')}"?` : ''}`;
 }
 
 function originOf(key: string, origins: Record<string, string>): string {

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelay, resumesAtBoot, shouldRestart } from '../../../../runtime/agents/backoff';
+
+describe('restart policy', () => {
+  it('decides restarts per policy', () => {
+    const clean = { code: 0, signal: null };
+    const crash = { code: 1, signal: null };
+    const killed = { code: null, signal: 'SIGKILL' };
+    expect(shouldRestart('no', crash)).toBe(false);
+    expect(shouldRestart('on-failure', clean)).toBe(false);
+    expect(shouldRestart('on-failure', crash)).toBe(true);
+    expect(shouldRestart('on-failure', killed)).toBe(true);
+    expect(shouldRestart('on-failure', { ...clean, reason: 'missed heartbeats' })).toBe(true);
+    expect(shouldRestart('always', clean)).toBe(true);
+    expect(shouldRestart('unless-stopped', clean)).toBe(true);
+  });
+
+  it('brings instances back at boot unless the policy is no; failed ones only under always', () => {
+    expect(resumesAtBoot('no', 'running')).toBe(false);
+    expect(resumesAtBoot('on-failure', 'running')).toBe(true);
+    expect(resumesAtBoot('on-failure', 'failed')).toBe(false);
+    expect(resumesAtBoot('unless-stopped', 'failed')).toBe(false);
+    expect(resumesAtBoot('always', 'failed')).toBe(true);
+  });
+
+  it('grows the backoff ceiling exponentially up to the cap, with full jitter', () => {
+    expect(backoffDelay(1, 1000, 300_000, () => 0.999)).toBe(999);
+    expect(backoffDelay(3, 1000, 300_000, () => 0.999)).toBe(3996);
+    expect(backoffDelay(30, 1000, 300_000, () => 0.999)).toBe(299_700);
+    expect(backoffDelay(1000, 1000, 300_000, () => 0.5)).toBe(150_000);
+    expect(backoffDelay(5, 1000, 300_000, () => 0)).toBe(0);
+  });
+});
