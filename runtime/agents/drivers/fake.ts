@@ -96,7 +96,8 @@ function startFake(spec: LaunchSpec, script: FakeScript): LaunchedAgent {
     onMessage: (fn) => void toHost.push(fn),
     onInvalid: () => undefined,
   };
-  queueMicrotask(() => {
+  // Start on the next turn, as a real process would: the host wires the channel and output first.
+  setImmediate(() => {
     Promise.resolve()
       .then(() => script(io))
       .catch((err: unknown) => {
