@@ -48,7 +48,8 @@ export async function runDaemon(argv: string[]): Promise<number> {
   try {
     daemon = new Daemon(loaded, log);
   } catch (err) {
-    process.stderr.write(`openstarryd: ${(err as Error).message}\n`);
+    const e = err as Error;
+    process.stderr.write(`openstarryd: ${e instanceof OszError ? `${e.code}: ${e.message}\n  hint: ${e.hint}` : e.message}\n`);
     return 78;
   }
   try {
