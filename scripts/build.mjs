@@ -18,6 +18,12 @@ const common = {
   sourcemap: 'linked',
   logLevel: 'warning',
   legalComments: 'none',
+  // Minified: the source V8 keeps in memory is then less than half the size and ASCII-only (one
+  // non-ASCII character in a comment makes V8 hold the whole file as UTF-16). Together these
+  // measured ~2 MB less idle RSS (npm run bench). Stack traces map back through the linked
+  // sourcemaps with NODE_OPTIONS=--enable-source-maps.
+  minify: true,
+  charset: 'ascii',
   banner: { js: "import { createRequire as __osCreateRequire } from 'node:module'; const require = __osCreateRequire(import.meta.url);" },
 };
 

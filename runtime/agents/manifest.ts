@@ -5,7 +5,7 @@
  * validation, so a manifest that could undo the sandbox never gets installed.
  */
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { OszError } from '../errors';
 import { ParseFailure, parseJsonSafe } from '../util/safe-json';
 

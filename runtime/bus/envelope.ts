@@ -3,7 +3,7 @@
  * probes, timers, MQTT evt/*, the event log, SSE and `rules test` all use this one shape.
  */
 import crypto from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const EVENT_TYPE = /^[a-z][a-z0-9_-]*:[a-z0-9_.-]+$/;
 export const MAX_EVENT_DATA_BYTES = 64 * 1024;

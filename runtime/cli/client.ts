@@ -10,11 +10,10 @@ import { LineSplitter } from '../rpc/ndjson';
 import { RpcPeer } from '../rpc/peer';
 
 export class ControlClient {
-  private readonly streamFns = new Map<string, (data: unknown) => void>();
-
   private constructor(
     private readonly sock: net.Socket,
     private readonly peer: RpcPeer,
+    private readonly streamFns: Map<string, (data: unknown) => void>,
   ) {}
 
   static async connect(socketPath: string, timeoutMs = 30_000): Promise<ControlClient> {
@@ -29,12 +28,12 @@ export class ControlClient {
       sock.once('connect', resolve);
       sock.once('error', (err) => reject(new OszError('OSZ_E_DAEMON_UNREACHABLE', `cannot connect to ${socketPath}: ${err.message}`)));
     });
-    let client: ControlClient | undefined;
+    const streamFns = new Map<string, (data: unknown) => void>();
     const peer = new RpcPeer((msg) => sock.write(JSON.stringify(msg) + '\n'), {
       notification: (method, params) => {
         if (method !== 'stream') return;
         const p = params as { subscription?: string; data?: unknown };
-        client?.streamFns.get(String(p.subscription))?.(p.data);
+        streamFns.get(String(p.subscription))?.(p.data);
       },
     });
     const splitter = new LineSplitter(64 * 1024 * 1024, {
@@ -50,7 +49,7 @@ export class ControlClient {
     sock.on('data', (c: Buffer) => splitter.push(c));
     sock.on('close', () => peer.close(new OszError('OSZ_E_DAEMON_UNREACHABLE', 'the daemon closed the connection')));
     sock.on('error', () => undefined);
-    client = new ControlClient(sock, peer);
+    const client = new ControlClient(sock, peer, streamFns);
     await peer.call('auth', { token }, timeoutMs);
     return client;
   }

@@ -55,7 +55,7 @@ export async function runCli(argv: string[], io: CliIO, env: NodeJS.ProcessEnv =
   try {
     const socketPath = discoverSocket({ ...(socket ? { socket } : {}), ...(home ? { home } : {}), env });
     client = await ControlClient.connect(socketPath);
-    return await verb.run(client, { positionals: parsed.positionals, flags: parsed.values as Record<string, string | boolean | string[] | undefined>, json: json === true }, io);
+    return await verb.run(client, { positionals: parsed.positionals, flags: parsed.values, json: json === true }, io);
   } catch (err) {
     const e = toOszError(err);
     if (json) io.err(JSON.stringify({ error: e.toJSON() }));

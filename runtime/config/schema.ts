@@ -3,7 +3,7 @@
  * (DESIGN §12.5). Objects are strict so a typo is an error that names the key, never a silent
  * default. Secrets appear only as `*File` paths; `redact.ts` hides them when config is printed.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const hostPort = z
   .string()

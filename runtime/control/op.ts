@@ -48,9 +48,10 @@ export interface Operation<P extends z.ZodType = z.ZodType> {
   aliases?: readonly string[];
   /** param keys whose values never reach the audit log */
   redact?: readonly string[];
-  handler(params: z.infer<P>, ctx: OpContext): Promise<unknown> | unknown;
+  /** may return a value, a promise of one, or a Streaming */
+  handler(params: z.infer<P>, ctx: OpContext): unknown;
 }
 
 export function defineOp<P extends z.ZodType>(op: Operation<P>): Operation {
-  return op as unknown as Operation;
+  return op;
 }

@@ -127,7 +127,8 @@ export class ControlSocketServer {
           return;
         }
         if (method === 'stream.cancel') {
-          const sub = String((params as { subscription?: unknown } | undefined)?.subscription ?? '');
+          const raw = (params as { subscription?: unknown } | undefined)?.subscription;
+          const sub = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : '';
           streams.get(sub)?.();
           reply({ jsonrpc: '2.0', id, result: { cancelled: streams.delete(sub) } });
           return;

@@ -3,7 +3,7 @@
  * the operation table, and the manifest's JSON Schema for editors. `npm run docs` writes them;
  * test/unit/runtime/docs/generate.test.ts fails when the committed files are stale.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { manifestSchema } from '../agents/manifest';
 import { configSchema } from '../config/schema';
 import { OPERATIONS } from '../control/ops/index';

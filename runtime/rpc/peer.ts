@@ -7,10 +7,11 @@ import { OszError } from '../errors';
 import { classify, errorResponse, fromErrorObject, type Id, type Message, RPC } from './jsonrpc';
 
 export interface PeerHandlers {
-  request?(method: string, params: unknown): Promise<unknown> | unknown;
-  notification?(method: string, params: unknown): void;
+  /** answers a request; may return a value or a promise of one */
+  request?: (method: string, params: unknown) => unknown;
+  notification?: (method: string, params: unknown) => void;
   /** a message that is not valid JSON-RPC arrived */
-  invalid?(reason: string): void;
+  invalid?: (reason: string) => void;
 }
 
 interface Pending {
@@ -46,7 +47,7 @@ export class RpcPeer {
         this.send({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) });
       } catch (err) {
         this.settle(id);
-        reject(err as Error);
+        reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
   }

@@ -8,14 +8,14 @@ import { FIXTURES, REPO, tmpDir } from '../helpers/tmp';
 import { describeDriverContract } from './driver.contract';
 import fs from 'node:fs';
 
-describeDriverContract('process', async () => {
+describeDriverContract('process', () => {
   const dir = tmpDir('osd-proc-');
   const store = createStore(path.join(dir, 'db'), memoryLogger(), { keepEvents: 10 });
   const installDir = path.join(FIXTURES, 'agents/contract');
   const manifest = validateManifest(JSON.parse(fs.readFileSync(path.join(installDir, 'agent.json'), 'utf8')), 'contract');
   const driver = new ProcessDriver({ separateUid: false, runnerPath: path.join(REPO, 'dist/sdk/runner.mjs') });
   let n = 0;
-  return {
+  return Promise.resolve({
     driver,
     hasOsPid: true,
     async launch(behaviour) {
@@ -34,5 +34,5 @@ describeDriverContract('process', async () => {
       });
       return { agent: await driver.launch(spec), token: spec.token, instance };
     },
-  };
+  });
 });

@@ -174,7 +174,7 @@ describe('sandbox', () => {
       const t = await logText(id);
       return t.includes('PROBE done=yes') ? t : undefined;
     });
-    const probes = Object.fromEntries([...text.matchAll(/PROBE (\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+    const probes: Record<string, string | undefined> = Object.fromEntries([...text.matchAll(/PROBE (\w+)=(\S+)/g)].map((m) => [m[1] ?? '', m[2]]));
     expect(probes.dev_null).toBe('denied:ERR_ACCESS_DENIED');
     expect(probes.dev_ttyS0).toBe('denied:ERR_ACCESS_DENIED');
     expect(probes.etc_passwd).toBe('denied:ERR_ACCESS_DENIED');

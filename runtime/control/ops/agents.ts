@@ -1,5 +1,5 @@
 /** agents.* operations (DESIGN §12.15): install, remove, spawn, kill, signal, list, logs. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { OszError } from '../../errors';
 import { defineOp, streaming } from '../op';
 

@@ -1,5 +1,5 @@
 /** daemon.* operations: status and liveness (doctor arrives with the supervisor-depth issue). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineOp } from '../op';
 
 export const daemonOps = [

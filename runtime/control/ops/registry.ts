@@ -1,5 +1,5 @@
 /** plugins.* and secrets.* operations (DESIGN §12.9, §12.15). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineOp } from '../op';
 
 const name = z.string().min(1).max(140);

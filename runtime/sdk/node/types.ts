@@ -62,7 +62,7 @@ export interface AgentDefinition {
   init?(ctx: AgentContext): Promise<void> | void;
   onEvent?(event: EventEnvelope, ctx: AgentContext): Promise<void> | void;
   /** the agent's state for the dashboard: small JSON */
-  snapshot?(ctx: AgentContext): Promise<unknown> | unknown;
+  snapshot?(ctx: AgentContext): unknown;
   /** called on stop (TERM); the process exits when it returns */
   stop?(ctx: AgentContext): Promise<void> | void;
   /** SIGHUP / SIGUSR1 / SIGUSR2 delivered with `openstarryctl signal`; without it they end the agent */

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { OPERATIONS } from '../../../../runtime/control/ops/index';
 import { defineOp, type Caller } from '../../../../runtime/control/op';
 import { ControlPlane } from '../../../../runtime/control/plane';

@@ -1,0 +1,125 @@
+// `npm run bench`: each figure beside a baseline measured in the same run on the same machine
+// (DESIGN §11). Budgets are ratios to the baseline, so a slow or busy machine moves both.
+// `npm run bench -- --json FILE` also writes [{name, value, unit, baseline, ratio, budget}].
+import { fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ProcessDriver } from '../../runtime/agents/drivers/process';
+import { buildLaunchSpec } from '../../runtime/agents/launch-spec';
+import { validateManifest } from '../../runtime/agents/manifest';
+import { ControlClient } from '../../runtime/cli/client';
+import { memoryLogger } from '../../runtime/log';
+import { RpcPeer } from '../../runtime/rpc/peer';
+import { createStore } from '../../runtime/store/store';
+import { median, rssOf, sleep, startUntil } from './measure';
+
+interface Row {
+  name: string;
+  value: number;
+  unit: string;
+  baseline: number;
+  ratio: number;
+  budget: number | null;
+}
+
+const root = path.resolve(import.meta.dirname, '../..');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'osd-bench-'));
+fs.chmodSync(work, 0o755);
+const rows: Row[] = [];
+const add = (name: string, value: number, unit: string, baseline: number, budget: number | null): void => {
+  rows.push({ name, value: round(value), unit, baseline: round(baseline), ratio: round(value / baseline), budget });
+};
+const round = (x: number): number => Math.round(x * 100) / 100;
+const MB = 1024 * 1024;
+
+async function idleRss(): Promise<void> {
+  const bare = await startUntil(process.execPath, ['-e', 'console.log("up"); setInterval(() => {}, 1000)'], /up/);
+  const home = path.join(work, 'idle');
+  const daemon = await startUntil(path.join(root, 'bin/openstarryd'), ['--home', home, '--http', '127.0.0.1:0'], /daemon: ready/);
+  await sleep(3000);
+  const base = rssOf(bare.proc.pid ?? 0);
+  const ours = rssOf(daemon.proc.pid ?? 0);
+  bare.proc.kill();
+  daemon.proc.kill('SIGTERM');
+  add('daemon idle RSS (bundled) vs bare node', ours / MB, 'MB', base / MB, 1.5);
+}
+
+async function spawnLatency(): Promise<void> {
+  const empty = path.join(work, 'empty.mjs');
+  fs.writeFileSync(empty, 'process.send("up"); process.disconnect();\n');
+  const bareTimes: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const t0 = performance.now();
+    // No execArgv and a clean env: the child must not inherit tsx's loader from this script.
+    const child = fork(empty, [], { stdio: 'ignore', execArgv: [], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    await new Promise<void>((r) => child.once('message', () => r()));
+    bareTimes.push(performance.now() - t0);
+    await new Promise((r) => child.once('exit', r));
+  }
+  const store = createStore(path.join(work, 'spawn.db'), memoryLogger(), { keepEvents: 10 });
+  const installDir = path.join(root, 'test/fixtures/agents/singleton');
+  const manifest = validateManifest(JSON.parse(fs.readFileSync(path.join(installDir, 'agent.json'), 'utf8')), 'bench');
+  const driver = new ProcessDriver({ separateUid: false, runnerPath: path.join(root, 'dist/sdk/runner.mjs') });
+  const ours: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const agent = { id: 'singleton', name: 's', version: null, hash: '', storePath: installDir, sourcePath: installDir, driver: 'process', manifest: '', uid: null, installedAt: 0, updatedAt: 0 };
+    const { spec } = buildLaunchSpec({ instanceId: `b-${i}`, agent, manifest, options: {}, dataRoot: path.join(work, 'data'), separateUid: false, heartbeatMs: 5000, plugins: store.plugins, secrets: store.secrets });
+    const t0 = performance.now();
+    const launched = await driver.launch(spec);
+    await new Promise<void>((resolve) => {
+      const peer = new RpcPeer((m) => launched.channel.send(m), {
+        request: (method) => {
+          if (method === 'hello') resolve();
+          return { ok: true };
+        },
+      });
+      launched.channel.onMessage((v) => peer.receive(v));
+    });
+    ours.push(performance.now() - t0);
+    launched.signal('SIGKILL');
+    await launched.exited;
+  }
+  store.close();
+  add('process-agent spawn to hello vs bare fork', median(ours), 'ms', median(bareTimes), 1.5);
+}
+
+async function listRoundTrip(): Promise<void> {
+  const home = path.join(work, 'list');
+  const daemon = await startUntil(path.join(root, 'bin/openstarryd'), ['--home', home, '--http', '127.0.0.1:0'], /daemon: ready/);
+  const socket = /control socket (\S+),/.exec(daemon.line)?.[1] ?? '';
+  const client = await ControlClient.connect(socket);
+  const agentDir = path.join(work, 'agent');
+  fs.cpSync(path.join(root, 'test/fixtures/agents/stubborn'), agentDir, { recursive: true });
+  await client.call('agents.add', { path: agentDir });
+  for (let i = 0; i < 20; i++) await client.call('agents.spawn', { agent: 'stubborn' });
+  const time = async (method: string, n: number): Promise<number> => {
+    const xs: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await client.call(method, {});
+      xs.push(performance.now() - t0);
+    }
+    return median(xs);
+  };
+  await time('agents.list', 20);
+  const ping = await time('daemon.ping', 300);
+  const list = await time('agents.list', 300);
+  client.close();
+  daemon.proc.kill('SIGTERM');
+  await new Promise((r) => daemon.proc.once('exit', r));
+  add('agents.list with 20 instances vs daemon.ping round trip', list, 'ms', ping, 10);
+}
+
+await idleRss();
+await spawnLatency();
+await listRoundTrip();
+fs.rmSync(work, { recursive: true, force: true });
+
+const header = ['benchmark', 'value', 'baseline', 'ratio', 'budget'];
+const lines = rows.map((r) => [r.name, `${r.value} ${r.unit}`, `${r.baseline} ${r.unit}`, `${r.ratio}x`, r.budget === null ? '-' : `≤ ${r.budget}x${r.ratio > r.budget ? '  OVER' : ''}`]);
+const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+for (const l of [header, ...lines]) console.log(l.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  '));
+const jsonAt = process.argv.indexOf('--json');
+if (jsonAt > 0 && process.argv[jsonAt + 1]) fs.writeFileSync(process.argv[jsonAt + 1] ?? '', JSON.stringify(rows, null, 2) + '\n');
+process.exitCode = rows.some((r) => r.budget !== null && r.ratio > r.budget) ? 1 : 0;

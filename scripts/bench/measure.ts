@@ -1,0 +1,32 @@
+// Small measuring helpers for the bench: child RSS, medians, waiting for a line.
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+
+export function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Starts a process and resolves once a line of its output matches. */
+export function startUntil(cmd: string, args: string[], match: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<{ proc: ChildProcess; line: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let buf = '';
+    const onData = (d: Buffer): void => {
+      buf += String(d);
+      const line = buf.split('\n').find((l) => match.test(l));
+      if (line) resolve({ proc, line });
+    };
+    proc.stdout?.on('data', onData);
+    proc.stderr?.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`${cmd} exited ${code} before ${match}:\n${buf}`)));
+  });
+}
