@@ -23,6 +23,7 @@ import { writeToken } from './control/token';
 import { registerHealth } from './http/health';
 import { HttpServer } from './http/server';
 import type { Logger } from './log';
+import { boardDirs, findBoard } from './boards';
 import { planSandbox, untraversable } from './sandbox';
 import { createStore, type Store } from './store/store';
 import { nodeRunnerPath, packageVersion } from './util/package-root';
@@ -46,6 +47,7 @@ export class Daemon {
   private readonly startedAt = Date.now();
   private sandbox: ReturnType<typeof planSandbox> | undefined;
   private runnerPath: string | undefined;
+  private boardFile: string | undefined;
 
   constructor(
     readonly loaded: LoadedConfig,
@@ -67,6 +69,7 @@ export class Daemon {
       {
         name: 'home',
         start: () => {
+          this.boardFile = findBoard(cfg.board, boardDirs(this.paths.home));
           prepareHome(this.paths);
           this.sandbox = planSandbox(cfg.sandbox.setpriv, isRoot);
           for (const w of this.sandbox.warnings) this.log.warn('sandbox', w);
@@ -226,7 +229,7 @@ export class Daemon {
       { name: 'supervisor', state: this.supervisor ? (failed > 0 ? 'degraded' : 'ok') : 'down', ...(failed > 0 ? { detail: `${failed} instance(s) failed` } : {}) },
       { name: 'control', state: this.socket ? 'ok' : 'down', detail: this.socketPath },
       { name: 'http', state: this.http?.address ? 'ok' : 'down' },
-      { name: 'hal', state: 'disabled', detail: 'no HAL backend in this build' },
+      { name: 'hal', state: 'disabled', detail: `board ${this.loaded.config.board} (${this.boardFile ?? '?'}); no HAL backend in this build` },
       { name: 'fleet', state: 'disabled', detail: this.loaded.config.fleet.broker ? 'fleet link not in this build' : 'no broker configured' },
     ];
   }

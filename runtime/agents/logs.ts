@@ -65,7 +65,7 @@ export class InstanceLogs {
   tail(instances: readonly string[], limit: number): LogLine[] {
     const all = instances.flatMap((i) => this.rings.get(i)?.lines ?? []);
     all.sort((a, b) => a.ts - b.ts);
-    return all.slice(-limit);
+    return limit > 0 ? all.slice(-limit) : [];
   }
 
   has(instance: string): boolean {

@@ -86,7 +86,7 @@ export class Supervisor {
     await Promise.all([...this.instances.values()].map((i) => i.stop('SIGTERM', undefined, { halting: true })));
   }
 
-  async spawn(agentId: string, options: SpawnOptions = {}): Promise<{ instance: string; state: string }> {
+  async spawn(agentId: string, options: SpawnOptions = {}): Promise<{ instance: string; state: string; reason: string | null }> {
     const agent = this.store.agents.require(agentId);
     const manifest = validateManifest(JSON.parse(agent.manifest), agent.id);
     validateSpawnEnv(options.env);
@@ -102,7 +102,7 @@ export class Supervisor {
     if (!inst) throw new OszError('OSZ_E_INTERNAL', `instance ${id} could not be created`);
     this.bus.emit({ type: 'agent:spawned', source: 'supervisor', data: { instance: id, agent: agentId } });
     await inst.launch();
-    return { instance: id, state: inst.state };
+    return { instance: id, state: inst.state, reason: inst.reason };
   }
 
   /**

@@ -91,7 +91,12 @@ export const VERBS: Record<string, Verb> = {
         agent = added.id;
       }
       const env = parseEnv(a.flags.env);
-      const res = (await client.call('agents.spawn', { agent, ...(env ? { env } : {}) })) as { instance: string; state: string };
+      const res = (await client.call('agents.spawn', { agent, ...(env ? { env } : {}) })) as { instance: string; state: string; reason: string | null };
+      if (res.state === 'failed') {
+        io.err(`openstarryctl: ${agent} failed to start: ${res.reason ?? 'see its log'}\n  hint: openstarryctl logs ${res.instance}`);
+        if (a.json) io.out(JSON.stringify(res, null, 2));
+        return 1;
+      }
       return print(io, a, res, () => `spawned ${agent} (${res.state}): ${res.instance}`);
     },
   },

@@ -62,6 +62,15 @@ export class ControlPlane {
     }
   }
 
+  /** Records a refusal that happened before any operation was chosen (e.g. a wrong token). */
+  recordDenied(actor: string, what: string, code: string): void {
+    try {
+      this.services.store.audit.append({ ts: Date.now(), actor, op: what, params: {}, outcome: 'denied', errorCode: code });
+    } catch (err) {
+      this.services.log.error('audit', `could not write the audit log for ${what}: ${(err as Error).message}`);
+    }
+  }
+
   private audit(op: Operation, params: unknown, caller: Caller, outcome: 'ok' | 'error' | 'denied', errorCode?: string): void {
     const redacted: Record<string, unknown> = { ...(params !== null && typeof params === 'object' ? (params as Record<string, unknown>) : {}) };
     for (const key of op.redact ?? []) if (key in redacted) redacted[key] = '***';

@@ -118,6 +118,7 @@ export class ControlSocketServer {
             failures++;
             reply(errorResponse(id, new OszError('OSZ_E_UNAUTHORIZED', 'wrong control token')));
             this.log.warn('control', `${actor}: wrong control token`);
+            this.plane.recordDenied(actor, 'auth', 'OSZ_E_UNAUTHORIZED');
             if (failures >= MAX_AUTH_FAILURES) socket.destroySoon();
           }
           return;

@@ -2,6 +2,7 @@
  * The walking skeleton end to end: the real bundled daemon and the real CLI, real agent
  * processes under the permission model (and their own uid when the tests run as root).
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -108,6 +109,35 @@ describe('spawn, ps, logs, signal, kill', () => {
     const sb = await waitState(b?.instance ?? '', 'exited');
     expect(sb.exitSignal).toBe('SIGKILL');
     expect((await d.json<Status[]>(['ps', 'echo'])).length).toBe(0);
+  });
+
+  it('follows logs with -f until interrupted', async () => {
+    expect((await d.cli(['agent', 'add', fixture('echo')])).code).toBe(0);
+    const child = spawn(process.execPath, [path.join(REPO, 'dist/openstarryctl.mjs'), '--home', d.home, 'logs', 'echo', '-f', '-n', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += String(c)));
+    child.stderr.on('data', (c: Buffer) => (out += String(c)));
+    await waitFor('follower attached', () => out.length >= 0 && child.pid !== undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    const r = await d.cli(['spawn', 'echo']);
+    const id = lastWord(r.stdout);
+    await waitFor('followed lines', () => out.includes(`${id} info echo up as ${id}`) && out.includes('event timer:beat')).catch((err: Error) => {
+      throw new Error(`${err.message}; follower printed:\n${out}`);
+    });
+    child.kill('SIGINT');
+    await d.cli(['kill', id]);
+  });
+
+  it('fails spawn with exit 1 and the reason when an instance cannot start', async () => {
+    const dir = copyFixtureAgent('singleton');
+    const m = JSON.parse(fs.readFileSync(path.join(dir, 'agent.json'), 'utf8')) as Record<string, unknown>;
+    m.identity = { id: 'needs-secret', name: 'Needs a secret' };
+    m.secrets = ['NOT_SET_ANYWHERE'];
+    fs.writeFileSync(path.join(dir, 'agent.json'), JSON.stringify(m));
+    const r = await d.cli(['spawn', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('OSZ_E_NO_SUCH_SECRET');
+    expect(r.stderr).toContain('NOT_SET_ANYWHERE');
   });
 
   it('refuses a second instance of a singleton, naming the running one', async () => {

@@ -39,6 +39,13 @@ describe('daemon start-up errors', () => {
     expect(r.stderr).toContain('hint:');
   });
 
+  it('exits 78 on an unknown board, naming the boards it knows', () => {
+    const r = spawnSync(daemonBin, ['--home', tmpDir('osd-life-'), '--board', 'raspberrypi-4', '--http', '127.0.0.1:0'], { encoding: 'utf8' });
+    expect(r.status).toBe(78);
+    expect(r.stdout).toContain('unknown board "raspberrypi-4"; did you mean "raspberrypi-4b"?');
+    expect(r.stdout).toContain('sim');
+  });
+
   it('exits 64 on an unknown flag and 78 on a socket path over 107 bytes', () => {
     const home = tmpDir('osd-life-');
     expect(spawnSync(daemonBin, ['--home', home, '--borad', 'sim'], { encoding: 'utf8' }).stderr).toContain('did you mean --board');
