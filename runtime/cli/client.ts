@@ -6,8 +6,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { tokenPathFor } from '../config/paths';
 import { OszError } from '../errors';
-import { LineSplitter } from '../rpc/ndjson';
-import { RpcPeer } from '../rpc/peer';
+import type { RpcPeer } from '../rpc/peer';
+import { ndjsonPeer } from '../rpc/stream-channel';
+
+/** A reply may list many instances or log lines; anything larger is a broken daemon. */
+const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 
 export class ControlClient {
   private constructor(
@@ -29,24 +32,17 @@ export class ControlClient {
       sock.once('error', (err) => reject(new OszError('OSZ_E_DAEMON_UNREACHABLE', `cannot connect to ${socketPath}: ${err.message}`)));
     });
     const streamFns = new Map<string, (data: unknown) => void>();
-    const peer = new RpcPeer((msg) => sock.write(JSON.stringify(msg) + '\n'), {
-      notification: (method, params) => {
-        if (method !== 'stream') return;
-        const p = params as { subscription?: string; data?: unknown };
-        streamFns.get(String(p.subscription))?.(p.data);
+    const peer = ndjsonPeer(
+      sock,
+      {
+        notification: (method, params) => {
+          if (method !== 'stream') return;
+          const p = params as { subscription?: string; data?: unknown };
+          streamFns.get(String(p.subscription))?.(p.data);
+        },
       },
-    });
-    const splitter = new LineSplitter(64 * 1024 * 1024, {
-      line: (l) => {
-        try {
-          peer.receive(JSON.parse(l));
-        } catch {
-          /* ignore a malformed line from a broken daemon */
-        }
-      },
-      oversize: () => undefined,
-    });
-    sock.on('data', (c: Buffer) => splitter.push(c));
+      MAX_REPLY_BYTES,
+    );
     sock.on('close', () => peer.close(new OszError('OSZ_E_DAEMON_UNREACHABLE', 'the daemon closed the connection')));
     sock.on('error', () => undefined);
     const client = new ControlClient(sock, peer, streamFns);

@@ -14,6 +14,7 @@
  *   through `onInvalid` and dropped, never buffered without bound.
  * - The agent's environment is exactly `spec.env`: nothing of the daemon's own is inherited.
  */
+import type { MessageChannel } from '../../rpc/stream-channel';
 import type { Manifest } from '../manifest';
 
 export interface PluginMount {
@@ -48,11 +49,8 @@ export interface AgentExit {
   reason?: string;
 }
 
-export interface AgentChannel {
-  send(msg: object): void;
-  onMessage(fn: (value: unknown) => void): void;
-  onInvalid(fn: (reason: string) => void): void;
-}
+/** Whole JSON values each way (runtime/rpc/stream-channel.ts for byte streams). */
+export type AgentChannel = MessageChannel;
 
 export interface LaunchedAgent {
   readonly osPid: number | null;

@@ -19,7 +19,7 @@ import { OszError } from '../../errors';
 import { LineSplitter } from '../../rpc/ndjson';
 import { nodeRunnerPath } from '../../util/package-root';
 import { processStartTime } from '../../util/proc';
-import { streamChannel } from '../channel';
+import { streamChannel } from '../../rpc/stream-channel';
 import type { Manifest } from '../manifest';
 import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from './driver';
 

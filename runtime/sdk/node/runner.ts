@@ -7,11 +7,9 @@
 import net from 'node:net';
 import { OszError } from '../../errors';
 import { pathToFileURL } from 'node:url';
-import { LineSplitter } from '../../rpc/ndjson';
-import { RpcPeer } from '../../rpc/peer';
+import { ndjsonPeer } from '../../rpc/stream-channel';
 import type { AgentContext, AgentDefinition, EventEnvelope, PluginMount, SensorReading } from './types';
 
-const MAX_LINE = 1024 * 1024;
 const env = process.env;
 
 function fatal(msg: string): never {
@@ -29,25 +27,12 @@ async function main(): Promise<void> {
   const def: AgentDefinition = mod.default ?? fatal(`${entry} has no default export (export default { init, onEvent, snapshot, stop })`);
 
   const sock = new net.Socket({ fd: 3, readable: true, writable: true });
-  const peer: RpcPeer = new RpcPeer((msg) => {
-    sock.write(JSON.stringify(msg) + '\n');
-  }, {
+  const peer = ndjsonPeer(sock, {
     request: (method, params) => handle(method, params),
     notification: (method, params) => {
       if (method === 'agent.event') void handle(method, params).catch((err: unknown) => ctx.log.error(`onEvent failed: ${String(err)}`));
     },
   });
-  const splitter = new LineSplitter(MAX_LINE, {
-    line: (l) => {
-      try {
-        peer.receive(JSON.parse(l));
-      } catch {
-        /* the host never sends invalid JSON; ignore rather than die */
-      }
-    },
-    oversize: () => undefined,
-  });
-  sock.on('data', (c: Buffer) => splitter.push(c));
   sock.on('close', () => process.exit(0));
   sock.on('error', () => process.exit(0));
 
