@@ -24,6 +24,7 @@ import { registerHealth } from './http/health';
 import { HttpServer } from './http/server';
 import type { Logger } from './log';
 import { boardDirs, findBoard } from './boards';
+import { OszError } from './errors';
 import { planSandbox, untraversable } from './sandbox';
 import { createStore, type Store } from './store/store';
 import { nodeRunnerPath, packageVersion } from './util/package-root';
@@ -70,6 +71,9 @@ export class Daemon {
         name: 'home',
         start: () => {
           this.boardFile = findBoard(cfg.board, boardDirs(this.paths.home));
+          if (cfg.replay !== undefined && !fs.existsSync(cfg.replay)) {
+            throw new OszError('OSZ_E_CONFIG', `replay trace ${cfg.replay} does not exist`, { replay: cfg.replay });
+          }
           prepareHome(this.paths);
           this.sandbox = planSandbox(cfg.sandbox.setpriv, isRoot);
           for (const w of this.sandbox.warnings) this.log.warn('sandbox', w);

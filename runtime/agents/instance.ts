@@ -58,6 +58,8 @@ export class AgentInstance {
   private exitWaiters: Array<() => void> = [];
   /** set while the daemon shuts down: the run ends, the desired state stays for the next boot */
   private halting = false;
+  /** set by stop(); a launch that completes afterwards is killed at once */
+  private stopRequested = false;
 
   constructor(
     readonly id: string,
@@ -89,6 +91,7 @@ export class AgentInstance {
 
   /** Starts (or restarts) the agent; failures end in the exit path, never in a throw. */
   async launch(): Promise<void> {
+    this.stopRequested = false;
     this.clearTimers();
     this.setState('starting', null);
     const d = this.deps;
@@ -113,6 +116,10 @@ export class AgentInstance {
       d.logs.open(this.id, secretValues);
       launchedAgent = this.launched = await d.driver.launch(built.spec);
       const launched = launchedAgent;
+      if (this.stopRequested) {
+        // stop() ran while the sandbox was being created: end it before it does anything.
+        launched.signal('SIGKILL');
+      }
       this.hostReason = undefined;
       this.runId = d.store.instances.startRun(this.id, launched.osPid, Date.now());
       d.store.instances.update(this.id, { osPid: launched.osPid, osStartTime: launched.osStartTime, bootId: bootId() }, Date.now());
@@ -166,6 +173,7 @@ export class AgentInstance {
    */
   async stop(signal: 'SIGTERM' | 'SIGKILL', graceMs?: number, opts: { halting?: boolean } = {}): Promise<void> {
     this.halting = opts.halting === true;
+    this.stopRequested = true;
     this.clearTimers();
     const launched = this.launched;
     if (!launched) {

@@ -67,7 +67,15 @@ export class Supervisor {
       this.reapLeftover(rec, boot);
       const agent = this.store.agents.get(rec.agentId);
       if (!agent) continue;
-      const manifest = validateManifest(JSON.parse(agent.manifest), agent.id);
+      let manifest: Manifest;
+      try {
+        manifest = validateManifest(JSON.parse(agent.manifest), agent.id);
+      } catch (err) {
+        // A manifest this daemon version no longer accepts fails its instances, not the daemon.
+        this.store.instances.update(rec.id, { state: 'failed', reason: `stored manifest is invalid: ${(err as Error).message}` }, Date.now());
+        this.log.error('supervisor', `cannot resume ${rec.id}: its stored manifest is invalid; re-add ${agent.id}`);
+        continue;
+      }
       if (!resumesAtBoot(manifest.restart.policy, rec.state)) {
         if (rec.state !== 'failed') this.store.instances.update(rec.id, { state: 'exited', reason: 'daemon restarted (policy no)' }, Date.now());
         continue;

@@ -44,6 +44,9 @@ describe('daemon start-up errors', () => {
     expect(r.status).toBe(78);
     expect(r.stdout).toContain('unknown board "raspberrypi-4"; did you mean "raspberrypi-4b"?');
     expect(r.stdout).toContain('sim');
+    const replay = spawnSync(daemonBin, ['--home', tmpDir('osd-life-'), '--replay', '/nonexistent/trace.jsonl', '--http', '127.0.0.1:0'], { encoding: 'utf8' });
+    expect(replay.status).toBe(78);
+    expect(replay.stdout).toContain('replay trace /nonexistent/trace.jsonl does not exist');
   });
 
   it('exits 64 on an unknown flag and 78 on a socket path over 107 bytes', () => {
