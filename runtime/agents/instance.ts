@@ -16,6 +16,7 @@ import type { Installer } from './install';
 import { buildLaunchSpec, type SpawnOptions } from './launch-spec';
 import type { InstanceLogs } from './logs';
 import type { Manifest } from './manifest';
+import { isHeapExhaustion, LimitWatch, type UsageSample } from './limits';
 import { AgentSession } from './session';
 
 export interface InstanceDeps {
@@ -35,6 +36,7 @@ export interface InstanceDeps {
     missedHeartbeats: number;
     helloTimeoutMs: number;
     graceMs: number;
+    limits: { sampleMs: number; cpuGraceMs: number; rssOverheadMb: number };
   };
 }
 
@@ -45,6 +47,9 @@ export class AgentInstance {
   restarts: number;
   startedAt: number | null = null;
   tokens = 0;
+  /** the latest CPU / memory sample while running */
+  usage: UsageSample | null = null;
+  private readonly limits: LimitWatch;
   reason: string | null = null;
   lastExit: AgentExit | null = null;
   private launched: LaunchedAgent | undefined;
@@ -70,6 +75,20 @@ export class AgentInstance {
     restarts = 0,
   ) {
     this.restarts = restarts;
+    const l = manifest.limits;
+    this.limits = new LimitWatch({ memoryMb: l.memoryMb, cpuPercent: l.cpuPercent, tokensPerHour: l.tokensPerHour, ...deps.supervisor.limits });
+  }
+
+  get tokensLastHour(): number {
+    return this.limits.tokensLastHour;
+  }
+
+  /** A resource sample from the monitor; a limit over its budget stops the agent. */
+  onUsage(u: UsageSample, now = performance.now()): void {
+    if (this.state !== 'running') return;
+    this.usage = u;
+    const why = this.limits.onSample(u, now);
+    if (why) this.hostKill(why);
   }
 
   get osPid(): number | null {
@@ -135,7 +154,14 @@ export class AgentInstance {
         },
         onTokens: (n) => {
           this.tokens += n;
+          const why = this.limits.onTokens(n, Date.now());
+          if (why) this.hostKill(why);
         },
+      });
+      launched.onOutput((stream, line) => {
+        if (stream === 'stderr' && isHeapExhaustion(line) && !this.hostReason) {
+          this.hostReason = `memory limit: V8 heap over limits.memoryMb ${this.manifest.limits.memoryMb} MB`;
+        }
       });
       void launched.exited.then((exit) => this.onExit(launched, exit));
       await this.session.start();
@@ -196,6 +222,7 @@ export class AgentInstance {
 
   /** The host ends the run for a reason of its own (heartbeat, protocol, limit): counts as a failure. */
   private hostKill(reason: string): void {
+    if (this.hostReason) return; // the first reason is the one that counts; the kill is on its way
     this.hostReason = reason;
     this.deps.logs.append(this.id, 'daemon', 'warn', `stopping: ${reason}`);
     this.launched?.signal('SIGKILL');
@@ -206,6 +233,7 @@ export class AgentInstance {
     const d = this.deps;
     const exit: AgentExit = { ...raw, ...(this.hostReason ? { reason: this.hostReason } : {}) };
     this.launched = undefined;
+    this.usage = null;
     this.lastExit = exit;
     this.clearTimers();
     this.session?.dispose(new OszError('OSZ_E_SPAWN_FAILED', `instance ${this.id} exited`));

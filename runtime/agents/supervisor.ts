@@ -12,6 +12,7 @@ import type { InstanceRecord } from '../store/instances-repo';
 import type { Store } from '../store/store';
 import { processStartTime, bootId } from '../util/proc';
 import { resumesAtBoot } from './backoff';
+import { ProcSampler } from './proc-sampler';
 import type { AgentDriver } from './drivers/driver';
 import { AgentInstance, type InstanceDeps } from './instance';
 import { validateSpawnEnv, type SpawnOptions } from './launch-spec';
@@ -36,6 +37,9 @@ export interface AgentStatus {
   exitSignal: string | null;
   reason: string | null;
   tokens: number;
+  tokensLastHour: number;
+  cpuPercent: number | null;
+  rssBytes: number | null;
   createdAt: number;
 }
 
@@ -43,6 +47,8 @@ export type SupervisorDeps = Omit<InstanceDeps, 'driver'> & { drivers: Map<strin
 
 export class Supervisor {
   private readonly instances = new Map<string, AgentInstance>();
+  private readonly sampler = new ProcSampler();
+  private sampleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: SupervisorDeps) {}
 
@@ -86,11 +92,23 @@ export class Supervisor {
       resumed.push(inst.launch());
     }
     this.store.instances.prune();
+    this.sampleTimer = setInterval(() => this.sampleUsage(), this.deps.supervisor.limits.sampleMs);
     await Promise.all(resumed);
+  }
+
+  /** One pass of the monitor over every live process-backed instance. */
+  sampleUsage(): void {
+    for (const inst of this.instances.values()) {
+      const pid = inst.osPid;
+      if (pid === null) continue;
+      const u = this.sampler.sample(pid);
+      if (u) inst.onUsage(u);
+    }
   }
 
   /** Stops every live instance with its grace period, keeping desired state for the next start. */
   async stop(): Promise<void> {
+    if (this.sampleTimer) clearInterval(this.sampleTimer);
     await Promise.all([...this.instances.values()].map((i) => i.stop('SIGTERM', undefined, { halting: true })));
   }
 
@@ -193,6 +211,9 @@ export class Supervisor {
       exitSignal: r.exitSignal,
       reason: inst?.reason ?? r.reason,
       tokens: inst?.tokens ?? 0,
+      tokensLastHour: inst?.tokensLastHour ?? 0,
+      cpuPercent: inst?.usage ? Math.round(inst.usage.cpuPercent * 10) / 10 : null,
+      rssBytes: inst?.usage?.rssBytes ?? null,
       createdAt: r.createdAt,
     };
   }

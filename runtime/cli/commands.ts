@@ -39,6 +39,8 @@ interface Status {
   reason: string | null;
   exitCode: number | null;
   exitSignal: string | null;
+  cpuPercent: number | null;
+  rssBytes: number | null;
 }
 
 interface LogLine {
@@ -129,8 +131,19 @@ export const VERBS: Record<string, Verb> = {
       const rows = (await client.call('agents.list', { ...(a.positionals[0] ? { agent: a.positionals[0] } : {}), all: a.flags.all === true })) as Status[];
       return print(io, a, rows, () =>
         table(
-          ['INSTANCE', 'AGENT', 'DRIVER', 'STATE', 'PID', 'RESTARTS', 'UPTIME', 'REASON'],
-          rows.map((r) => [r.instance, r.agent, r.driver, r.state, r.osPid, r.restarts, duration(r.uptimeMs), r.reason ?? (r.exitCode !== null || r.exitSignal ? `exit ${r.exitCode ?? r.exitSignal}` : null)]),
+          ['INSTANCE', 'AGENT', 'DRIVER', 'STATE', 'PID', 'CPU%', 'MEM', 'RESTARTS', 'UPTIME', 'REASON'],
+          rows.map((r) => [
+            r.instance,
+            r.agent,
+            r.driver,
+            r.state,
+            r.osPid,
+            r.cpuPercent,
+            r.rssBytes === null ? null : `${Math.round(r.rssBytes / 1048576)}M`,
+            r.restarts,
+            duration(r.uptimeMs),
+            r.reason ?? (r.exitCode !== null || r.exitSignal ? `exit ${r.exitCode ?? r.exitSignal}` : null),
+          ]),
         ),
       );
     },

@@ -115,6 +115,13 @@ export const configSchema = z.strictObject({
       missedHeartbeats: z.number().int().min(2).max(100).default(3),
       helloTimeoutMs: z.number().int().min(100).max(600_000).default(15_000),
       graceMs: z.number().int().min(0).max(600_000).default(5000).describe('TERM to KILL grace period'),
+      limits: z
+        .strictObject({
+          sampleMs: z.number().int().min(100).max(60_000).default(2000).describe('how often CPU and memory are sampled'),
+          cpuGraceMs: z.number().int().min(0).max(3_600_000).default(10_000).describe('how long an agent may stay over limits.cpuPercent'),
+          rssOverheadMb: z.number().int().min(0).max(4096).default(48).describe('RSS allowed on top of limits.memoryMb for the Node runtime'),
+        })
+        .prefault({}),
     })
     .prefault({}),
   sandbox: z

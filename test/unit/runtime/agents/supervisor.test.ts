@@ -58,7 +58,15 @@ async function world(agents: Record<string, { script: FakeScript; manifest?: Rec
       installer,
       dataRoot: path.join(dir, 'data'),
       separateUid: false,
-      supervisor: { backoff: { initialMs: 10, maxMs: 20 }, healthyResetMs: opts.healthyResetMs ?? 600_000, heartbeatMs: 100, missedHeartbeats: 3, helloTimeoutMs: 2000, graceMs: 200 },
+      supervisor: {
+        backoff: { initialMs: 10, maxMs: 20 },
+        healthyResetMs: opts.healthyResetMs ?? 600_000,
+        heartbeatMs: 100,
+        missedHeartbeats: 3,
+        helloTimeoutMs: 2000,
+        graceMs: 200,
+        limits: { sampleMs: 1000, cpuGraceMs: 10_000, rssOverheadMb: 48 },
+      },
       drivers: new Map([['process', new FakeDriver(scripts)]]),
     });
   const w: World = {
