@@ -24,6 +24,7 @@ import { registerHealth } from './http/health';
 import { HttpServer } from './http/server';
 import type { Logger } from './log';
 import { boardDirs, findBoard } from './boards';
+import { type DoctorCheck, runDoctor } from './doctor';
 import { OszError } from './errors';
 import { planSandbox, untraversable } from './sandbox';
 import { createStore, type Store } from './store/store';
@@ -94,6 +95,7 @@ export class Daemon {
           installer = new Installer(this.store, this.paths.store, { base: cfg.sandbox.uidBase, count: cfg.sandbox.uidCount });
           const store = this.store;
           bus.on('event-log', '**', (e) => store.events.enqueue(e));
+          watchDisk(store, bus, this.log);
           this.flushTimer = setInterval(() => this.flushEvents(), 1000);
         },
         stop: () => {
@@ -143,6 +145,8 @@ export class Daemon {
             log: this.log,
             info: () => this.info(),
             health: () => this.health(),
+            doctor: () => this.doctor(),
+            setDaemonLogLevel: (level) => this.log.setLevel(level),
           };
           const plane = new ControlPlane(OPERATIONS, services);
           prepareSocketDir(path.dirname(this.socketPath));
@@ -225,8 +229,26 @@ export class Daemon {
     };
   }
 
+  doctor(): DoctorCheck[] {
+    return runDoctor({
+      home: this.paths.home,
+      socket: this.socketPath,
+      tokenFile: tokenPathFor(this.socketPath),
+      store: this.must(this.store),
+      isRoot: process.getuid?.() === 0,
+      sandbox: this.sandbox ?? planSandbox('off', false),
+      runnerPath: this.runnerPath,
+      dockerEnabled: this.loaded.config.docker.enabled,
+    });
+  }
+
   health(): SubsystemHealth[] {
-    const store: SubsystemHealth = this.store ? { name: 'store', state: 'ok', ...(this.store.recoveredFrom ? { detail: `recovered from ${this.store.recoveredFrom}` } : {}) } : { name: 'store', state: 'down' };
+    const problem = this.store?.guard.problem;
+    const store: SubsystemHealth = !this.store
+      ? { name: 'store', state: 'down' }
+      : problem
+        ? { name: 'store', state: 'degraded', detail: `disk ${problem.kind}: ${problem.message}` }
+        : { name: 'store', state: 'ok', ...(this.store.recoveredFrom ? { detail: `recovered from ${this.store.recoveredFrom}` } : {}) };
     const failed = this.supervisor?.list().filter((s) => s.state === 'failed').length ?? 0;
     return [
       store,
@@ -250,6 +272,21 @@ export class Daemon {
     if (v === undefined) throw new Error('composition order broken: a dependency was not started');
     return v;
   }
+}
+
+/**
+ * A full or read-only disk must not stop agents: writes fail with OSZ_E_STORE_IO, the store shows
+ * as degraded, and one `alert:disk_<kind>` event a minute per kind reaches rules and the fleet.
+ */
+function watchDisk(store: Store, bus: EventBus, log: Logger): void {
+  const lastAlert = new Map<string, number>();
+  store.guard.onProblem((kind, message) => {
+    const now = Date.now();
+    if (now - (lastAlert.get(kind) ?? 0) < 60_000) return;
+    lastAlert.set(kind, now);
+    log.error('store', `disk ${kind}: ${message}; agents keep running, changes are refused until it is fixed`);
+    bus.emit({ type: `alert:disk_${kind}`, source: 'store', data: { problem: kind, message } });
+  });
 }
 
 /**

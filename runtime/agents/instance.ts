@@ -132,7 +132,7 @@ export class AgentInstance {
         secrets: d.store.secrets,
       });
       secretValues = built.secretValues;
-      d.logs.open(this.id, secretValues);
+      d.logs.open(this.id, secretValues, this.agentId);
       launchedAgent = this.launched = await d.driver.launch(built.spec);
       const launched = launchedAgent;
       if (this.stopRequested) {
@@ -173,7 +173,7 @@ export class AgentInstance {
       d.bus.emit({ type: 'agent:started', source: 'supervisor', data: { instance: this.id, agent: this.agentId, pid: launched.osPid } });
     } catch (err) {
       const e = toOszError(err);
-      d.logs.open(this.id, secretValues);
+      d.logs.open(this.id, secretValues, this.agentId);
       d.logs.append(this.id, 'daemon', 'error', `start failed: ${e.code}: ${e.message}`);
       if (launchedAgent) {
         // The agent ran: its exit (now or after this kill) goes through the restart policy.

@@ -20,7 +20,10 @@ export interface LogLine {
 export const MAX_LOG_MSG_BYTES = 16 * 1024;
 const MAX_RINGS = 500;
 
+const LEVEL_ORDER = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+
 interface Ring {
+  agentId: string;
   lines: LogLine[];
   secrets: string[];
   file?: fs.WriteStream;
@@ -37,21 +40,34 @@ export interface LogOptions {
 export class InstanceLogs {
   private readonly rings = new Map<string, Ring>();
   private readonly followers = new Map<string, Set<(l: LogLine) => void>>();
+  /** minimum level of agent-reported lines, by instance id or agent id (run-time adjustable) */
+  private readonly levels = new Map<string, LogLine['level']>();
 
   constructor(private readonly opts: LogOptions) {}
 
   /** Opens (or reopens after a restart) the log of an instance; secret values are masked. */
-  open(instance: string, secrets: readonly string[]): void {
-    const ring = this.rings.get(instance) ?? { lines: [], secrets: [], bytes: 0 };
+  open(instance: string, secrets: readonly string[], agentId = ''): void {
+    const ring = this.rings.get(instance) ?? { agentId, lines: [], secrets: [], bytes: 0 };
+    ring.agentId = agentId || ring.agentId;
     ring.secrets = secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
     this.rings.delete(instance);
     this.rings.set(instance, ring);
     this.evictOld();
   }
 
+  /** Sets the minimum level of the lines an agent reports, for an instance or all of an agent's. */
+  setLevel(target: string, level: LogLine['level']): void {
+    this.levels.set(target, level);
+  }
+
+  levelOf(instance: string): LogLine['level'] {
+    return this.levels.get(instance) ?? this.levels.get(this.rings.get(instance)?.agentId ?? '') ?? 'debug';
+  }
+
   append(instance: string, stream: LogStream, level: LogLine['level'], msg: string): void {
     const ring = this.rings.get(instance);
     if (!ring) return;
+    if (stream === 'agent' && LEVEL_ORDER[level] < LEVEL_ORDER[this.levelOf(instance)]) return;
     let text = msg.length > MAX_LOG_MSG_BYTES ? `${msg.slice(0, MAX_LOG_MSG_BYTES)}…[truncated]` : msg;
     for (const s of ring.secrets) text = text.split(s).join('***');
     const line: LogLine = { ts: Date.now(), instance, stream, level, msg: text };

@@ -106,10 +106,16 @@ export class Supervisor {
     }
   }
 
-  /** Stops every live instance with its grace period, keeping desired state for the next start. */
+  /**
+   * Stops every live instance with its own grace period, keeping desired state for the next
+   * start. Agents declare no dependencies, so "reverse dependency order" is reverse start order:
+   * TERM goes to the newest first, and the grace periods run concurrently, so shutdown takes the
+   * longest grace, not their sum (systemd's stop timeout must cover it).
+   */
   async stop(): Promise<void> {
     if (this.sampleTimer) clearInterval(this.sampleTimer);
-    await Promise.all([...this.instances.values()].map((i) => i.stop('SIGTERM', undefined, { halting: true })));
+    const newestFirst = [...this.instances.values()].sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0));
+    await Promise.all(newestFirst.map((i) => i.stop('SIGTERM', undefined, { halting: true })));
   }
 
   async spawn(agentId: string, options: SpawnOptions = {}): Promise<{ instance: string; state: string; reason: string | null }> {

@@ -262,6 +262,25 @@ export const VERBS: Record<string, Verb> = {
       );
     },
   },
+  doctor: {
+    usage: 'doctor [--json]',
+    summary: 'check clock, disk, SD card, store, socket and sandbox; exit 1 on any failure',
+    async run(client, a, io) {
+      const checks = (await client.call('daemon.doctor', {})) as Array<{ name: string; status: string; detail: string; fix?: string }>;
+      const mark: Record<string, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' };
+      print(io, a, checks, () => checks.map((c) => `${mark[c.status] ?? c.status} ${c.name}: ${c.detail}${c.fix && c.status !== 'ok' ? `\n     fix: ${c.fix}` : ''}`).join('\n'));
+      return checks.some((c) => c.status === 'fail') ? 1 : 0;
+    },
+  },
+  'log-level': {
+    usage: 'log-level <debug|info|warn|error> [instance | agent]',
+    summary: "change the daemon's log level, or the level kept from an agent, at run time",
+    async run(client, a, io) {
+      const [level = '', target] = need(a, 1, this.usage);
+      const res = (await client.call('logs.level', { level, ...(target ? { target } : {}) })) as { target: string; level: string };
+      return print(io, a, res, () => `log level of ${res.target} is now ${res.level}`);
+    },
+  },
   call: {
     usage: 'call <operation> [JSON params]',
     summary: 'call any operation of the control plane directly',

@@ -2,6 +2,7 @@
 import type { Installer } from '../agents/install';
 import type { Supervisor } from '../agents/supervisor';
 import type { EventBus } from '../bus/bus';
+import type { DoctorCheck } from '../doctor';
 import type { Logger } from '../log';
 import type { Store } from '../store/store';
 
@@ -34,4 +35,7 @@ export interface ControlServices {
   log: Logger;
   info(): DaemonInfo;
   health(): SubsystemHealth[];
+  doctor(): DoctorCheck[];
+  /** the daemon's own log level */
+  setDaemonLogLevel(level: 'debug' | 'info' | 'warn' | 'error'): void;
 }

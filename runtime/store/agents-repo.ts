@@ -1,7 +1,7 @@
 /** The registry of installed agents and their install history (DESIGN §12.9). */
 import { OszError } from '../errors';
 import type { Db } from './db';
-import { guardWrite } from './write-guard';
+import type { WriteGuard } from './write-guard';
 
 export interface AgentRecord {
   id: string;
@@ -46,7 +46,10 @@ const fromRow = (r: Row): AgentRecord => ({
 });
 
 export class AgentsRepo {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly guard: WriteGuard,
+  ) {}
 
   get(id: string): AgentRecord | undefined {
     const row = this.db.prepare('SELECT * FROM agents WHERE id = ?').get(id) as Row | undefined;
@@ -65,7 +68,7 @@ export class AgentsRepo {
 
   /** Inserts or upgrades; returns the previous hash when this was an upgrade. */
   upsert(rec: Omit<AgentRecord, 'installedAt' | 'updatedAt' | 'uid'>, uidRange: { base: number; count: number }, now: number): { previousHash?: string; uid: number } {
-    return guardWrite('record the agent install', () =>
+    return this.guard.run('record the agent install', () =>
       this.db.transaction(() => {
         const prev = this.get(rec.id);
         const uid = prev?.uid ?? this.freeUid(uidRange);
@@ -98,7 +101,7 @@ export class AgentsRepo {
   }
 
   remove(id: string): void {
-    guardWrite('remove the agent', () => this.db.prepare('DELETE FROM agents WHERE id = ?').run(id));
+    this.guard.run('remove the agent', () => this.db.prepare('DELETE FROM agents WHERE id = ?').run(id));
   }
 
   /** Hashes still referenced by an installed agent (the store keeps these folders). */

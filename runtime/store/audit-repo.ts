@@ -4,7 +4,7 @@
  * already redacted by the caller.
  */
 import type { Db } from './db';
-import { guardWrite } from './write-guard';
+import type { WriteGuard } from './write-guard';
 
 export interface AuditEntry {
   ts: number;
@@ -20,10 +20,13 @@ export const KEEP_AUDIT_ROWS = 50_000;
 export class AuditRepo {
   private writes = 0;
 
-  constructor(private readonly secure: Db) {}
+  constructor(
+    private readonly secure: Db,
+    private readonly guard: WriteGuard,
+  ) {}
 
   append(e: AuditEntry): void {
-    guardWrite('write the audit log', () => {
+    this.guard.run('write the audit log', () => {
       this.secure
         .prepare('INSERT INTO audit (ts, actor, op, params, outcome, error_code) VALUES (?, ?, ?, ?, ?, ?)')
         .run(e.ts, e.actor, e.op, JSON.stringify(e.params ?? {}).slice(0, 8192), e.outcome, e.errorCode ?? null);

@@ -5,7 +5,7 @@
  */
 import type { EventEnvelope } from '../bus/envelope';
 import type { Db } from './db';
-import { guardWrite } from './write-guard';
+import type { WriteGuard } from './write-guard';
 
 export class EventsRepo {
   private pending: EventEnvelope[] = [];
@@ -13,6 +13,7 @@ export class EventsRepo {
   constructor(
     private readonly db: Db,
     private readonly keep: number,
+    private readonly guard: WriteGuard,
   ) {}
 
   enqueue(e: EventEnvelope): void {
@@ -25,13 +26,19 @@ export class EventsRepo {
     if (this.pending.length === 0) return 0;
     const batch = this.pending;
     this.pending = [];
-    guardWrite('write the event log', () =>
-      this.db.transaction(() => {
-        const insert = this.db.prepare('INSERT INTO events (id, type, source, time, envelope) VALUES (?, ?, ?, ?, ?)');
-        for (const e of batch) insert.run(e.id, e.type, e.source, Date.parse(e.time), JSON.stringify(e));
-        this.db.prepare('DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?').run(this.keep);
-      })(),
-    );
+    try {
+      this.guard.run('write the event log', () =>
+        this.db.transaction(() => {
+          const insert = this.db.prepare('INSERT INTO events (id, type, source, time, envelope) VALUES (?, ?, ?, ?, ?)');
+          for (const e of batch) insert.run(e.id, e.type, e.source, Date.parse(e.time), JSON.stringify(e));
+          this.db.prepare('DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?').run(this.keep);
+        })(),
+      );
+    } catch (err) {
+      // Keep the batch for the next flush (a full disk may recover); the queue stays bounded.
+      this.pending = [...batch, ...this.pending].slice(-this.keep);
+      throw err;
+    }
     return batch.length;
   }
 

@@ -4,7 +4,7 @@
  * supervisor sees. Terminal instances beyond a cap are pruned so the table stays small.
  */
 import type { Db } from './db';
-import { guardWrite } from './write-guard';
+import type { WriteGuard } from './write-guard';
 
 export type InstanceState = 'starting' | 'running' | 'backoff' | 'stopping' | 'exited' | 'failed';
 export type Desired = 'running' | 'stopped';
@@ -77,10 +77,13 @@ const COLUMN: Record<keyof InstancePatch, string> = {
 export const KEEP_TERMINAL_INSTANCES = 200;
 
 export class InstancesRepo {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly guard: WriteGuard,
+  ) {}
 
   create(id: string, agentId: string, options: string, now: number): void {
-    guardWrite('record the instance', () =>
+    this.guard.run('record the instance', () =>
       this.db
         .prepare(`INSERT INTO instances (id, agent_id, desired, state, options, created_at, updated_at) VALUES (?, ?, 'running', 'starting', ?, ?, ?)`)
         .run(id, agentId, options, now, now),
@@ -111,20 +114,20 @@ export class InstancesRepo {
     const sets = keys.map((k) => `${COLUMN[k]} = ?`).join(', ');
     const changed = keys.map((k) => `${COLUMN[k]} IS NOT ?`).join(' OR ');
     const values = keys.map((k) => patch[k] as string | number | null);
-    guardWrite('update the instance', () =>
+    this.guard.run('update the instance', () =>
       this.db.prepare(`UPDATE instances SET ${sets}, updated_at = ? WHERE id = ? AND (${changed})`).run(...values, now, id, ...values),
     );
   }
 
   startRun(instanceId: string, osPid: number | null, now: number): number {
-    return guardWrite('record the run', () => {
+    return this.guard.run('record the run', () => {
       const res = this.db.prepare('INSERT INTO runs (instance_id, started_at, os_pid) VALUES (?, ?, ?)').run(instanceId, now, osPid);
       return Number(res.lastInsertRowid);
     });
   }
 
   endRun(runId: number, exit: { code: number | null; signal: string | null; reason: string | null }, now: number): void {
-    guardWrite('close the run', () =>
+    this.guard.run('close the run', () =>
       this.db.prepare('UPDATE runs SET ended_at = ?, exit_code = ?, exit_signal = ?, reason = ? WHERE id = ?').run(now, exit.code, exit.signal, exit.reason, runId),
     );
   }
@@ -144,7 +147,7 @@ export class InstancesRepo {
 
   /** Drops the oldest stopped, terminal instances past the cap. */
   prune(keep = KEEP_TERMINAL_INSTANCES): number {
-    return guardWrite('prune instances', () =>
+    return this.guard.run('prune instances', () =>
       this.db
         .prepare(
           `DELETE FROM instances WHERE id IN (

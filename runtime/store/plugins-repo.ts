@@ -1,7 +1,7 @@
 /** Registered plugins: shared code copied into the store, readable by the agents that name it. */
 import { OszError } from '../errors';
 import type { Db } from './db';
-import { guardWrite } from './write-guard';
+import type { WriteGuard } from './write-guard';
 
 export interface PluginRecord {
   name: string;
@@ -31,7 +31,10 @@ const fromRow = (r: Row): PluginRecord => ({
 });
 
 export class PluginsRepo {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly guard: WriteGuard,
+  ) {}
 
   get(name: string): PluginRecord | undefined {
     const row = this.db.prepare('SELECT * FROM plugins WHERE name = ?').get(name) as Row | undefined;
@@ -49,7 +52,7 @@ export class PluginsRepo {
   }
 
   upsert(rec: Omit<PluginRecord, 'installedAt'>, now: number): void {
-    guardWrite('record the plugin', () =>
+    this.guard.run('record the plugin', () =>
       this.db
         .prepare(
           `INSERT INTO plugins (name, version, hash, store_path, source_path, installed_at) VALUES (?,?,?,?,?,?)
@@ -61,7 +64,7 @@ export class PluginsRepo {
   }
 
   remove(name: string): void {
-    guardWrite('remove the plugin', () => this.db.prepare('DELETE FROM plugins WHERE name = ?').run(name));
+    this.guard.run('remove the plugin', () => this.db.prepare('DELETE FROM plugins WHERE name = ?').run(name));
   }
 
   hashesInUse(): Set<string> {

@@ -4,20 +4,23 @@
  */
 import { OszError } from '../errors';
 import type { Db } from './db';
-import { guardWrite } from './write-guard';
+import type { WriteGuard } from './write-guard';
 
 export const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,127}$/;
 export const MAX_SECRET_BYTES = 64 * 1024;
 
 export class SecretsRepo {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly guard: WriteGuard,
+  ) {}
 
   set(name: string, value: string, now: number): void {
     if (!SECRET_NAME.test(name)) throw new OszError('OSZ_E_SECRET_INVALID', `secret name "${name.slice(0, 140)}" is not allowed`, { name });
     if (Buffer.byteLength(value) > MAX_SECRET_BYTES || value.includes('\0')) {
       throw new OszError('OSZ_E_SECRET_INVALID', `secret "${name}" value is over ${MAX_SECRET_BYTES} bytes or holds a NUL byte`, { name });
     }
-    guardWrite('store the secret', () =>
+    this.guard.run('store the secret', () =>
       this.db
         .prepare('INSERT INTO secrets (name, value, updated_at) VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at')
         .run(name, Buffer.from(value, 'utf8'), now),
@@ -25,7 +28,7 @@ export class SecretsRepo {
   }
 
   remove(name: string): void {
-    const res = guardWrite('remove the secret', () => this.db.prepare('DELETE FROM secrets WHERE name = ?').run(name));
+    const res = this.guard.run('remove the secret', () => this.db.prepare('DELETE FROM secrets WHERE name = ?').run(name));
     if (res.changes === 0) throw new OszError('OSZ_E_NO_SUCH_SECRET', `no secret "${name}"`, { name });
   }
 

@@ -7,9 +7,12 @@ import { EventsRepo } from './events-repo';
 import { InstancesRepo } from './instances-repo';
 import { PluginsRepo } from './plugins-repo';
 import { SecretsRepo } from './secrets-repo';
+import { WriteGuard } from './write-guard';
 
 export interface Store {
   db: Db;
+  /** write failures (full disk, read-only mount) and the current problem, if any */
+  guard: WriteGuard;
   agents: AgentsRepo;
   plugins: PluginsRepo;
   secrets: SecretsRepo;
@@ -22,14 +25,16 @@ export interface Store {
 
 export function createStore(file: string, log: Logger, opts: { keepEvents: number }): Store {
   const opened = openStore(file, log);
+  const guard = new WriteGuard();
   return {
     db: opened.db,
-    agents: new AgentsRepo(opened.db),
-    plugins: new PluginsRepo(opened.db),
-    secrets: new SecretsRepo(opened.db),
-    instances: new InstancesRepo(opened.db),
-    audit: new AuditRepo(opened.secure),
-    events: new EventsRepo(opened.db, opts.keepEvents),
+    guard,
+    agents: new AgentsRepo(opened.db, guard),
+    plugins: new PluginsRepo(opened.db, guard),
+    secrets: new SecretsRepo(opened.db, guard),
+    instances: new InstancesRepo(opened.db, guard),
+    audit: new AuditRepo(opened.secure, guard),
+    events: new EventsRepo(opened.db, opts.keepEvents, guard),
     recoveredFrom: opened.recoveredFrom,
     close: () => opened.close(),
   };

@@ -25,6 +25,32 @@ export const daemonOps = [
     },
   }),
   defineOp({
+    name: 'daemon.doctor',
+    summary: 'check clock, disk and SD card, store, socket and token, and the agent sandbox; say how to fix each',
+    params: z.strictObject({}),
+    role: 'viewer',
+    mutating: false,
+    remote: false,
+    handler: (_p, { services }) => services.doctor(),
+  }),
+  defineOp({
+    name: 'logs.level',
+    summary: "set the daemon's log level (no target) or the minimum level kept from an instance or agent",
+    params: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']), target: z.string().min(1).max(256).optional() }),
+    role: 'operator',
+    mutating: true,
+    remote: true,
+    handler: (p, { services }) => {
+      if (!p.target || p.target === 'daemon') {
+        services.setDaemonLogLevel(p.level);
+        return { target: 'daemon', level: p.level };
+      }
+      services.supervisor.logTargets(p.target);
+      services.supervisor.logs.setLevel(p.target, p.level);
+      return { target: p.target, level: p.level };
+    },
+  }),
+  defineOp({
     name: 'daemon.ping',
     summary: 'liveness check',
     params: z.strictObject({}),

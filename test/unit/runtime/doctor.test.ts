@@ -1,0 +1,73 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type DoctorCheck, runDoctor } from '../../../runtime/doctor';
+import { memoryLogger } from '../../../runtime/log';
+import { createStore, type Store } from '../../../runtime/store/store';
+import { FIXTURES, tmpDir } from '../../helpers/tmp';
+
+let store: Store;
+afterEach(() => store.close());
+
+function doctor(over: Partial<Parameters<typeof runDoctor>[0]> = {}): Record<string, DoctorCheck> {
+  const home = tmpDir('osd-doc-');
+  store = createStore(path.join(home, 'db'), memoryLogger(), { keepEvents: 10 });
+  const checks = runDoctor({
+    home,
+    socket: path.join(home, 'nope.sock'),
+    tokenFile: path.join(home, 'control.token'),
+    store,
+    isRoot: false,
+    sandbox: { separateUid: false, setprivPath: undefined, warnings: [] },
+    runnerPath: undefined,
+    dockerEnabled: false,
+    exec: (cmd) => (cmd === 'timedatectl' ? 'yes\n' : undefined),
+    sysRoot: path.join(home, 'no-sys'),
+    ...over,
+  });
+  return Object.fromEntries(checks.map((c) => [c.name, c]));
+}
+
+describe('doctor', () => {
+  it('passes the basics and says how to fix what fails', () => {
+    const c = doctor();
+    expect(c.clock?.status).toBe('ok');
+    expect(c.disk?.status).toBe('ok');
+    expect(c.filesystem?.status).toBe('ok');
+    expect(c.store?.status).toBe('ok');
+    expect(c['permission-model']?.status).toBe('ok');
+    expect(c['env-allow-list']?.status).toBe('ok');
+    expect(c['control-socket']).toMatchObject({ status: 'fail' });
+    expect(c['control-socket']?.fix).toBeTruthy();
+    expect(c['agent-uid']?.status).toBe('warn');
+  });
+
+  it('fails a clock from before this release, and warns when sync cannot be confirmed', () => {
+    expect(doctor({ now: Date.parse('1970-01-01T00:01:00Z') }).clock?.status).toBe('fail');
+    expect(doctor({ exec: () => undefined }).clock?.status).toMatch(/warn|ok/);
+  });
+
+  it('reads eMMC wear and read-only mounts', () => {
+    const c = doctor({ sysRoot: path.join(FIXTURES, 'sys') });
+    expect(c['sd-card']).toMatchObject({ status: 'fail' });
+    expect(c['sd-card']?.detail).toContain('pre_eol_info 0x03');
+    const ro = doctor({ procRoot: path.join(FIXTURES, 'proc-ro'), home: '/var/lib/openstarry/x' });
+    expect(ro.filesystem).toMatchObject({ status: 'fail' });
+    expect(ro.filesystem?.detail).toContain('read-only');
+  });
+
+  it('flags a root daemon without per-agent uids and a token others can read', async () => {
+    expect(doctor({ isRoot: true })['agent-uid']?.status).toBe('fail');
+    const home = tmpDir('osd-doc-');
+    const sock = path.join(home, 's.sock');
+    fs.writeFileSync(path.join(home, 'control.token'), 't');
+    fs.chmodSync(path.join(home, 'control.token'), 0o644);
+    const server = net.createServer().listen(sock);
+    await new Promise((r) => server.once('listening', r));
+    const c = doctor({ socket: sock, tokenFile: path.join(home, 'control.token') })['control-socket'];
+    server.close();
+    expect(c?.status).toBe('fail');
+    expect(c?.detail).toContain('readable by others');
+  });
+});
