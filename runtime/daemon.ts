@@ -78,7 +78,7 @@ export class Daemon {
           prepareHome(this.paths);
           this.sandbox = planSandbox(cfg.sandbox.setpriv, isRoot);
           for (const w of this.sandbox.warnings) this.log.warn('sandbox', w);
-          this.runnerPath = installRunner(this.paths.home);
+          this.runnerPath = installRunner(this.paths.home, this.log);
           if (this.sandbox.separateUid) {
             for (const target of [this.paths.store, this.runnerPath]) {
               const blocked = untraversable(target);
@@ -96,6 +96,7 @@ export class Daemon {
           const store = this.store;
           bus.on('event-log', '**', (e) => store.events.enqueue(e));
           watchDisk(store, bus, this.log);
+          if (store.readOnly) bus.emit({ type: 'alert:disk_readonly', source: 'store', data: { problem: 'readonly', message: store.guard.problem?.message ?? '' } });
           this.flushTimer = setInterval(() => this.flushEvents(), 1000);
         },
         stop: () => {
@@ -293,25 +294,42 @@ function watchDisk(store: Store, bus: EventBus, log: Logger): void {
  * Copies the Node agent runner into the home (read-only), so agents under their own uid can read
  * it wherever the package itself is installed (a checkout under a 0700 home, say).
  */
-function installRunner(home: string): string {
+function installRunner(home: string, log: Logger): string {
   const src = nodeRunnerPath();
-  const dir = path.join(home, 'lib');
-  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const dest = path.join(dir, 'runner.mjs');
-  const tmp = `${dest}.${process.pid}.tmp`;
-  fs.rmSync(tmp, { force: true });
-  fs.copyFileSync(src, tmp);
-  fs.chmodSync(tmp, 0o444);
-  fs.renameSync(tmp, dest);
-  return dest;
+  const dest = path.join(home, 'lib', 'runner.mjs');
+  try {
+    fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o755 });
+    const tmp = `${dest}.${process.pid}.tmp`;
+    fs.rmSync(tmp, { force: true });
+    fs.copyFileSync(src, tmp);
+    fs.chmodSync(tmp, 0o444);
+    fs.renameSync(tmp, dest);
+    return dest;
+  } catch (err) {
+    if (!isReadOnly(err)) throw err;
+    // A read-only home: the copy from the last boot still serves; else the package's own.
+    const fallback = fs.existsSync(dest) ? dest : src;
+    log.warn('daemon', `cannot refresh ${dest} (read-only filesystem); agents use ${fallback}`);
+    return fallback;
+  }
+}
+
+const isReadOnly = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'EROFS';
+
+/** mkdir / chmod that accept a read-only filesystem when the folder is already there. */
+function ensureDir(dir: string, mode: number): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode });
+    const st = fs.statSync(dir);
+    if (typeof process.getuid === 'function' && st.uid === process.getuid() && (st.mode & 0o777) !== mode) fs.chmodSync(dir, mode);
+  } catch (err) {
+    if (!isReadOnly(err) || !fs.existsSync(dir)) throw err;
+  }
 }
 
 /** The home: 0711 so agents under their own uid can reach their data dir and the store, not list them. */
 function prepareHome(p: HomePaths): void {
-  fs.mkdirSync(p.home, { recursive: true, mode: 0o711 });
-  const st = fs.statSync(p.home);
-  if (typeof process.getuid === 'function' && st.uid === process.getuid() && (st.mode & 0o777) !== 0o711) fs.chmodSync(p.home, 0o711);
-  for (const dir of [p.store, p.data]) fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
-  fs.mkdirSync(p.logs, { recursive: true, mode: 0o750 });
-  fs.mkdirSync(path.dirname(p.db), { recursive: true });
+  ensureDir(p.home, 0o711);
+  for (const dir of [p.store, p.data]) ensureDir(dir, 0o711);
+  ensureDir(p.logs, 0o750);
 }

@@ -140,8 +140,7 @@ export class AgentInstance {
         launched.signal('SIGKILL');
       }
       this.hostReason = undefined;
-      this.runId = d.store.instances.startRun(this.id, launched.osPid, Date.now());
-      d.store.instances.update(this.id, { osPid: launched.osPid, osStartTime: launched.osStartTime, bootId: bootId() }, Date.now());
+      this.recordStart(launched);
       d.logs.append(this.id, 'daemon', 'info', `started with driver ${d.driver.name}${launched.osPid ? `, pid ${launched.osPid}` : ''}`);
       this.session = new AgentSession(built.spec, launched, {
         bus: d.bus,
@@ -185,6 +184,17 @@ export class AgentInstance {
         d.bus.emit({ type: 'agent:failed', source: 'supervisor', data: { instance: this.id, agent: this.agentId, reason: this.reason } });
         this.resolveExitWaiters();
       }
+    }
+  }
+
+  /** Records the run; a full or read-only disk must not stop an agent that started. */
+  private recordStart(launched: LaunchedAgent): void {
+    try {
+      this.runId = this.deps.store.instances.startRun(this.id, launched.osPid, Date.now());
+      this.deps.store.instances.update(this.id, { osPid: launched.osPid, osStartTime: launched.osStartTime, bootId: bootId() }, Date.now());
+    } catch (err) {
+      this.runId = undefined;
+      this.deps.log.error('supervisor', `could not record the start of ${this.id}: ${(err as Error).message}`);
     }
   }
 

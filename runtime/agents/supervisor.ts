@@ -78,12 +78,12 @@ export class Supervisor {
         manifest = validateManifest(JSON.parse(agent.manifest), agent.id);
       } catch (err) {
         // A manifest this daemon version no longer accepts fails its instances, not the daemon.
-        this.store.instances.update(rec.id, { state: 'failed', reason: `stored manifest is invalid: ${(err as Error).message}` }, Date.now());
+        this.bestEffort(() => this.store.instances.update(rec.id, { state: 'failed', reason: `stored manifest is invalid: ${(err as Error).message}` }, Date.now()));
         this.log.error('supervisor', `cannot resume ${rec.id}: its stored manifest is invalid; re-add ${agent.id}`);
         continue;
       }
       if (!resumesAtBoot(manifest.restart.policy, rec.state)) {
-        if (rec.state !== 'failed') this.store.instances.update(rec.id, { state: 'exited', reason: 'daemon restarted (policy no)' }, Date.now());
+        if (rec.state !== 'failed') this.bestEffort(() => this.store.instances.update(rec.id, { state: 'exited', reason: 'daemon restarted (policy no)' }, Date.now()));
         continue;
       }
       const inst = this.makeInstance(rec.id, rec.agentId, manifest, JSON.parse(rec.options) as SpawnOptions, rec.restarts);
@@ -91,7 +91,7 @@ export class Supervisor {
       this.log.info('supervisor', `resuming ${rec.id} (${rec.agentId})`);
       resumed.push(inst.launch());
     }
-    this.store.instances.prune();
+    this.bestEffort(() => this.store.instances.prune());
     this.sampleTimer = setInterval(() => this.sampleUsage(), this.deps.supervisor.limits.sampleMs);
     await Promise.all(resumed);
   }
@@ -190,6 +190,15 @@ export class Supervisor {
     return this.store.instances.byAgent(agentId).filter((r) => r.desired === 'running' || this.instances.get(r.id)?.live).map((r) => r.id);
   }
 
+  /** Bookkeeping writes at start-up must not keep agents from coming back on a full or read-only disk. */
+  private bestEffort(write: () => unknown): void {
+    try {
+      write();
+    } catch (err) {
+      this.log.error('supervisor', (err as Error).message);
+    }
+  }
+
   private resolveTargets(target: string): InstanceRecord[] {
     const one = this.store.instances.get(target);
     if (one) return [one];
@@ -236,7 +245,7 @@ export class Supervisor {
     try {
       driver = this.driverFor(manifest);
     } catch (err) {
-      this.store.instances.update(id, { state: 'failed', reason: (err as Error).message }, Date.now());
+      this.bestEffort(() => this.store.instances.update(id, { state: 'failed', reason: (err as Error).message }, Date.now()));
       return undefined;
     }
     const inst = new AgentInstance(id, agentId, manifest, options, { ...this.deps, driver }, restarts);

@@ -5,6 +5,7 @@
  * later nonces and counters) are written on a second connection with synchronous=FULL.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { OszError } from '../errors';
@@ -19,10 +20,13 @@ export interface OpenedStore {
   secure: Db;
   /** set when a corrupt file was moved aside at this boot */
   recoveredFrom?: string;
+  /** set when the file's filesystem is read-only: a private copy is served, every write refused */
+  readOnly?: boolean;
   close(): void;
 }
 
 export function openStore(file: string, log: Logger): OpenedStore {
+  if (isReadOnlyFs(path.dirname(file))) return openReadOnlyCopy(file, log);
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o750 });
   let recoveredFrom: string | undefined;
   let db = tryOpen(file);
@@ -51,6 +55,43 @@ export function openStore(file: string, log: Logger): OpenedStore {
     close() {
       secure.close();
       main.close();
+    },
+  };
+}
+
+function isReadOnlyFs(dir: string): boolean {
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EROFS';
+  }
+}
+
+/**
+ * The SD card was remounted read-only (ext4 does that after I/O errors) and the daemon restarted:
+ * SQLite cannot open a WAL database there, so the file and its WAL are copied to a private temp
+ * folder and served from that copy with query_only on. Agents come back from the desired state;
+ * every change is refused with OSZ_E_STORE_IO until the card is fixed.
+ */
+function openReadOnlyCopy(file: string, log: Logger): OpenedStore {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openstarry-ro-'));
+  const copy = path.join(dir, path.basename(file));
+  for (const suffix of ['', '-wal']) if (fs.existsSync(file + suffix)) fs.copyFileSync(file + suffix, copy + suffix);
+  log.error('store', `${path.dirname(file)} is on a read-only filesystem: serving a read-only copy of ${file}; changes are refused until it is writable again`);
+  const db = openRaw(copy);
+  migrate(db);
+  db.pragma('query_only = ON');
+  const secure = openRaw(copy);
+  secure.pragma('query_only = ON');
+  return {
+    db,
+    secure,
+    readOnly: true,
+    close() {
+      secure.close();
+      db.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

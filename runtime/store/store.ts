@@ -20,12 +20,17 @@ export interface Store {
   audit: AuditRepo;
   events: EventsRepo;
   recoveredFrom: string | undefined;
+  readOnly: boolean;
   close(): void;
 }
 
 export function createStore(file: string, log: Logger, opts: { keepEvents: number }): Store {
   const opened = openStore(file, log);
   const guard = new WriteGuard();
+  if (opened.readOnly) {
+    guard.problem = { kind: 'readonly', message: `${file} is on a read-only filesystem; restart the daemon once it is writable`, since: Date.now() };
+    guard.sticky = true;
+  }
   return {
     db: opened.db,
     guard,
@@ -36,6 +41,7 @@ export function createStore(file: string, log: Logger, opts: { keepEvents: numbe
     audit: new AuditRepo(opened.secure, guard),
     events: new EventsRepo(opened.db, opts.keepEvents, guard),
     recoveredFrom: opened.recoveredFrom,
+    readOnly: opened.readOnly === true,
     close: () => opened.close(),
   };
 }

@@ -18,6 +18,8 @@ export class WriteGuard {
   private readonly listeners: Array<(problem: DiskProblem, message: string) => void> = [];
   /** the last problem seen, cleared by the next successful write */
   problem: { kind: DiskProblem; message: string; since: number } | undefined;
+  /** a problem that a successful write cannot clear (a store served read-only from a copy) */
+  sticky = false;
 
   onProblem(fn: (problem: DiskProblem, message: string) => void): void {
     this.listeners.push(fn);
@@ -38,7 +40,7 @@ export class WriteGuard {
       this.listeners.forEach((l) => l(kind, message));
       throw new OszError('OSZ_E_STORE_IO', message, { sqlite: code, problem: kind });
     }
-    this.problem = undefined;
+    if (this.problem && !this.sticky) this.problem = undefined;
     return result;
   }
 }

@@ -30,12 +30,26 @@ export interface RunningDaemon {
 const running = new Set<ChildProcess>();
 process.on('exit', () => running.forEach((p) => p.kill('SIGKILL')));
 
-export async function startDaemon(opts: { config?: Record<string, unknown>; home?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<RunningDaemon> {
+export interface StartOptions {
+  config?: Record<string, unknown>;
+  home?: string;
+  env?: NodeJS.ProcessEnv;
+  args?: string[];
+  /** false: leave the home untouched (a read-only home) and pass --http as a flag */
+  writeConfig?: boolean;
+}
+
+export async function startDaemon(opts: StartOptions = {}): Promise<RunningDaemon> {
   const home = opts.home ?? path.join(tmpDir('osd-'), 'h');
-  fs.mkdirSync(home, { recursive: true });
-  const config = { http: { listen: '127.0.0.1:0' }, ...(opts.config ?? {}) };
-  fs.writeFileSync(path.join(home, 'openstarryd.yaml'), YAML.stringify(config));
-  const proc = spawn(path.join(REPO, 'bin/openstarryd'), ['--home', home, ...(opts.args ?? [])], {
+  const extra = [...(opts.args ?? [])];
+  if (opts.writeConfig === false) {
+    extra.push('--http', '127.0.0.1:0');
+  } else {
+    fs.mkdirSync(home, { recursive: true });
+    const config = { http: { listen: '127.0.0.1:0' }, ...(opts.config ?? {}) };
+    fs.writeFileSync(path.join(home, 'openstarryd.yaml'), YAML.stringify(config));
+  }
+  const proc = spawn(path.join(REPO, 'bin/openstarryd'), ['--home', home, ...extra], {
     env: { ...process.env, ...(opts.env ?? {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
