@@ -9,6 +9,7 @@ import { Installer } from './agents/install';
 import { InstanceLogs } from './agents/logs';
 import type { AgentDriver } from './agents/drivers/driver';
 import { permissionFlag, ProcessDriver } from './agents/drivers/process';
+import { WorkerDriver } from './agents/drivers/worker';
 import { unavailableHal } from './agents/hal-port';
 import { Supervisor } from './agents/supervisor';
 import { EventBus } from './bus/bus';
@@ -115,6 +116,15 @@ export class Daemon {
               separateUid: this.sandbox?.separateUid ?? false,
               dockerEnabled: cfg.docker.enabled,
               ...(this.runnerPath ? { runnerPath: this.runnerPath } : {}), ...(this.sandbox?.setprivPath ? { setprivPath: this.sandbox.setprivPath } : {}) }),
+          );
+          drivers.set(
+            'worker',
+            new WorkerDriver({
+              hostPath: path.join(path.dirname(this.runnerPath ?? nodeRunnerPath()), 'worker-host.mjs'),
+              separateUid: this.sandbox?.separateUid ?? false,
+              dockerEnabled: cfg.docker.enabled,
+              ...(this.sandbox?.setprivPath ? { setprivPath: this.sandbox.setprivPath } : {}),
+            }),
           );
           for (const d of this.extraDrivers) drivers.set(d.name, d);
           this.supervisor = new Supervisor({
@@ -295,24 +305,30 @@ function watchDisk(store: Store, bus: EventBus, log: Logger): void {
  * it wherever the package itself is installed (a checkout under a 0700 home, say).
  */
 function installRunner(home: string, log: Logger): string {
-  const src = nodeRunnerPath();
-  const dest = path.join(home, 'lib', 'runner.mjs');
+  const srcDir = path.dirname(nodeRunnerPath());
+  const destDir = path.join(home, 'lib');
   try {
-    fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o755 });
-    const tmp = `${dest}.${process.pid}.tmp`;
-    fs.rmSync(tmp, { force: true });
-    fs.copyFileSync(src, tmp);
-    fs.chmodSync(tmp, 0o444);
-    fs.renameSync(tmp, dest);
-    return dest;
+    fs.mkdirSync(destDir, { recursive: true, mode: 0o755 });
+    for (const name of SDK_FILES) {
+      const dest = path.join(destDir, name);
+      const tmp = `${dest}.${process.pid}.tmp`;
+      fs.rmSync(tmp, { force: true });
+      fs.copyFileSync(path.join(srcDir, name), tmp);
+      fs.chmodSync(tmp, 0o444);
+      fs.renameSync(tmp, dest);
+    }
+    return path.join(destDir, 'runner.mjs');
   } catch (err) {
     if (!isReadOnly(err)) throw err;
-    // A read-only home: the copy from the last boot still serves; else the package's own.
-    const fallback = fs.existsSync(dest) ? dest : src;
-    log.warn('daemon', `cannot refresh ${dest} (read-only filesystem); agents use ${fallback}`);
-    return fallback;
+    // A read-only home: the copies from the last boot still serve; else the package's own.
+    const fallback = SDK_FILES.every((n) => fs.existsSync(path.join(destDir, n))) ? destDir : srcDir;
+    log.warn('daemon', `cannot refresh ${destDir} (read-only filesystem); agents use ${fallback}`);
+    return path.join(fallback, 'runner.mjs');
   }
 }
+
+/** The agent-side programs: the runner, and the agent host that runs it in worker threads. */
+const SDK_FILES = ['runner.mjs', 'worker-host.mjs'] as const;
 
 const isReadOnly = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'EROFS';
 

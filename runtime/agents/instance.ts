@@ -79,6 +79,16 @@ export class AgentInstance {
     this.limits = new LimitWatch({ memoryMb: l.memoryMb, cpuPercent: l.cpuPercent, tokensPerHour: l.tokensPerHour, ...deps.supervisor.limits });
   }
 
+  /**
+   * Usage the driver measures itself (workers: /proc of their shared host pid would be wrong):
+   * undefined when the driver does not measure, null while it has no sample yet.
+   */
+  driverUsage(): UsageSample | null | undefined {
+    const l = this.launched;
+    if (!l?.usage) return undefined;
+    return l.usage() ?? null;
+  }
+
   get tokensLastHour(): number {
     return this.limits.tokensLastHour;
   }

@@ -100,8 +100,8 @@ export class Supervisor {
   sampleUsage(): void {
     for (const inst of this.instances.values()) {
       const pid = inst.osPid;
-      if (pid === null) continue;
-      const u = this.sampler.sample(pid);
+      const fromDriver = inst.driverUsage();
+      const u = fromDriver === undefined ? (pid !== null ? this.sampler.sample(pid) : undefined) : fromDriver;
       if (u) inst.onUsage(u);
     }
   }

@@ -62,6 +62,8 @@ export interface LaunchedAgent {
   signal(sig: NodeJS.Signals): boolean;
   /** stdout / stderr lines, already split and capped */
   onOutput(fn: (stream: 'stdout' | 'stderr', line: string) => void): void;
+  /** the driver's own usage figures when /proc of osPid would be wrong (a worker in a shared host) */
+  usage?(): { cpuPercent: number; rssBytes: number } | undefined;
 }
 
 export interface AgentDriver {

@@ -12,7 +12,7 @@
  * message without any limit, so a hostile agent could exhaust the daemon's memory with one
  * newline-free write; our framing caps lines at 1 MiB (the same framing containers use).
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { OszError } from '../../errors';
@@ -40,6 +40,65 @@ export function permissionFlag(): string {
   return process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission';
 }
 
+export interface SandboxArgv {
+  execPath?: string;
+  setprivPath?: string;
+  script: string;
+  reads: readonly string[];
+  write: string;
+  memoryMb: number;
+  /** the agent host needs workers; process agents never get them */
+  allowWorker?: boolean;
+  uid?: number;
+}
+
+/** The command line of a sandboxed Node process: permission model, optionally under setpriv. */
+export function sandboxArgv(o: SandboxArgv): { file: string; args: string[] } {
+  const execPath = o.execPath ?? process.execPath;
+  const nodeArgs = [
+    permissionFlag(),
+    ...(process.allowedNodeEnvironmentFlags.has('--disable-warning') ? ['--disable-warning=ExperimentalWarning'] : []),
+    ...[o.script, ...o.reads].map((p) => `--allow-fs-read=${p}`),
+    `--allow-fs-write=${o.write}`,
+    ...(o.allowWorker ? ['--allow-worker'] : []),
+    `--max-old-space-size=${o.memoryMb}`,
+    o.script,
+  ];
+  if (o.uid === undefined) return { file: execPath, args: nodeArgs };
+  return {
+    file: o.setprivPath ?? '/usr/bin/setpriv',
+    args: [`--reuid=${o.uid}`, `--regid=${o.uid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', execPath, ...nodeArgs],
+  };
+}
+
+/** Starts a sandboxed process with stdio piped and the NDJSON channel on fd 3. */
+export async function spawnSandboxed(argv: { file: string; args: string[] }, cwd: string, env: Record<string, string>): Promise<ChildProcess> {
+  if (!fs.existsSync(argv.file)) throw new OszError('OSZ_E_SPAWN_FAILED', `${argv.file} is missing${argv.file.endsWith('setpriv') ? ' (install util-linux)' : ''}`);
+  const child = spawn(argv.file, argv.args, {
+    cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    // Own process group: a Ctrl-C in the daemon's terminal reaches the daemon, which stops agents in order.
+    detached: true,
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (err) => reject(new OszError('OSZ_E_SPAWN_FAILED', `cannot start ${argv.file}: ${err.message}`)));
+  });
+  return child;
+}
+
+/** Splits a child's stdout and stderr into capped lines. */
+export function splitOutput(child: ChildProcess, fn: (stream: 'stdout' | 'stderr', line: string) => void): void {
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const splitter = new LineSplitter(MAX_OUTPUT_LINE_BYTES, {
+      line: (l) => fn(stream, l),
+      oversize: (n) => fn(stream, `[line of ${n}+ bytes truncated]`),
+    });
+    child[stream]?.on('data', (c: Buffer) => splitter.push(c));
+  }
+}
+
 export class ProcessDriver implements AgentDriver {
   readonly name = 'process' as const;
 
@@ -55,50 +114,24 @@ export class ProcessDriver implements AgentDriver {
   }
 
   buildArgv(spec: LaunchSpec): { file: string; args: string[] } {
-    const runner = this.opts.runnerPath ?? nodeRunnerPath();
-    const execPath = this.opts.execPath ?? process.execPath;
-    const reads = [runner, spec.installDir, spec.dataDir, ...spec.plugins.map((p) => p.path)];
-    const nodeArgs = [
-      permissionFlag(),
-      ...(process.allowedNodeEnvironmentFlags.has('--disable-warning') ? ['--disable-warning=ExperimentalWarning'] : []),
-      ...reads.map((p) => `--allow-fs-read=${p}`),
-      `--allow-fs-write=${spec.dataDir}`,
-      `--max-old-space-size=${spec.manifest.limits.memoryMb}`,
-      runner,
-    ];
-    if (spec.uid === undefined) return { file: execPath, args: nodeArgs };
-    const setpriv = this.opts.setprivPath ?? '/usr/bin/setpriv';
-    return {
-      file: setpriv,
-      args: [`--reuid=${spec.uid}`, `--regid=${spec.uid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', execPath, ...nodeArgs],
-    };
+    return sandboxArgv({
+      ...(this.opts.execPath ? { execPath: this.opts.execPath } : {}),
+      ...(this.opts.setprivPath ? { setprivPath: this.opts.setprivPath } : {}),
+      script: this.opts.runnerPath ?? nodeRunnerPath(),
+      reads: [spec.installDir, spec.dataDir, ...spec.plugins.map((p) => p.path)],
+      write: spec.dataDir,
+      memoryMb: spec.manifest.limits.memoryMb,
+      ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
+    });
   }
 
   async launch(spec: LaunchSpec): Promise<LaunchedAgent> {
     this.check(spec.manifest);
     if (this.opts.separateUid && spec.uid === undefined) throw new OszError('OSZ_E_DRIVER_REFUSED', `no uid was assigned to agent ${spec.agentId}`);
-    const { file, args } = this.buildArgv(spec);
-    if (!fs.existsSync(file)) throw new OszError('OSZ_E_SPAWN_FAILED', `${file} is missing${file.endsWith('setpriv') ? ' (install util-linux)' : ''}`);
-    const child = spawn(file, args, {
-      cwd: spec.installDir,
-      env: spec.env,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      // Own process group: a Ctrl-C in the daemon's terminal reaches the daemon, which stops agents in order.
-      detached: true,
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', (err) => reject(new OszError('OSZ_E_SPAWN_FAILED', `cannot start ${file}: ${err.message}`)));
-    });
+    const child = await spawnSandboxed(this.buildArgv(spec), spec.installDir, spec.env);
     const pid = child.pid ?? null;
     const outputFns: Array<(s: 'stdout' | 'stderr', l: string) => void> = [];
-    for (const stream of ['stdout', 'stderr'] as const) {
-      const splitter = new LineSplitter(MAX_OUTPUT_LINE_BYTES, {
-        line: (l) => outputFns.forEach((f) => f(stream, l)),
-        oversize: (n) => outputFns.forEach((f) => f(stream, `[line of ${n}+ bytes truncated]`)),
-      });
-      child[stream]?.on('data', (c: Buffer) => splitter.push(c));
-    }
+    splitOutput(child, (stream, line) => outputFns.forEach((f) => f(stream, line)));
     let gone = false;
     const exited = new Promise<AgentExit>((resolve) => {
       child.once('exit', (code, signal) => {

@@ -1,0 +1,175 @@
+/**
+ * The worker driver (DESIGN §3): worker-thread agents, never in the daemon's own process. Each
+ * grant set (install copy, plugins, data dir, uid) gets its own agent-host process, sandboxed
+ * exactly like a process agent plus `--allow-worker`; instances of that agent run in it as
+ * workers with `resourceLimits`. Agents with different grants never share a host, because the
+ * permission model is process-wide: a shared host would let one agent read the other's files.
+ *
+ * A worker has no OS signals: TERM/INT/HUP/USR1/USR2 are delivered as messages to the runner,
+ * KILL terminates the worker, STOP/CONT are not supported (signal() returns false). ps shows
+ * the host's pid; CPU is the worker's event-loop utilisation and memory its V8 heap.
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { Duplex } from 'node:stream';
+import { OszError } from '../../errors';
+import { type MessageChannel, streamChannel } from '../../rpc/stream-channel';
+import { processStartTime } from '../../util/proc';
+import type { UsageSample } from '../limits';
+import type { Manifest } from '../manifest';
+import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from './driver';
+import { sandboxArgv, spawnSandboxed, splitOutput } from './process';
+
+export interface WorkerDriverOptions {
+  /** dist/sdk/worker-host.mjs (or the daemon's copy of it, with runner.mjs beside it) */
+  hostPath: string;
+  separateUid: boolean;
+  dockerEnabled?: boolean;
+  setprivPath?: string;
+  execPath?: string;
+}
+
+interface Route {
+  messageFns: Array<(v: unknown) => void>;
+  outputFns: Array<(s: 'stdout' | 'stderr', l: string) => void>;
+  started: { resolve(): void; reject(e: Error): void };
+  exit(e: AgentExit): void;
+  gone: boolean;
+  usage: UsageSample | undefined;
+}
+
+interface Host {
+  key: string;
+  child: ChildProcess;
+  channel: MessageChannel;
+  pid: number | null;
+  startTime: number | null;
+  routes: Map<string, Route>;
+}
+
+const HOST_EXIT_SIGNALS = new Set(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2']);
+
+export class WorkerDriver implements AgentDriver {
+  readonly name = 'worker' as const;
+  private readonly hosts = new Map<string, Host>();
+
+  constructor(private readonly opts: WorkerDriverOptions) {}
+
+  check(_manifest: Manifest): void {
+    if (this.opts.dockerEnabled && !this.opts.separateUid) {
+      throw new OszError('OSZ_E_DRIVER_REFUSED', 'worker agents are refused while the docker driver is enabled and agents do not run under their own uid; run the daemon as root with sandbox.setpriv');
+    }
+  }
+
+  /** Host processes alive now, by grant-set key (for tests and status). */
+  hostPids(): Map<string, number | null> {
+    return new Map([...this.hosts].map(([k, h]) => [k, h.pid]));
+  }
+
+  async launch(spec: LaunchSpec): Promise<LaunchedAgent> {
+    this.check(spec.manifest);
+    if (this.opts.separateUid && spec.uid === undefined) throw new OszError('OSZ_E_DRIVER_REFUSED', `no uid was assigned to agent ${spec.agentId}`);
+    const host = this.hosts.get(grantKey(spec)) ?? (await this.startHost(spec));
+    let resolveExit!: (e: AgentExit) => void;
+    const exited = new Promise<AgentExit>((r) => (resolveExit = r));
+    let started!: Route['started'];
+    const startedP = new Promise<void>((resolve, reject) => (started = { resolve, reject }));
+    const route: Route = {
+      messageFns: [],
+      outputFns: [],
+      started,
+      gone: false,
+      usage: undefined,
+      exit: (e) => {
+        if (route.gone) return;
+        route.gone = true;
+        host.routes.delete(spec.instanceId);
+        route.started.reject(new OszError('OSZ_E_SPAWN_FAILED', `worker ${spec.instanceId} exited before it started`));
+        resolveExit(e);
+        if (host.routes.size === 0) this.closeHost(host);
+      },
+    };
+    host.routes.set(spec.instanceId, route);
+    host.channel.send({ c: 'start', instance: spec.instanceId, env: spec.env, memoryMb: spec.manifest.limits.memoryMb });
+    await startedP;
+    return {
+      osPid: host.pid,
+      osStartTime: host.startTime,
+      channel: {
+        send: (msg) => {
+          if (!route.gone) host.channel.send({ w: spec.instanceId, m: msg });
+        },
+        onMessage: (fn) => void route.messageFns.push(fn),
+        onInvalid: (fn) => void host.channel.onInvalid(fn),
+      },
+      exited,
+      signal: (sig) => {
+        if (route.gone || !(sig === 'SIGKILL' || HOST_EXIT_SIGNALS.has(sig))) return false;
+        host.channel.send({ c: 'signal', instance: spec.instanceId, signal: sig });
+        return true;
+      },
+      onOutput: (fn) => void route.outputFns.push(fn),
+      usage: () => route.usage,
+    };
+  }
+
+  private async startHost(spec: LaunchSpec): Promise<Host> {
+    const argv = sandboxArgv({
+      ...(this.opts.execPath ? { execPath: this.opts.execPath } : {}),
+      ...(this.opts.setprivPath ? { setprivPath: this.opts.setprivPath } : {}),
+      script: this.opts.hostPath,
+      reads: [this.opts.hostPath.replace(/worker-host\.mjs$/, 'runner.mjs'), spec.installDir, spec.dataDir, ...spec.plugins.map((p) => p.path)],
+      write: spec.dataDir,
+      memoryMb: 64,
+      allowWorker: true,
+      ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
+    });
+    // The host's own environment is minimal; each worker gets its instance's env from `start`.
+    const child = await spawnSandboxed(argv, spec.installDir, { PATH: spec.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: spec.dataDir });
+    const pid = child.pid ?? null;
+    const host: Host = { key: grantKey(spec), child, channel: streamChannel(child.stdio[3] as Duplex, 1024 * 1024 + 4096), pid, startTime: pid ? processStartTime(pid) : null, routes: new Map() };
+    this.hosts.set(host.key, host);
+    host.channel.onMessage((v) => this.onHostMessage(host, v));
+    // The host's own output (a crash of the host itself) goes to every instance it carries.
+    splitOutput(child, (stream, line) => host.routes.forEach((r) => r.outputFns.forEach((f) => f(stream, `[agent host] ${line}`))));
+    child.once('exit', (code, signal) => {
+      this.hosts.delete(host.key);
+      for (const r of [...host.routes.values()]) r.exit({ code, signal, reason: `agent host ${pid ?? '?'} exited` });
+    });
+    return host;
+  }
+
+  private onHostMessage(host: Host, v: unknown): void {
+    const msg = v as { c?: string; w?: string; m?: unknown; instance?: string; code?: number | null; signal?: string | null; reason?: string; stream?: 'stdout' | 'stderr'; line?: string; cpuPercent?: number; heapBytes?: number };
+    const route = host.routes.get(msg.w ?? msg.instance ?? '');
+    if (!route) return;
+    if (msg.w !== undefined) {
+      route.messageFns.forEach((f) => f(msg.m));
+      return;
+    }
+    switch (msg.c) {
+      case 'started':
+        route.started.resolve();
+        return;
+      case 'out':
+        if (msg.stream && typeof msg.line === 'string') route.outputFns.forEach((f) => f(msg.stream ?? 'stdout', msg.line ?? ''));
+        return;
+      case 'usage':
+        route.usage = { cpuPercent: Number(msg.cpuPercent ?? 0), rssBytes: Number(msg.heapBytes ?? 0) };
+        return;
+      case 'exit':
+        route.exit({ code: msg.code ?? null, signal: msg.signal ?? null, ...(msg.reason ? { reason: msg.reason } : {}) });
+    }
+  }
+
+  /** The last worker of a host ended: closing the channel makes the host exit. */
+  private closeHost(host: Host): void {
+    this.hosts.delete(host.key);
+    host.child.stdio[3]?.destroy();
+    setTimeout(() => host.child.kill('SIGKILL'), 2000).unref();
+  }
+}
+
+/** Agents whose grants differ never share a host. */
+function grantKey(spec: LaunchSpec): string {
+  return JSON.stringify([spec.installDir, spec.dataDir, spec.uid ?? null, spec.plugins.map((p) => p.path).sort(), spec.manifest.capabilities.network]);
+}

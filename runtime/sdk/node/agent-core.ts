@@ -1,0 +1,103 @@
+/**
+ * The agent side of the protocol, independent of transport: loads the agent module, says hello,
+ * answers host calls with the module's handlers and gives it its AgentContext. The process runner
+ * drives it over fd 3 with OS signals; a worker thread drives it over its MessagePort, with
+ * signals delivered as messages by the agent host.
+ */
+import { pathToFileURL } from 'node:url';
+import { OszError } from '../../errors';
+import type { PeerHandlers, RpcPeer } from '../../rpc/peer';
+import type { AgentContext, AgentDefinition, EventEnvelope, PluginMount, SensorReading } from './types';
+
+export interface AgentTransport {
+  /** builds the peer over this transport with the core's handlers */
+  connect(handlers: PeerHandlers): RpcPeer;
+  /** registers what to do on a signal (TERM, INT, HUP, USR1, USR2) */
+  onSignal(sig: string, fn: () => void): void;
+  exit(code: number): void;
+}
+
+export function fatal(msg: string): never {
+  process.stderr.write(`openstarry runner: ${msg}\n`);
+  process.exit(70);
+}
+
+export async function runAgent(env: NodeJS.ProcessEnv, transport: AgentTransport): Promise<void> {
+  const instance = env.OPENSTARRY_INSTANCE ?? fatal('OPENSTARRY_INSTANCE is not set');
+  const token = env.OPENSTARRY_INSTANCE_TOKEN ?? fatal('OPENSTARRY_INSTANCE_TOKEN is not set');
+  const entry = env.OPENSTARRY_ENTRY ?? fatal('OPENSTARRY_ENTRY is not set');
+  const heartbeatMs = Number(env.OPENSTARRY_HEARTBEAT_MS ?? '5000');
+
+  const mod = (await import(pathToFileURL(entry).href)) as { default?: AgentDefinition };
+  const def: AgentDefinition = mod.default ?? fatal(`${entry} has no default export (export default { init, onEvent, snapshot, stop })`);
+
+  let plugins: PluginMount[] = [];
+  let stopping: Promise<void> | undefined;
+  const peer = transport.connect({
+    request: (method, params) => handle(method, params),
+    notification: (method, params) => {
+      if (method === 'agent.event') void handle(method, params).catch((err: unknown) => ctx.log.error(`onEvent failed: ${String(err)}`));
+    },
+  });
+  const log = (level: string) => (msg: string) => peer.notify('log', { level, msg: String(msg) });
+  const ctx: AgentContext = {
+    agentId: env.OPENSTARRY_AGENT_ID ?? '',
+    instance,
+    home: env.OPENSTARRY_HOME ?? '',
+    get plugins() {
+      return plugins;
+    },
+    log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
+    emit: async (type, data) => void (await peer.call('bus.emit', { type, data: data ?? {} })),
+    hal: {
+      read: async (sensorType) => ((await peer.call('hal.read', { sensorType })) as SensorReading).value,
+      reading: async (sensorType) => (await peer.call('hal.read', { sensorType })) as SensorReading,
+      actuate: async (deviceId, command) => void (await peer.call('hal.actuate', { deviceId, command })),
+    },
+    timers: {
+      set: async (name, ms, opts) => void (await peer.call('timer.set', { name, ms, repeat: opts?.repeat === true })),
+      clear: async (name) => void (await peer.call('timer.clear', { name })),
+    },
+    tokens: (n) => peer.notify('tokens', { n }),
+  };
+
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      try {
+        await def.stop?.(ctx);
+      } finally {
+        setTimeout(() => transport.exit(0), 20);
+      }
+    })());
+
+  async function handle(method: string, params: unknown): Promise<unknown> {
+    const p = (params ?? {}) as Record<string, unknown>;
+    switch (method) {
+      case 'agent.init':
+        plugins = Array.isArray(p.plugins) ? (p.plugins as PluginMount[]) : [];
+        await def.init?.(ctx);
+        return { ok: true };
+      case 'agent.event':
+        await def.onEvent?.(p.event as EventEnvelope, ctx);
+        return null;
+      case 'agent.snapshot':
+        return (await def.snapshot?.(ctx)) ?? null;
+      case 'agent.stop':
+        await stop();
+        return { ok: true };
+      default:
+        throw new OszError('OSZ_E_UNKNOWN_OPERATION', `unknown method ${method}`);
+    }
+  }
+
+  transport.onSignal('SIGTERM', () => void stop());
+  transport.onSignal('SIGINT', () => void stop());
+  if (def.onSignal) {
+    for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const) {
+      transport.onSignal(sig, () => void Promise.resolve(def.onSignal?.(sig, ctx)).catch((err: unknown) => ctx.log.error(`onSignal failed: ${String(err)}`)));
+    }
+  }
+
+  await peer.call('hello', { protocol: 1, instance, token }, 15_000);
+  setInterval(() => peer.notify('heartbeat'), heartbeatMs);
+}

@@ -1,0 +1,99 @@
+/**
+ * The agent host (dist/sdk/worker-host.mjs): one sandboxed Node process per grant set, running
+ * worker agents as worker threads (DESIGN §3: never in the daemon's process, because the
+ * permission model is process-wide). It multiplexes its workers over one NDJSON channel on fd 3:
+ *
+ *   daemon → host  {c:'start', instance, env, memoryMb}  {c:'signal', instance, signal}  {w, m}
+ *   host → daemon  {c:'started', instance}  {c:'exit', instance, code, signal, reason?}
+ *                  {c:'out', instance, stream, line}  {c:'usage', instance, cpuPercent, heapBytes}  {w, m}
+ *
+ * where {w, m} carries one JSON-RPC message `m` of instance `w`. The host exits when the daemon
+ * closes the channel, taking its workers with it.
+ */
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EventLoopUtilization } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { LineSplitter } from '../../rpc/ndjson';
+import { streamChannel } from '../../rpc/stream-channel';
+
+const MAX_LINE = 1024 * 1024 + 4096;
+const runner = path.join(path.dirname(fileURLToPath(import.meta.url)), 'runner.mjs');
+
+interface Running {
+  worker: Worker;
+  killed: boolean;
+  reason?: string;
+  heapBytes: number;
+  elu: EventLoopUtilization | undefined;
+}
+
+const sock = new net.Socket({ fd: 3, readable: true, writable: true });
+sock.on('close', () => process.exit(0));
+sock.on('error', () => process.exit(0));
+const channel = streamChannel(sock, MAX_LINE);
+const workers = new Map<string, Running>();
+const send = (msg: object): void => channel.send(msg);
+
+function start(instance: string, env: Record<string, string>, memoryMb: number): void {
+  if (workers.has(instance)) return;
+  const worker = new Worker(runner, {
+    env,
+    stdout: true,
+    stderr: true,
+    // The heap cap is the worker's memory limit; V8 terminates the worker when it is reached.
+    resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memoryMb / 4))), stackSizeMb: 4 },
+  });
+  const entry: Running = { worker, killed: false, heapBytes: 0, elu: undefined };
+  workers.set(instance, entry);
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const splitter = new LineSplitter(16 * 1024, {
+      line: (line) => send({ c: 'out', instance, stream, line }),
+      oversize: (n) => send({ c: 'out', instance, stream, line: `[line of ${n}+ bytes truncated]` }),
+    });
+    worker[stream].on('data', (c: Buffer) => splitter.push(c));
+  }
+  worker.on('online', () => send({ c: 'started', instance }));
+  worker.on('message', (m: unknown) => {
+    const usage = (m as { usage?: { heapBytes?: unknown } } | null)?.usage;
+    if (usage && typeof usage.heapBytes === 'number') entry.heapBytes = usage.heapBytes;
+    else send({ w: instance, m });
+  });
+  worker.on('error', (err: Error & { code?: string }) => {
+    entry.reason = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `memory limit: worker heap over limits.memoryMb ${memoryMb} MB` : `uncaught: ${err.message}`;
+    send({ c: 'out', instance, stream: 'stderr', line: err.stack ?? err.message });
+  });
+  worker.on('exit', (code) => {
+    workers.delete(instance);
+    send({ c: 'exit', instance, code: entry.killed ? null : code, signal: entry.killed ? 'SIGKILL' : null, ...(entry.reason ? { reason: entry.reason } : {}) });
+  });
+}
+
+function signal(instance: string, sig: string): void {
+  const entry = workers.get(instance);
+  if (!entry) return;
+  if (sig === 'SIGKILL') {
+    entry.killed = true;
+    void entry.worker.terminate();
+  } else {
+    entry.worker.postMessage({ signal: sig });
+  }
+}
+
+channel.onMessage((v) => {
+  const msg = v as { c?: string; w?: string; m?: unknown; instance?: string; env?: Record<string, string>; memoryMb?: number; signal?: string };
+  if (typeof msg.w === 'string') workers.get(msg.w)?.worker.postMessage(msg.m);
+  else if (msg.c === 'start' && msg.instance && msg.env) start(msg.instance, msg.env, msg.memoryMb ?? 64);
+  else if (msg.c === 'signal' && msg.instance && msg.signal) signal(msg.instance, msg.signal);
+});
+
+// Usage for the monitor: event-loop utilisation stands in for CPU (a worker has no CPU clock of its own).
+setInterval(() => {
+  for (const [instance, e] of workers) {
+    const now = e.worker.performance.eventLoopUtilization();
+    const delta = e.elu ? e.worker.performance.eventLoopUtilization(now, e.elu) : now;
+    e.elu = now;
+    send({ c: 'usage', instance, cpuPercent: Math.round(delta.utilization * 1000) / 10, heapBytes: e.heapBytes });
+  }
+}, 1000);
