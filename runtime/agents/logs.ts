@@ -1,8 +1,9 @@
 /**
- * Instance logs: a RAM ring per instance (what `logs` and `logs -f` read) plus an append-only
- * file per instance under <home>/logs, rotated at `logs.maxBytes` keeping `logs.files` files.
- * Lines pass through the instance's redactor first, so granted secret values never reach a
- * ring, a file or a follower.
+ * Instance logs: a RAM ring per instance (what `logs` and `logs -f` read) plus a file per
+ * instance under <home>/logs, rotated at `logs.maxBytes` keeping `logs.files` files. File writes
+ * are batched (one append per instance every half second, DESIGN §7: SD wear) and a full or
+ * read-only disk only loses file lines, never ring lines. Lines pass through the instance's
+ * redactor first, so granted secret values never reach a ring, a file or a follower.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,9 +27,14 @@ interface Ring {
   agentId: string;
   lines: LogLine[];
   secrets: string[];
-  file?: fs.WriteStream;
-  bytes: number;
+  /** file text waiting for the next flush */
+  pending: string[];
+  /** size of the current file, once known */
+  bytes: number | undefined;
 }
+
+const FLUSH_MS = 500;
+const MAX_PENDING_LINES = 2000;
 
 export interface LogOptions {
   dir: string;
@@ -42,12 +48,13 @@ export class InstanceLogs {
   private readonly followers = new Map<string, Set<(l: LogLine) => void>>();
   /** minimum level of agent-reported lines, by instance id or agent id (run-time adjustable) */
   private readonly levels = new Map<string, LogLine['level']>();
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: LogOptions) {}
 
   /** Opens (or reopens after a restart) the log of an instance; secret values are masked. */
   open(instance: string, secrets: readonly string[], agentId = ''): void {
-    const ring = this.rings.get(instance) ?? { agentId, lines: [], secrets: [], bytes: 0 };
+    const ring = this.rings.get(instance) ?? { agentId, lines: [], secrets: [], pending: [], bytes: undefined };
     ring.agentId = agentId || ring.agentId;
     ring.secrets = secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
     this.rings.delete(instance);
@@ -73,7 +80,9 @@ export class InstanceLogs {
     const line: LogLine = { ts: Date.now(), instance, stream, level, msg: text };
     ring.lines.push(line);
     if (ring.lines.length > this.opts.ringLines) ring.lines.splice(0, ring.lines.length - this.opts.ringLines);
-    this.writeFile(instance, ring, line);
+    ring.pending.push(`${new Date(line.ts).toISOString()} ${line.stream} ${line.level} ${line.msg}\n`);
+    if (ring.pending.length > MAX_PENDING_LINES) ring.pending.splice(0, ring.pending.length - MAX_PENDING_LINES);
+    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
     for (const f of this.followers.get(instance) ?? []) f(line);
     for (const f of this.followers.get('*') ?? []) f(line);
   }
@@ -100,55 +109,62 @@ export class InstanceLogs {
     };
   }
 
-  /** Closes the file of an instance that ended; its ring stays readable. */
+  /** An instance ended: its pending lines go to its file now; its ring stays readable. */
   close(instance: string): void {
     const ring = this.rings.get(instance);
-    ring?.file?.end();
-    if (ring) delete ring.file;
+    if (ring) this.flushRing(instance, ring);
   }
 
   closeAll(): Promise<void> {
-    const closing = [...this.rings.values()].map(
-      (r) =>
-        new Promise<void>((resolve) => {
-          if (!r.file) return resolve();
-          r.file.end(resolve);
-          delete r.file;
-        }),
-    );
-    return Promise.all(closing).then(() => undefined);
+    this.flush();
+    return Promise.resolve();
   }
 
-  private writeFile(instance: string, ring: Ring, line: LogLine): void {
-    const text = `${new Date(line.ts).toISOString()} ${line.stream} ${line.level} ${line.msg}\n`;
+  /** Writes every instance's pending lines: one append per instance, rotating as needed. */
+  flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    for (const [instance, ring] of this.rings) this.flushRing(instance, ring);
+  }
+
+  private flushRing(instance: string, ring: Ring): void {
+    if (ring.pending.length === 0) return;
+    const lines = ring.pending;
+    ring.pending = [];
     const file = path.join(this.opts.dir, `${instance}.log`);
-    if (!ring.file) {
-      try {
-        fs.mkdirSync(this.opts.dir, { recursive: true, mode: 0o750 });
-        ring.bytes = fs.existsSync(file) ? fs.statSync(file).size : 0;
-        ring.file = fs.createWriteStream(file, { flags: 'a', mode: 0o640 });
-        ring.file.on('error', () => delete ring.file);
-      } catch {
-        return; // a full or read-only disk must not stop the agent; the ring still has the line
+    try {
+      fs.mkdirSync(this.opts.dir, { recursive: true, mode: 0o750 });
+      ring.bytes ??= fs.existsSync(file) ? fs.statSync(file).size : 0;
+      // Usually one append; more only when this batch crosses the rotation size.
+      let chunk: string[] = [];
+      let chunkBytes = 0;
+      for (const line of lines) {
+        const n = Buffer.byteLength(line);
+        if (ring.bytes + chunkBytes + n > this.opts.maxBytes && ring.bytes + chunkBytes > 0) {
+          if (chunk.length) fs.appendFileSync(file, chunk.join(''), { mode: 0o640 });
+          this.rotate(file);
+          ring.bytes = 0;
+          chunk = [];
+          chunkBytes = 0;
+        }
+        chunk.push(line);
+        chunkBytes += n;
       }
+      if (chunk.length) fs.appendFileSync(file, chunk.join(''), { mode: 0o640 });
+      ring.bytes += chunkBytes;
+    } catch {
+      // A full or read-only disk must not stop the agent: the ring still has the lines.
+      ring.bytes = undefined;
     }
-    ring.bytes += Buffer.byteLength(text);
-    ring.file.write(text);
-    if (ring.bytes > this.opts.maxBytes) this.rotate(file, ring);
   }
 
-  private rotate(file: string, ring: Ring): void {
-    ring.file?.end();
-    delete ring.file;
-    ring.bytes = 0;
-    try {
-      for (let n = this.opts.files - 1; n >= 1; n--) if (fs.existsSync(`${file}.${n}`)) fs.renameSync(`${file}.${n}`, `${file}.${n + 1}`);
-      if (this.opts.files > 1) fs.renameSync(file, `${file}.1`);
-      else fs.rmSync(file, { force: true });
-      fs.rmSync(`${file}.${this.opts.files}`, { force: true });
-    } catch {
-      /* rotation is best effort */
-    }
+  /** file → file.1 → … → file.<files-1>; the oldest beyond that is dropped. */
+  private rotate(file: string): void {
+    const keep = this.opts.files;
+    fs.rmSync(`${file}.${keep - 1}`, { force: true });
+    for (let n = keep - 2; n >= 1; n--) if (fs.existsSync(`${file}.${n}`)) fs.renameSync(`${file}.${n}`, `${file}.${n + 1}`);
+    if (keep > 1) fs.renameSync(file, `${file}.1`);
+    else fs.rmSync(file, { force: true });
   }
 
   private evictOld(): void {

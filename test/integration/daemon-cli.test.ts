@@ -186,11 +186,15 @@ describe('restart policy and health', () => {
     expect(log.split('\n').filter((l) => l.includes('crashing on purpose'))).toHaveLength(3);
   });
 
-  it('stops an agent that stops heart-beating', async () => {
+  it('restarts an agent that stops heart-beating, then gives up', async () => {
     const r = await d.cli(['spawn', fixture('hang')]);
     const id = lastWord(r.stdout);
     const s = await waitState(id, 'failed');
+    expect(s.restarts).toBe(1);
     expect(s.reason).toContain('missed heartbeats');
+    const log = await logText(id);
+    expect(log.split('\n').filter((l) => l.includes('stopping: missed heartbeats'))).toHaveLength(2);
+    expect(log).toContain('restart 1/1');
   });
 });
 
