@@ -12,7 +12,7 @@ import { ControlClient } from '../../runtime/cli/client';
 import { memoryLogger } from '../../runtime/log';
 import { RpcPeer } from '../../runtime/rpc/peer';
 import { createStore } from '../../runtime/store/store';
-import { median, rssOf, sleep, startUntil } from './measure';
+import { median, rssOf, sleep, startUntil, ussOf } from './measure';
 
 interface Row {
   name: string;
@@ -81,6 +81,7 @@ async function spawnLatency(): Promise<void> {
     await launched.exited;
   }
   store.close();
+  forkMs = median(bareTimes);
   add('process-agent spawn to hello vs bare fork', median(ours), 'ms', median(bareTimes), 1.5);
 }
 
@@ -111,9 +112,50 @@ async function listRoundTrip(): Promise<void> {
   add('agents.list with 20 instances vs daemon.ping round trip', list, 'ms', ping, 10);
 }
 
+/**
+ * 20 idle agents per driver: the daemon's RSS, what the agents add, and how fast they spawn.
+ * "Unique" is USS (private pages): shared pages of the node binary cost a board nothing extra.
+ */
+async function twentyAgents(): Promise<void> {
+  const bare = await startUntil(process.execPath, ['-e', 'console.log("up"); setInterval(() => {}, 1000)'], /up/);
+  await sleep(1500);
+  const bareRss = rssOf(bare.proc.pid ?? 0);
+  const bareUss = ussOf(bare.proc.pid ?? 0);
+  bare.proc.kill();
+  const home = path.join(work, 'twenty');
+  const daemon = await startUntil(path.join(root, 'bin/openstarryd'), ['--home', home, '--http', '127.0.0.1:0'], /daemon: ready/);
+  const socket = /control socket (\S+),/.exec(daemon.line)?.[1] ?? '';
+  const client = await ControlClient.connect(socket);
+  const emptyRss = rssOf(daemon.proc.pid ?? 0);
+  for (const [driver, fixture] of [['process', 'stubborn'], ['worker', 'widle']] as const) {
+    const dir = path.join(work, fixture);
+    fs.cpSync(path.join(root, 'test/fixtures/agents', fixture), dir, { recursive: true });
+    await client.call('agents.add', { path: dir });
+    const t0 = performance.now();
+    for (let i = 0; i < 20; i++) await client.call('agents.spawn', { agent: fixture });
+    const spawnMs = performance.now() - t0;
+    await sleep(3000);
+    const rows = (await client.call('agents.list', { agent: fixture })) as Array<{ osPid: number | null }>;
+    const pids = [...new Set(rows.map((r) => r.osPid).filter((p): p is number => p !== null))];
+    const agentsRss = pids.reduce((sum, p) => sum + rssOf(p), 0);
+    const agentsUss = pids.reduce((sum, p) => sum + ussOf(p), 0);
+    const daemonRss = rssOf(daemon.proc.pid ?? 0);
+    add(`20 idle ${driver} agents: daemon RSS vs with none`, daemonRss / MB, 'MB', emptyRss / MB, 1.25);
+    add(`20 idle ${driver} agents: unique memory per agent vs bare node`, agentsUss / 20 / MB, 'MB', bareUss / MB, 1.5);
+    add(`20 idle ${driver} agents: total RSS (daemon + agents) vs bare node`, (daemonRss + agentsRss) / MB, 'MB', bareRss / MB, null);
+    add(`${driver} spawn rate (20 in a row) vs bare fork`, 20 / (spawnMs / 1000), 'agents/s', 1000 / forkMs, null);
+    await client.call('agents.kill', { instance: fixture, signal: 'SIGKILL' });
+  }
+  client.close();
+  daemon.proc.kill('SIGTERM');
+  await new Promise((r) => daemon.proc.once('exit', r));
+}
+
+let forkMs = 0;
 await idleRss();
 await spawnLatency();
 await listRoundTrip();
+await twentyAgents();
 fs.rmSync(work, { recursive: true, force: true });
 
 const header = ['benchmark', 'value', 'baseline', 'ratio', 'budget'];

@@ -43,7 +43,7 @@ function start(instance: string, env: Record<string, string>, memoryMb: number):
     stdout: true,
     stderr: true,
     // The heap cap is the worker's memory limit; V8 terminates the worker when it is reached.
-    resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: Math.max(1, Math.min(16, Math.floor(memoryMb / 4))), stackSizeMb: 4 },
+    resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: Math.max(1, Math.min(4, Math.floor(memoryMb / 8))), stackSizeMb: 4 },
   });
   const entry: Running = { worker, killed: false, heapBytes: 0, elu: undefined };
   workers.set(instance, entry);
