@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { startDaemon } from '../helpers/daemon';
-import { FIXTURES, waitFor } from '../helpers/tmp';
+import { copyFixtureAgent, FIXTURES, waitFor } from '../helpers/tmp';
 
 interface Status {
   instance: string;
@@ -74,6 +74,26 @@ describe('graceful shutdown', () => {
     expect(fs.readFileSync(path.join(logs, `${rude}.log`), 'utf8')).toContain('sending KILL');
     expect(fs.readFileSync(path.join(logs, `${polite}.log`), 'utf8')).toContain('echo stopping');
     expect(d.output.join('\n')).toContain('daemon: stopping store');
+  });
+});
+
+describe('a second stop signal', () => {
+  it('kills agents at once instead of waiting out a long grace period', async () => {
+    const d = await startDaemon();
+    const dir = copyFixtureAgent('stubborn');
+    const m = JSON.parse(fs.readFileSync(path.join(dir, 'agent.json'), 'utf8')) as Record<string, unknown>;
+    m.stop = { graceMs: 60_000 };
+    fs.writeFileSync(path.join(dir, 'agent.json'), JSON.stringify(m));
+    const id = (await d.cli(['spawn', dir])).stdout.trim().split(' ').pop() ?? '';
+    const pid = (await waitFor('running', async () => (await d.json<Status[]>(['ps'])).find((s) => s.instance === id && s.state === 'running'))).osPid ?? 0;
+    d.proc.kill('SIGTERM');
+    await waitFor('TERM reached the agent', () => d.output.some((l) => l.includes('SIGTERM: stopping')));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(agentPids(d.home)).toContain(pid);
+    d.proc.kill('SIGTERM');
+    expect(await d.stop()).toBe(130);
+    await waitFor('agent gone', () => !agentPids(d.home).includes(pid));
+    expect(d.output.join('\n')).toContain('SIGTERM again: killing agents now');
   });
 });
 
