@@ -51,8 +51,9 @@ describeWith('a full or read-only disk', [asRoot(), hasCommand('mount', 'mount')
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m,mode=0755', 'tmpfs', mnt]);
     mounts.push(mnt);
     const d = await startDaemon({ home: path.join(mnt, 'h') });
-    const first = await d.cli(['spawn', path.join(FIXTURES, 'agents/singleton')]);
+    const first = await d.cli(['spawn', path.join(FIXTURES, 'agents/watcher')]);
     expect(first.code, first.stderr).toBe(0);
+    const watcher = first.stdout.trim().split(' ').pop() ?? '';
     await d.cli(['agent', 'add', path.join(FIXTURES, 'agents/stubborn')]);
 
     const filler = fill(mnt);
@@ -64,6 +65,8 @@ describeWith('a full or read-only disk', [asRoot(), hasCommand('mount', 'mount')
     const degraded = await d.json<DaemonStatus>(['status']);
     expect(degraded.health.find((h) => h.name === 'store')).toMatchObject({ state: 'degraded' });
     expect(d.output.join('\n')).toMatch(/disk full: .*agents keep running/);
+    // Rules and agents hear about it: a running agent subscribed to alert:* got the event.
+    await waitFor('alert delivered', async () => (await d.cli(['logs', watcher])).stdout.includes('ALERT alert:disk_full {"problem":"full"'));
 
     fs.rmSync(filler);
     const again = await d.cli(['spawn', 'stubborn']);
