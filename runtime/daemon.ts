@@ -24,6 +24,8 @@ import { writeToken } from './control/token';
 import { registerHealth } from './http/health';
 import { HttpServer } from './http/server';
 import type { Logger } from './log';
+import { loadProfile } from '../hal/profile/load';
+import type { BoardProfile } from '../hal/profile/schema';
 import { boardDirs, findBoard } from './boards';
 import { type DoctorCheck, runDoctor } from './doctor';
 import { OszError } from './errors';
@@ -51,6 +53,7 @@ export class Daemon {
   private sandbox: ReturnType<typeof planSandbox> | undefined;
   private runnerPath: string | undefined;
   private boardFile: string | undefined;
+  private board: (BoardProfile & { file: string }) | undefined;
 
   constructor(
     readonly loaded: LoadedConfig,
@@ -72,7 +75,10 @@ export class Daemon {
       {
         name: 'home',
         start: () => {
-          this.boardFile = findBoard(cfg.board, boardDirs(this.paths.home));
+          const dirs = boardDirs(this.paths.home);
+          findBoard(cfg.board, dirs);
+          this.board = loadProfile(cfg.board, dirs);
+          this.boardFile = this.board.file;
           if (cfg.replay !== undefined && !fs.existsSync(cfg.replay)) {
             throw new OszError('OSZ_E_CONFIG', `replay trace ${cfg.replay} does not exist`, { replay: cfg.replay });
           }
@@ -266,7 +272,11 @@ export class Daemon {
       { name: 'supervisor', state: this.supervisor ? (failed > 0 ? 'degraded' : 'ok') : 'down', ...(failed > 0 ? { detail: `${failed} instance(s) failed` } : {}) },
       { name: 'control', state: this.socket ? 'ok' : 'down', detail: this.socketPath },
       { name: 'http', state: this.http?.address ? 'ok' : 'down' },
-      { name: 'hal', state: 'disabled', detail: `board ${this.loaded.config.board} (${this.boardFile ?? '?'}); no HAL backend in this build` },
+      {
+        name: 'hal',
+        state: 'disabled',
+        detail: `board ${this.loaded.config.board} (${this.boardFile ?? '?'}, ${this.board?.devices.length ?? 0} devices); the HAL facade is not wired in this build`,
+      },
       { name: 'fleet', state: 'disabled', detail: this.loaded.config.fleet.broker ? 'fleet link not in this build' : 'no broker configured' },
     ];
   }

@@ -4,6 +4,8 @@
  * names the input, and a hint that says what to do. `docs/errors.md` is checked against this
  * table by a test, so the docs cannot drift.
  */
+import { HAL_ERROR_CODES } from '../hal/errors';
+
 export const ERROR_CODES = {
   OSZ_E_CONFIG: 'Fix the named config keys (see `openstarryd --help` and docs/config.md).',
   OSZ_E_CONFIG_FILE: 'Check that the config file exists, is readable and is valid YAML.',
@@ -39,7 +41,7 @@ export const ERROR_CODES = {
   OSZ_E_STORE_CORRUPT: 'The database failed its integrity check and was moved aside; see the log line for where.',
   OSZ_E_STORE_IO: 'The store could not be written (disk full or read-only?); free space or fix the mount.',
   OSZ_E_INTERNAL: 'This is a bug in openstarryd: please report it with the daemon log.',
-  HAL_E_UNAVAILABLE: 'This daemon has no HAL yet for this request; hardware access arrives with the HAL.',
+  ...HAL_ERROR_CODES,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -70,6 +72,9 @@ export class OszError extends Error {
 /** Wraps anything thrown into an OszError, keeping codes that are already stable. */
 export function toOszError(err: unknown): OszError {
   if (err instanceof OszError) return err;
+  // Errors of other layers (the HAL) that carry a registered code keep it.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof Error && isErrorCode(code)) return new OszError(code, err.message, (err as { details?: Record<string, unknown> }).details);
   const message = err instanceof Error ? err.message : String(err);
   return new OszError('OSZ_E_INTERNAL', message);
 }

@@ -6,7 +6,7 @@ import { ConfigError, loadConfig } from './config/loader';
 import { FLAG_HELP, parseDaemonFlags } from './config/flags';
 import { redactConfig } from './config/redact';
 import { Daemon } from './daemon';
-import { OszError } from './errors';
+import { OszError, toOszError } from './errors';
 import { createLogger } from './log';
 import { packageVersion } from './util/package-root';
 import YAML from 'yaml';
@@ -56,8 +56,10 @@ export async function runDaemon(argv: string[]): Promise<number> {
     await daemon.start();
   } catch (err) {
     const e = err as Error;
-    log.error('daemon', `cannot start: ${e instanceof OszError ? `${e.code}: ${e.message} (${e.hint})` : e.message}`);
-    return e instanceof OszError && (e.code === 'OSZ_E_CONFIG' || e.code === 'OSZ_E_SOCKET_PATH') ? 78 : 70;
+    const oe = e instanceof OszError ? e : toOszError(e);
+    log.error('daemon', `cannot start: ${oe.code === 'OSZ_E_INTERNAL' ? e.message : `${oe.code}: ${oe.message} (${oe.hint})`}`);
+    const code = (e as { code?: unknown }).code;
+    return code === 'OSZ_E_CONFIG' || code === 'OSZ_E_SOCKET_PATH' || code === 'HAL_E_PROFILE' ? 78 : 70;
   }
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -4,6 +4,7 @@
  * test/unit/runtime/docs/generate.test.ts fails when the committed files are stale.
  */
 import * as z from 'zod';
+import { profileSchema } from '../../hal/profile/schema';
 import { manifestSchema } from '../agents/manifest';
 import { configSchema } from '../config/schema';
 import { OPERATIONS } from '../control/ops/index';
@@ -41,9 +42,15 @@ export function configJsonSchema(): string {
   return JSON.stringify({ $id: 'https://openstarry.dev/schema/openstarryd.schema.json', title: 'openstarryd config (openstarryd.yaml)', ...schema }, null, 2) + '\n';
 }
 
+export function boardJsonSchema(): string {
+  const schema = z.toJSONSchema(profileSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return JSON.stringify({ $id: 'https://openstarry.dev/schema/board.schema.json', title: 'OpenStarry board profile (openstarry.board/v1)', ...schema }, null, 2) + '\n';
+}
+
 export const GENERATED_DOCS: Record<string, () => string> = {
   'docs/errors.md': errorsMarkdown,
   'docs/operations.md': operationsMarkdown,
   'docs/agent.schema.json': manifestJsonSchema,
   'docs/openstarryd.schema.json': configJsonSchema,
+  'docs/board.schema.json': boardJsonSchema,
 };
