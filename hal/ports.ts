@@ -1,8 +1,8 @@
 /**
- * What the HAL needs from outside (DESIGN §2, §5): grants per caller, an audit sink and an event
- * sink. The HAL depends only on these interfaces and never imports `runtime/`; the composition
- * root adapts the store and the bus to them. The HAL facade itself arrives with issue 4; until
- * then the runtime answers hardware requests with HAL_E_UNAVAILABLE (runtime/agents/hal-port.ts).
+ * What the HAL needs from outside (DESIGN §2, §5): an audit sink and an event sink. Grants come
+ * with each call (the caller's manifest, resolved by the runtime from the channel the request
+ * arrived on, never from what an agent claims). The HAL never imports `runtime/`; the composition
+ * root adapts the store and the bus to these.
  */
 
 /** Hardware an agent may use, from its manifest's `capabilities.hal` (deny by default). */
@@ -12,19 +12,17 @@ export interface HalGrants {
   cameras: readonly string[];
 }
 
-export interface GrantResolver {
-  /** grants of a running instance; undefined for an unknown instance (treated as no grants) */
-  grantsOf(instance: string): HalGrants | undefined;
-}
+/** Who is asking: an agent instance with its grants, or the operator (CLI, REST), who needs none. */
+export type HalCaller = { kind: 'agent'; agentId: string; instance: string; grants: HalGrants } | { kind: 'operator'; actor: string };
 
 export interface HalAuditEntry {
   ts: number;
   actor: string;
-  op: 'read' | 'actuate' | 'camera' | 'safe-state';
+  op: 'read' | 'actuate' | 'safe-state';
   deviceId: string;
   outcome: 'ok' | 'denied' | 'error';
   code?: string;
-  detail?: unknown;
+  detail?: Record<string, unknown>;
 }
 
 export interface AuditSink {
@@ -33,6 +31,8 @@ export interface AuditSink {
 }
 
 export interface HalEventSink {
-  /** `hal:sensor.<type>`, `hal:gpio.<alias>`, `hal:result` in the shared envelope (DESIGN §12.4) */
+  /** `hal:sensor.<type>`, `hal:gpio.<alias>`, `hal:actuator.<id>` in the shared envelope (DESIGN §12.4) */
   emit(type: string, data: Record<string, unknown>): void;
 }
+
+export const actorOf = (c: HalCaller): string => (c.kind === 'agent' ? `agent:${c.agentId}/${c.instance}` : c.actor);

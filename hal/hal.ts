@@ -1,0 +1,259 @@
+/**
+ * The HAL facade (DESIGN §5): the single owner of hardware. It serves the seed's interface —
+ * getSensorData, controlActuator, getCameraStream — plus getSensorReading and list(), checks
+ * every call against the caller's grants (deny by default), keeps actuators safe (leases,
+ * allow-lists, intervals, max-on, interlocks, safe states) and audits every actuation and
+ * denial. Sensors are polled at the profile's rates into a mirror of latest readings, so reads
+ * never wait on a bus; each poll emits `hal:sensor.<type>`.
+ */
+import { Actuator } from './actuator';
+import { Bme280 } from './devices/bme280';
+import { GpioInput } from './devices/gpio-in';
+import { GpioOutput } from './devices/gpio-out';
+import { HalError } from './errors';
+import type { GpioBackend } from './gpio/gpio';
+import type { I2cBus } from './i2c/i2c';
+import { actorOf, type AuditSink, type HalCaller, type HalEventSink } from './ports';
+import { resolvePin } from './profile/validate';
+import type { BoardProfile, SensorConfig } from './profile/schema';
+import { applyChannel, type SensorReading } from './reading';
+
+export interface HalBackends {
+  i2c(bus: string): I2cBus;
+  gpio: GpioBackend;
+}
+
+export interface HalDeviceInfo {
+  id: string;
+  kind: 'sensor' | 'actuator' | 'camera';
+  driver: string;
+  status: 'ok' | 'error' | 'unavailable';
+  detail?: string;
+  state?: string;
+  owner?: string | null;
+  commands?: string[];
+  channels?: Record<string, { value: number | null; unit: string; ts: number | null }>;
+}
+
+interface SensorRuntime {
+  config: SensorConfig;
+  read?: () => Promise<Record<string, number>>;
+  input?: GpioInput;
+  timer?: NodeJS.Timeout;
+  values: Map<string, { raw: number; ts: number }>;
+  error?: string;
+  unavailable?: string;
+}
+
+export class Hal {
+  private readonly sensors = new Map<string, SensorRuntime>();
+  private readonly actuators = new Map<string, Actuator>();
+
+  constructor(
+    readonly profile: BoardProfile,
+    private readonly backends: HalBackends,
+    private readonly audit: AuditSink,
+    private readonly events: HalEventSink,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Opens devices, puts every actuator in its safe state, and starts polling. */
+  async start(): Promise<void> {
+    for (const d of this.profile.devices) {
+      if (d.kind === 'actuator') {
+        const line = await this.backends.gpio.request(this.pin(d.pin), { direction: 'out', activeLow: d.activeLow, initial: d.safeState === 'on' ? 1 : 0 });
+        const a = new Actuator(d, new GpioOutput(line, d.safeState), (x) => void this.maxOnReached(x));
+        this.actuators.set(d.id, a);
+        this.audit.record({ ts: this.now(), actor: 'hal', op: 'safe-state', deviceId: d.id, outcome: 'ok', detail: { state: d.safeState, why: 'start' } });
+      } else if (d.kind === 'sensor') {
+        this.sensors.set(d.id, await this.openSensor(d));
+      }
+    }
+    for (const s of this.sensors.values()) if (s.read) this.schedule(s, 0);
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sensors.values()) {
+      if (s.timer) clearTimeout(s.timer);
+      await s.input?.stop();
+    }
+    for (const a of this.actuators.values()) {
+      await this.safe(a, 'stop');
+      await a.close();
+    }
+  }
+
+  list(): HalDeviceInfo[] {
+    return this.profile.devices.map((d): HalDeviceInfo => {
+      if (d.kind === 'actuator') {
+        const a = this.actuators.get(d.id);
+        return { id: d.id, kind: 'actuator', driver: d.driver, status: a ? 'ok' : 'unavailable', state: a?.state ?? 'unknown', owner: a?.owner ?? null, commands: [...d.commands] };
+      }
+      if (d.kind === 'camera') return { id: d.id, kind: 'camera', driver: d.driver, status: 'unavailable', detail: 'cameras arrive with the camera pipeline' };
+      const s = this.sensors.get(d.id);
+      const channels: NonNullable<HalDeviceInfo['channels']> = {};
+      for (const [name, ch] of Object.entries(d.channels)) {
+        const v = s?.values.get(name);
+        channels[name] = { value: v ? applyChannel(v.raw, ch) : null, unit: ch.unit, ts: v?.ts ?? null };
+      }
+      const status = s?.unavailable ? 'unavailable' : s?.error ? 'error' : 'ok';
+      return { id: d.id, kind: 'sensor', driver: d.driver, status, ...(s?.unavailable || s?.error ? { detail: s.unavailable ?? s.error } : {}), channels };
+    });
+  }
+
+  /** The seed's `getSensorData`: the value only. */
+  async getSensorData(spec: string, caller: HalCaller): Promise<number> {
+    return (await this.getSensorReading(spec, caller)).value;
+  }
+
+  /** `type` (the profile's default device for it) or `type@device`. */
+  async getSensorReading(spec: string, caller: HalCaller): Promise<SensorReading> {
+    const { type, deviceId, channel } = this.resolveSensor(spec);
+    if (caller.kind === 'agent' && !caller.grants.sensors.includes(type) && !caller.grants.sensors.includes(`${type}@${deviceId}`)) {
+      this.deny(caller, 'read', deviceId, `sensor "${type}"`);
+    }
+    const s = this.sensors.get(deviceId);
+    if (!s || s.unavailable) throw new HalError('HAL_E_UNAVAILABLE', `${deviceId}: ${s?.unavailable ?? 'not available'}`, { device: deviceId });
+    let v = s.values.get(channel);
+    if (!v) {
+      await this.poll(s);
+      v = s.values.get(channel);
+    }
+    if (!v) throw new HalError('HAL_E_BUS_IO', `${deviceId}: no reading (${s.error ?? 'not read yet'})`, { device: deviceId });
+    const ch = s.config.channels[channel];
+    if (!ch) throw new HalError('HAL_E_UNKNOWN_DEVICE', `${deviceId} has no channel ${channel}`);
+    return { value: applyChannel(v.raw, ch), unit: ch.unit, ts: v.ts, deviceId };
+  }
+
+  /** The seed's `controlActuator`. */
+  async controlActuator(deviceId: string, command: unknown, caller: HalCaller): Promise<void> {
+    const a = this.actuators.get(deviceId);
+    if (!a) throw new HalError('HAL_E_UNKNOWN_DEVICE', `no actuator "${deviceId.slice(0, 64)}" on this board; \`openstarryctl hal ls\` lists them`, { device: deviceId });
+    if (caller.kind === 'agent' && !caller.grants.actuators.includes(deviceId)) this.deny(caller, 'actuate', deviceId, `actuator "${deviceId}"`);
+    const cmd = typeof command === 'string' ? command : JSON.stringify(command ?? null);
+    const owner = caller.kind === 'agent' ? caller.instance : undefined;
+    const now = this.now();
+    try {
+      a.check(cmd, owner, this.actuators, now);
+      if (owner !== undefined) a.owner ??= owner;
+      const state = await a.apply(cmd as 'on' | 'off' | 'toggle', now);
+      this.audit.record({ ts: now, actor: actorOf(caller), op: 'actuate', deviceId, outcome: 'ok', detail: { command: cmd, state } });
+      this.events.emit(`hal:actuator.${deviceId}`, { deviceId, state, by: actorOf(caller) });
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      this.audit.record({ ts: now, actor: actorOf(caller), op: 'actuate', deviceId, outcome: 'denied', ...(code ? { code } : {}), detail: { command: cmd } });
+      throw err;
+    }
+  }
+
+  getCameraStream(deviceId: string, _caller: HalCaller): never {
+    throw new HalError('HAL_E_UNAVAILABLE', `camera ${deviceId.slice(0, 64)}: the camera pipeline is not in this build`);
+  }
+
+  /** An instance ended: its actuators go back to their safe state and their leases are freed. */
+  async releaseInstance(instance: string): Promise<void> {
+    for (const a of this.actuators.values()) {
+      if (a.owner !== instance) continue;
+      a.owner = undefined;
+      await this.safe(a, `owner ${instance} exited`);
+    }
+  }
+
+  private deny(caller: HalCaller, op: 'read' | 'actuate', deviceId: string, what: string): never {
+    this.audit.record({ ts: this.now(), actor: actorOf(caller), op, deviceId, outcome: 'denied', code: 'HAL_E_DENIED' });
+    const who = caller.kind === 'agent' ? `agent ${caller.agentId}` : caller.actor;
+    throw new HalError('HAL_E_DENIED', `${who} has no grant for ${what}`, { device: deviceId });
+  }
+
+  private async safe(a: Actuator, why: string): Promise<void> {
+    try {
+      const state = await a.toSafeState();
+      this.audit.record({ ts: this.now(), actor: 'hal', op: 'safe-state', deviceId: a.id, outcome: 'ok', detail: { state, why } });
+      this.events.emit(`hal:actuator.${a.id}`, { deviceId: a.id, state, by: 'hal', why });
+    } catch (err) {
+      this.audit.record({ ts: this.now(), actor: 'hal', op: 'safe-state', deviceId: a.id, outcome: 'error', detail: { why, error: (err as Error).message } });
+    }
+  }
+
+  private async maxOnReached(a: Actuator): Promise<void> {
+    await this.safe(a, `on longer than maxOnMs ${a.config.maxOnMs}`);
+  }
+
+  private resolveSensor(spec: string): { type: string; deviceId: string; channel: string } {
+    const [type = '', explicit] = spec.split('@');
+    if (explicit) {
+      const d = this.profile.devices.find((x) => x.id === explicit && x.kind === 'sensor');
+      if (!d || d.kind !== 'sensor' || !Object.hasOwn(d.channels, type)) throw new HalError('HAL_E_UNKNOWN_DEVICE', `no sensor type "${type}" on device "${explicit}"`, { spec });
+      return { type, deviceId: explicit, channel: type };
+    }
+    const ref = this.profile.sensorTypes[type];
+    if (!ref) throw new HalError('HAL_E_UNKNOWN_DEVICE', `no sensor type "${type.slice(0, 64)}" on this board; known: ${Object.keys(this.profile.sensorTypes).join(', ')}`, { spec });
+    const [deviceId = '', channel] = ref.split('.');
+    return { type, deviceId, channel: channel ?? type };
+  }
+
+  private pin(ref: string): number {
+    const line = resolvePin(this.profile, ref);
+    if (line === undefined) throw new HalError('HAL_E_PROFILE', `unknown pin ${ref}`);
+    return line;
+  }
+
+  private async openSensor(d: SensorConfig): Promise<SensorRuntime> {
+    const s: SensorRuntime = { config: d, values: new Map() };
+    try {
+      if (d.driver === 'bme280') {
+        const chip = new Bme280(this.backends.i2c(d.bus ?? ''), d.address ?? 0x76);
+        await chip.init();
+        s.read = async () => ({ ...(await chip.read()) });
+      } else if (d.driver === 'gpio-in') {
+        const line = await this.backends.gpio.request(this.pin(d.pin ?? ''), { direction: 'in', pull: d.pull, activeLow: d.activeLow });
+        s.input = new GpioInput(line, d.debounceMs);
+        await s.input.start();
+        const [channel = 'value'] = Object.keys(d.channels);
+        s.values.set(channel, { raw: s.input.current, ts: this.now() });
+        s.input.onChange((v) => {
+          s.values.set(channel, { raw: v, ts: this.now() });
+          const alias = Object.entries(this.profile.aliases).find(([, t]) => t === d.pin || `gpio${this.pin(d.pin ?? '')}` === t)?.[0];
+          this.events.emit(`hal:gpio.${alias ?? d.id}`, { deviceId: d.id, value: v });
+          this.emitSensorTypes(d.id, s);
+        });
+      } else {
+        s.unavailable = `the ${d.driver} driver arrives with the serial backends`;
+      }
+    } catch (err) {
+      s.error = (err as Error).message;
+    }
+    return s;
+  }
+
+  private schedule(s: SensorRuntime, delay: number): void {
+    s.timer = setTimeout(() => {
+      void this.poll(s).finally(() => this.schedule(s, s.config.pollMs));
+    }, delay);
+  }
+
+  private async poll(s: SensorRuntime): Promise<void> {
+    if (!s.read) return;
+    try {
+      const raw = await s.read();
+      const ts = this.now();
+      for (const [k, v] of Object.entries(raw)) s.values.set(k, { raw: v, ts });
+      s.error = undefined;
+      this.emitSensorTypes(s.config.id, s);
+    } catch (err) {
+      const first = s.error === undefined;
+      s.error = (err as Error).message;
+      if (first) this.events.emit('hal:error', { deviceId: s.config.id, error: s.error });
+    }
+  }
+
+  private emitSensorTypes(deviceId: string, s: SensorRuntime): void {
+    for (const [type, ref] of Object.entries(this.profile.sensorTypes)) {
+      const [dev, channel = type] = ref.split('.');
+      if (dev !== deviceId) continue;
+      const v = s.values.get(channel);
+      const ch = s.config.channels[channel];
+      if (v && ch) this.events.emit(`hal:sensor.${type}`, { value: applyChannel(v.raw, ch), unit: ch.unit, ts: v.ts, deviceId });
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/** The HAL facade on the sim board: grants, readings, leases, safety rules, audit. */
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Hal } from '../../../hal/hal';
+import type { HalAuditEntry, HalCaller } from '../../../hal/ports';
+import { loadProfile } from '../../../hal/profile/load';
+import { SimBoard } from '../../../hal/sim/board';
+import { REPO } from '../../helpers/tmp';
+
+const agent = (instance: string, sensors: string[] = [], actuators: string[] = []): HalCaller => ({ kind: 'agent', agentId: instance.split('-')[0] ?? instance, instance, grants: { sensors, actuators, cameras: [] } });
+const operator: HalCaller = { kind: 'operator', actor: 'socket:fd1' };
+
+let hal: Hal;
+let board: SimBoard;
+let audit: HalAuditEntry[];
+let events: Array<{ type: string; data: Record<string, unknown> }>;
+
+beforeEach(async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'Date'] });
+  const profile = loadProfile('sim', [path.join(REPO, 'boards')]);
+  board = new SimBoard(profile);
+  audit = [];
+  events = [];
+  hal = new Hal(profile, board, { record: (e) => audit.push(e) }, { emit: (type, data) => events.push({ type, data }) });
+  await hal.start();
+});
+afterEach(async () => {
+  await hal.stop();
+  vi.useRealTimers();
+});
+
+const pinOf = (alias: string): number => Number(/\d+/.exec(hal.profile.aliases[alias] ?? '')?.[0]);
+
+describe('HAL facade', () => {
+  it('starts every actuator in its safe state, audited', () => {
+    expect(board.gpio.levelOf(pinOf('fan_relay'))).toBe(0);
+    expect(audit.filter((a) => a.op === 'safe-state').map((a) => a.deviceId).sort()).toEqual(['fan', 'heater', 'led']);
+  });
+
+  it('denies by default and audits the denial; with a grant it reads scaled, clamped, rounded values', async () => {
+    await expect(hal.getSensorData('temperature', agent('greeny-1'))).rejects.toMatchObject({ code: 'HAL_E_DENIED' });
+    expect(audit.at(-1)).toMatchObject({ actor: 'agent:greeny/greeny-1', op: 'read', outcome: 'denied', code: 'HAL_E_DENIED' });
+    await vi.advanceTimersByTimeAsync(1);
+    const r = await hal.getSensorReading('temperature', agent('greeny-1', ['temperature']));
+    expect(r).toMatchObject({ unit: '°C', deviceId: 'climate' });
+    expect(r.value).toBeCloseTo(22, 1);
+    expect(Number.isInteger(r.value * 100)).toBe(true);
+    expect(await hal.getSensorData('humidity@climate', agent('greeny-1', ['humidity@climate']))).toBeCloseTo(55, 0);
+    await expect(hal.getSensorData('radiation', operator)).rejects.toMatchObject({ code: 'HAL_E_UNKNOWN_DEVICE' });
+    await expect(hal.getSensorData('moisture', operator)).rejects.toMatchObject({ code: 'HAL_E_UNAVAILABLE' });
+  });
+
+  it('polls at the profile rate, emits hal:sensor events, and follows the greenhouse climate', async () => {
+    await vi.advanceTimersByTimeAsync(3000);
+    const temps = events.filter((e) => e.type === 'hal:sensor.temperature');
+    expect(temps.length).toBeGreaterThanOrEqual(3);
+    await hal.controlActuator('fan', 'on', operator);
+    for (let i = 0; i < 600; i++) board.step(1);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(await hal.getSensorData('temperature', operator)).toBeLessThan(20);
+  });
+
+  it('actuates with a grant, holds a lease per instance and names the owner to others', async () => {
+    await expect(hal.controlActuator('fan', 'on', agent('a-1'))).rejects.toMatchObject({ code: 'HAL_E_DENIED' });
+    await hal.controlActuator('led', 'on', agent('a-1', [], ['led']));
+    expect(board.gpio.levelOf(pinOf('led0'))).toBe(1);
+    await expect(hal.controlActuator('led', 'off', agent('b-2', [], ['led']))).rejects.toMatchObject({ code: 'HAL_E_NOT_OWNER', details: { owner: 'a-1' } });
+    await expect(hal.controlActuator('led', 'blink', agent('a-1', [], ['led']))).rejects.toMatchObject({ code: 'HAL_E_COMMAND_NOT_ALLOWED' });
+    await hal.releaseInstance('a-1');
+    expect(board.gpio.levelOf(pinOf('led0'))).toBe(0);
+    await hal.controlActuator('led', 'toggle', agent('b-2', [], ['led']));
+    expect(hal.list().find((d) => d.id === 'led')).toMatchObject({ state: 'on', owner: 'b-2' });
+    expect(audit.filter((a) => a.op === 'actuate').map((a) => `${a.deviceId}:${a.outcome}`)).toEqual(['fan:denied', 'led:ok', 'led:denied', 'led:denied', 'led:ok']);
+  });
+
+  it('enforces the minimum interval, the max-on watchdog and interlocks', async () => {
+    await hal.controlActuator('fan', 'on', operator);
+    await expect(hal.controlActuator('fan', 'off', operator)).rejects.toMatchObject({ code: 'HAL_E_RATE_LIMIT' });
+    await expect(hal.controlActuator('heater', 'on', operator)).rejects.toMatchObject({ code: 'HAL_E_INTERLOCK', details: { interlock: 'fan' } });
+    await vi.advanceTimersByTimeAsync(2000);
+    await hal.controlActuator('fan', 'off', operator);
+    await hal.controlActuator('heater', 'on', operator);
+    expect(board.gpio.levelOf(pinOf('heater_relay'))).toBe(1);
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(board.gpio.levelOf(pinOf('heater_relay'))).toBe(0);
+    expect(audit.at(-1)).toMatchObject({ op: 'safe-state', deviceId: 'heater', detail: { why: 'on longer than maxOnMs 600000' } });
+  });
+
+  it('returns actuators to their safe state at stop', async () => {
+    await hal.controlActuator('led', 'on', operator);
+    await hal.stop();
+    expect(audit.at(-1)).toMatchObject({ op: 'safe-state', detail: { why: 'stop' } });
+    hal = new Hal(hal.profile, new SimBoard(hal.profile), { record: () => undefined }, { emit: () => undefined });
+    await hal.start();
+  });
+
+  it('reports a button press as hal:gpio and hal:sensor events after debounce', async () => {
+    board.gpio.drive(pinOf('button0'), 0);
+    await vi.advanceTimersByTimeAsync(40);
+    expect(events.find((e) => e.type === 'hal:gpio.button0')?.data).toMatchObject({ value: 1 });
+    expect(await hal.getSensorData('button', operator)).toBe(1);
+  });
+});
