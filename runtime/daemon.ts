@@ -10,7 +10,11 @@ import { InstanceLogs } from './agents/logs';
 import type { AgentDriver } from './agents/drivers/driver';
 import { permissionFlag, ProcessDriver } from './agents/drivers/process';
 import { WorkerDriver } from './agents/drivers/worker';
-import { unavailableHal } from './agents/hal-port';
+import { halPort, unavailableHal } from './agents/hal-port';
+import { installRunner, prepareHome } from './home';
+import { halAudit, watchDisk } from './sinks';
+import { Hal } from '../hal/hal';
+import { SimBoard } from '../hal/sim/board';
 import { Supervisor } from './agents/supervisor';
 import { EventBus } from './bus/bus';
 import { homePaths, controlSocketPath, tokenPathFor, type HomePaths } from './config/paths';
@@ -54,6 +58,8 @@ export class Daemon {
   private runnerPath: string | undefined;
   private boardFile: string | undefined;
   private board: (BoardProfile & { file: string }) | undefined;
+  private hal: Hal | undefined;
+  private simBoard: SimBoard | undefined;
 
   constructor(
     readonly loaded: LoadedConfig,
@@ -113,6 +119,26 @@ export class Daemon {
         },
       },
       {
+        name: 'hal',
+        start: async () => {
+          const board = this.must(this.board);
+          if (board.name !== 'sim' && board.extends !== 'sim') {
+            this.log.warn('hal', `board ${board.name}: real GPIO/I2C backends are not in this build; hardware requests answer HAL_E_UNAVAILABLE`);
+            return;
+          }
+          const store = this.must(this.store);
+          const sim = new SimBoard(board);
+          this.hal = new Hal(board, sim, halAudit(store, this.log), { emit: (type, data) => void bus.emit({ type, source: 'hal', data }) });
+          await this.hal.start();
+          sim.startClimate();
+          this.simBoard = sim;
+        },
+        stop: async () => {
+          this.simBoard?.stopClimate();
+          await this.hal?.stop();
+        },
+      },
+      {
         name: 'supervisor',
         start: () => {
           const drivers = new Map<string, AgentDriver>();
@@ -138,7 +164,7 @@ export class Daemon {
             bus,
             log: this.log,
             logs,
-            hal: unavailableHal,
+            hal: this.hal ? halPort(this.hal) : unavailableHal,
             installer: this.must(installer),
             dataRoot: this.paths.data,
             separateUid: this.sandbox?.separateUid ?? false,
@@ -163,6 +189,7 @@ export class Daemon {
             info: () => this.info(),
             health: () => this.health(),
             doctor: () => this.doctor(),
+            hal: this.hal,
             setDaemonLogLevel: (level) => this.log.setLevel(level),
           };
           const plane = new ControlPlane(OPERATIONS, services);
@@ -272,13 +299,17 @@ export class Daemon {
       { name: 'supervisor', state: this.supervisor ? (failed > 0 ? 'degraded' : 'ok') : 'down', ...(failed > 0 ? { detail: `${failed} instance(s) failed` } : {}) },
       { name: 'control', state: this.socket ? 'ok' : 'down', detail: this.socketPath },
       { name: 'http', state: this.http?.address ? 'ok' : 'down' },
-      {
-        name: 'hal',
-        state: 'disabled',
-        detail: `board ${this.loaded.config.board} (${this.boardFile ?? '?'}, ${this.board?.devices.length ?? 0} devices); the HAL facade is not wired in this build`,
-      },
+      this.halHealth(),
       { name: 'fleet', state: 'disabled', detail: this.loaded.config.fleet.broker ? 'fleet link not in this build' : 'no broker configured' },
     ];
+  }
+
+  private halHealth(): SubsystemHealth {
+    if (!this.hal) return { name: 'hal', state: 'disabled', detail: `board ${this.loaded.config.board}: no HAL backend in this build` };
+    const broken = this.hal.list().filter((d) => d.status === 'error');
+    return broken.length
+      ? { name: 'hal', state: 'degraded', detail: broken.map((d) => `${d.id}: ${d.detail ?? 'error'}`).join('; ') }
+      : { name: 'hal', state: 'ok', detail: `board ${this.loaded.config.board} (${this.boardFile ?? '?'})` };
   }
 
   private flushEvents(): void {
@@ -295,67 +326,3 @@ export class Daemon {
   }
 }
 
-/**
- * A full or read-only disk must not stop agents: writes fail with OSZ_E_STORE_IO, the store shows
- * as degraded, and one `alert:disk_<kind>` event a minute per kind reaches rules and the fleet.
- */
-function watchDisk(store: Store, bus: EventBus, log: Logger): void {
-  const lastAlert = new Map<string, number>();
-  store.guard.onProblem((kind, message) => {
-    const now = Date.now();
-    if (now - (lastAlert.get(kind) ?? 0) < 60_000) return;
-    lastAlert.set(kind, now);
-    log.error('store', `disk ${kind}: ${message}; agents keep running, changes are refused until it is fixed`);
-    bus.emit({ type: `alert:disk_${kind}`, source: 'store', data: { problem: kind, message } });
-  });
-}
-
-/**
- * Copies the Node agent runner into the home (read-only), so agents under their own uid can read
- * it wherever the package itself is installed (a checkout under a 0700 home, say).
- */
-function installRunner(home: string, log: Logger): string {
-  const srcDir = path.dirname(nodeRunnerPath());
-  const destDir = path.join(home, 'lib');
-  try {
-    fs.mkdirSync(destDir, { recursive: true, mode: 0o755 });
-    for (const name of SDK_FILES) {
-      const dest = path.join(destDir, name);
-      const tmp = `${dest}.${process.pid}.tmp`;
-      fs.rmSync(tmp, { force: true });
-      fs.copyFileSync(path.join(srcDir, name), tmp);
-      fs.chmodSync(tmp, 0o444);
-      fs.renameSync(tmp, dest);
-    }
-    return path.join(destDir, 'runner.mjs');
-  } catch (err) {
-    if (!isReadOnly(err)) throw err;
-    // A read-only home: the copies from the last boot still serve; else the package's own.
-    const fallback = SDK_FILES.every((n) => fs.existsSync(path.join(destDir, n))) ? destDir : srcDir;
-    log.warn('daemon', `cannot refresh ${destDir} (read-only filesystem); agents use ${fallback}`);
-    return path.join(fallback, 'runner.mjs');
-  }
-}
-
-/** The agent-side programs: the runner, and the agent host that runs it in worker threads. */
-const SDK_FILES = ['runner.mjs', 'worker-host.mjs'] as const;
-
-const isReadOnly = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'EROFS';
-
-/** mkdir / chmod that accept a read-only filesystem when the folder is already there. */
-function ensureDir(dir: string, mode: number): void {
-  try {
-    fs.mkdirSync(dir, { recursive: true, mode });
-    const st = fs.statSync(dir);
-    if (typeof process.getuid === 'function' && st.uid === process.getuid() && (st.mode & 0o777) !== mode) fs.chmodSync(dir, mode);
-  } catch (err) {
-    if (!isReadOnly(err) || !fs.existsSync(dir)) throw err;
-  }
-}
-
-/** The home: 0711 so agents under their own uid can reach their data dir and the store, not list them. */
-function prepareHome(p: HomePaths): void {
-  ensureDir(p.home, 0o711);
-  for (const dir of [p.store, p.data]) ensureDir(dir, 0o711);
-  ensureDir(p.logs, 0o750);
-}

@@ -1,21 +1,19 @@
 /**
- * What agent sessions need from the HAL. Until the HAL lands (issue 4) the daemon wires
- * `unavailableHal`, which answers every hardware request with HAL_E_UNAVAILABLE; the shape is
- * the one the HAL facade will fill (grants come from the caller's manifest).
+ * What agent sessions need from the HAL, and the adapter onto the HAL facade (hal/hal.ts). The
+ * caller's identity and grants come from the session (the channel), never from the agent's
+ * words. Boards without a HAL backend in this build get `unavailableHal`, which answers every
+ * hardware request with HAL_E_UNAVAILABLE.
  */
+import type { Hal } from '../../hal/hal';
+import type { SensorReading } from '../../hal/reading';
 import { OszError } from '../errors';
+
+export type { SensorReading };
 
 export interface HalCaller {
   agentId: string;
   instance: string;
   grants: { sensors: readonly string[]; actuators: readonly string[]; cameras: readonly string[] };
-}
-
-export interface SensorReading {
-  value: number;
-  unit: string;
-  ts: number;
-  deviceId: string;
 }
 
 export interface AgentHalPort {
@@ -27,7 +25,7 @@ export interface AgentHalPort {
 }
 
 const unavailable = (what: string): Promise<never> =>
-  Promise.reject(new OszError('HAL_E_UNAVAILABLE', `${what}: this daemon has no HAL backend yet`));
+  Promise.reject(new OszError('HAL_E_UNAVAILABLE', `${what}: this daemon has no HAL backend for this board yet`));
 
 export const unavailableHal: AgentHalPort = {
   read: (_c, sensorType) => unavailable(`hal.read ${sensorType}`),
@@ -35,3 +33,13 @@ export const unavailableHal: AgentHalPort = {
   camera: (_c, deviceId) => unavailable(`hal.camera ${deviceId}`),
   releaseInstance: () => Promise.resolve(),
 };
+
+export function halPort(hal: Hal): AgentHalPort {
+  const asAgent = (c: HalCaller) => ({ kind: 'agent' as const, agentId: c.agentId, instance: c.instance, grants: c.grants });
+  return {
+    read: (c, sensorType) => hal.getSensorReading(sensorType, asAgent(c)),
+    actuate: (c, deviceId, command) => hal.controlActuator(deviceId, command, asAgent(c)),
+    camera: (c, deviceId) => Promise.resolve().then(() => hal.getCameraStream(deviceId, asAgent(c))),
+    releaseInstance: (instance) => hal.releaseInstance(instance),
+  };
+}

@@ -43,6 +43,23 @@ interface Status {
   rssBytes: number | null;
 }
 
+interface HalDevice {
+  id: string;
+  kind: string;
+  driver: string;
+  status: string;
+  detail?: string;
+  state?: string;
+  owner?: string | null;
+  commands?: string[];
+  channels?: Record<string, { value: number | null; unit: string }>;
+}
+
+const readings = (channels: NonNullable<HalDevice['channels']>): string =>
+  Object.entries(channels)
+    .map(([k, v]) => `${k} ${v.value ?? '-'}${v.unit === 'bool' ? '' : ` ${v.unit}`}`)
+    .join(', ');
+
 interface LogLine {
   ts: number;
   instance: string;
@@ -260,6 +277,31 @@ export const VERBS: Record<string, Verb> = {
           table(['SUBSYSTEM', 'STATE', 'DETAIL'], s.health.map((h) => [h.name, h.state, h.detail])),
         ].join('\n'),
       );
+    },
+  },
+  hal: {
+    usage: 'hal ls | hal read <type[@device]> | hal set <device> <command>',
+    summary: "the board's devices; read a sensor; command an actuator as the operator",
+    async run(client, a, io) {
+      const [sub = '', x, y] = a.positionals;
+      if (sub === 'ls') {
+        const r = (await client.call('hal.list', {})) as { board: string; devices: HalDevice[] };
+        return print(io, a, r, () =>
+          table(
+            ['DEVICE', 'KIND', 'DRIVER', 'STATUS', 'STATE / READINGS', 'OWNER'],
+            r.devices.map((d) => [d.id, d.kind, d.driver, d.status, d.kind === 'actuator' ? `${d.state ?? '?'} (${(d.commands ?? []).join('|')})` : d.channels ? readings(d.channels) : (d.detail ?? null), d.owner ?? null]),
+          ),
+        );
+      }
+      if (sub === 'read' && x) {
+        const r = (await client.call('hal.read', { sensor: x })) as { value: number; unit: string; deviceId: string; ts: number };
+        return print(io, a, r, () => `${x} = ${r.value} ${r.unit} (${r.deviceId}, ${when(r.ts)})`);
+      }
+      if (sub === 'set' && x && y) {
+        const r = (await client.call('hal.set', { device: x, command: y })) as HalDevice;
+        return print(io, a, r, () => `${x} is ${r.state ?? '?'}`);
+      }
+      throw new OszError('OSZ_E_INVALID_PARAMS', `usage: openstarryctl ${this.usage}`);
     },
   },
   doctor: {

@@ -2,6 +2,7 @@
 import type { Installer } from '../agents/install';
 import type { Supervisor } from '../agents/supervisor';
 import type { EventBus } from '../bus/bus';
+import type { Hal } from '../../hal/hal';
 import type { DoctorCheck } from '../doctor';
 import type { Logger } from '../log';
 import type { Store } from '../store/store';
@@ -36,6 +37,8 @@ export interface ControlServices {
   info(): DaemonInfo;
   health(): SubsystemHealth[];
   doctor(): DoctorCheck[];
+  /** the HAL facade, when this board has a backend */
+  hal: Hal | undefined;
   /** the daemon's own log level */
   setDaemonLogLevel(level: 'debug' | 'info' | 'warn' | 'error'): void;
 }

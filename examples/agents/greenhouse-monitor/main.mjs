@@ -1,6 +1,7 @@
 // @ts-check
-// Reads the greenhouse sensors every 10 s through the HAL. Until the HAL has a backend the reads
-// fail with HAL_E_UNAVAILABLE, which this agent reports in its log and snapshot instead of dying.
+// A greenhouse thermostat: reads the temperature every 10 s through the HAL, keeps a rolling
+// average, switches the fan with hysteresis (on above maxC, off 2 °C below), and raises
+// greenhouse:too_hot. A refused or failing HAL call is logged and shown in the snapshot, never fatal.
 /** @typedef {import('../../../runtime/sdk/node/types').AgentDefinition} AgentDefinition */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,6 +12,7 @@ let status = 'unknown';
 /** @type {(c: number | undefined, max: number) => string} */
 let classify = () => 'unknown';
 let maxC = 30;
+let fan = 'off';
 
 /** @type {AgentDefinition} */
 export default {
@@ -33,6 +35,12 @@ export default {
       const next = classify(celsius, maxC);
       if (next !== status && next === 'too_hot') await ctx.emit('greenhouse:too_hot', { celsius });
       status = next;
+      const want = celsius > maxC ? 'on' : celsius < maxC - 2 ? 'off' : fan;
+      if (want !== fan) {
+        await ctx.hal.actuate('fan', want);
+        fan = want;
+        ctx.log.info(`fan ${fan} at ${celsius} °C`);
+      }
     } catch (err) {
       const code = /** @type {{code?: string}} */ (err).code ?? 'error';
       if (lastError !== code) ctx.log.warn(`temperature unavailable: ${code}`);
@@ -41,6 +49,6 @@ export default {
   },
   snapshot() {
     const avg = window.length ? window.reduce((a, b) => a + b, 0) / window.length : null;
-    return { status, averageC: avg, samples: window.length, lastError };
+    return { status, fan, averageC: avg, samples: window.length, lastError };
   },
 };

@@ -2,6 +2,7 @@
 import type { Operation } from '../op';
 import { agentOps } from './agents';
 import { daemonOps } from './daemon';
+import { halOps } from './hal';
 import { registryOps } from './registry';
 
-export const OPERATIONS: readonly Operation[] = [...agentOps, ...registryOps, ...daemonOps];
+export const OPERATIONS: readonly Operation[] = [...agentOps, ...registryOps, ...halOps, ...daemonOps];
