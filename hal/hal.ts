@@ -15,12 +15,22 @@ import type { GpioBackend } from './gpio/gpio';
 import type { I2cBus } from './i2c/i2c';
 import { actorOf, type AuditSink, type HalCaller, type HalEventSink } from './ports';
 import { resolvePin } from './profile/validate';
-import type { BoardProfile, SensorConfig } from './profile/schema';
+import type { BoardProfile, CameraConfig, SensorConfig } from './profile/schema';
+import { CameraHub } from './camera/hub';
+import type { RpicamProducer } from './camera/rpicam';
 import { applyChannel, type SensorReading } from './reading';
 
 export interface HalBackends {
   i2c(bus: string): I2cBus;
   gpio: GpioBackend;
+  /** the frame producer of a camera, when this board can run one */
+  camera?(config: CameraConfig): RpicamProducer | undefined;
+}
+
+export interface CameraStill {
+  deviceId: string;
+  jpeg: Buffer;
+  ts: number;
 }
 
 export interface HalDeviceInfo {
@@ -48,6 +58,7 @@ interface SensorRuntime {
 export class Hal {
   private readonly sensors = new Map<string, SensorRuntime>();
   private readonly actuators = new Map<string, Actuator>();
+  private readonly cameras = new Map<string, CameraHub>();
 
   constructor(
     readonly profile: BoardProfile,
@@ -67,12 +78,16 @@ export class Hal {
         this.audit.record({ ts: this.now(), actor: 'hal', op: 'safe-state', deviceId: d.id, outcome: 'ok', detail: { state: d.safeState, why: 'start' } });
       } else if (d.kind === 'sensor') {
         this.sensors.set(d.id, await this.openSensor(d));
+      } else {
+        const producer = this.backends.camera?.(d);
+        if (producer) this.cameras.set(d.id, new CameraHub(d.id, producer));
       }
     }
     for (const s of this.sensors.values()) if (s.read) this.schedule(s, 0);
   }
 
   async stop(): Promise<void> {
+    for (const c of this.cameras.values()) c.stop();
     for (const s of this.sensors.values()) {
       if (s.timer) clearTimeout(s.timer);
       await s.input?.stop();
@@ -89,7 +104,12 @@ export class Hal {
         const a = this.actuators.get(d.id);
         return { id: d.id, kind: 'actuator', driver: d.driver, status: a ? 'ok' : 'unavailable', state: a?.state ?? 'unknown', owner: a?.owner ?? null, commands: [...d.commands] };
       }
-      if (d.kind === 'camera') return { id: d.id, kind: 'camera', driver: d.driver, status: 'unavailable', detail: 'cameras arrive with the camera pipeline' };
+      if (d.kind === 'camera') {
+        const c = this.cameras.get(d.id);
+        return c
+          ? { id: d.id, kind: 'camera', driver: d.driver, status: 'ok', detail: `${d.width}x${d.height} @ ${d.fps} fps, ${c.readerCount} reader(s), ${c.frames} frames` }
+          : { id: d.id, kind: 'camera', driver: d.driver, status: 'unavailable', detail: 'no camera backend on this board in this build' };
+      }
       const s = this.sensors.get(d.id);
       const channels: NonNullable<HalDeviceInfo['channels']> = {};
       for (const [name, ch] of Object.entries(d.channels)) {
@@ -146,8 +166,33 @@ export class Hal {
     }
   }
 
-  getCameraStream(deviceId: string, _caller: HalCaller): never {
-    throw new HalError('HAL_E_UNAVAILABLE', `camera ${deviceId.slice(0, 64)}: the camera pipeline is not in this build`);
+  /** The seed's `getCameraStream`: whole JPEG frames; cancel the stream to stop reading. */
+  getCameraStream(deviceId: string, caller: HalCaller): ReadableStream<Uint8Array> {
+    return this.camera(deviceId, caller).open();
+  }
+
+  /** A still from the running stream (the camera starts for it when nobody is watching). */
+  async getCameraStill(deviceId: string, caller: HalCaller, maxAgeMs = 2000): Promise<CameraStill> {
+    const hub = this.camera(deviceId, caller);
+    const now = this.now();
+    if (hub.latest && hub.readerCount > 0 && now - hub.latestAt <= maxAgeMs) return { deviceId, jpeg: hub.latest, ts: hub.latestAt };
+    const reader = hub.open().getReader();
+    try {
+      const { value } = await reader.read();
+      if (!value) throw new HalError('HAL_E_BUS_IO', `camera ${deviceId} gave no frame`);
+      return { deviceId, jpeg: Buffer.from(value), ts: this.now() };
+    } finally {
+      void reader.cancel();
+    }
+  }
+
+  private camera(deviceId: string, caller: HalCaller): CameraHub {
+    const d = this.profile.devices.find((x) => x.id === deviceId && x.kind === 'camera');
+    if (!d) throw new HalError('HAL_E_UNKNOWN_DEVICE', `no camera "${deviceId.slice(0, 64)}" on this board`, { device: deviceId });
+    if (caller.kind === 'agent' && !caller.grants.cameras.includes(deviceId)) this.deny(caller, 'read', deviceId, `camera "${deviceId}"`);
+    const hub = this.cameras.get(deviceId);
+    if (!hub) throw new HalError('HAL_E_UNAVAILABLE', `camera ${deviceId}: no camera backend on this board in this build`, { device: deviceId });
+    return hub;
   }
 
   /** An instance ended: its actuators go back to their safe state and their leases are freed. */

@@ -127,7 +127,7 @@ export class Daemon {
             return;
           }
           const store = this.must(this.store);
-          const sim = new SimBoard(board);
+          const sim = new SimBoard(board, [process.execPath, path.join(path.dirname(nodeRunnerPath()), '..', 'sim', 'fake-rpicam.mjs')]);
           this.hal = new Hal(board, sim, halAudit(store, this.log), { emit: (type, data) => void bus.emit({ type, source: 'hal', data }) });
           await this.hal.start();
           sim.startClimate();

@@ -33,6 +33,7 @@ await Promise.all([
   // The runner runs under the permission model with read access to itself only: no externals.
   build({ ...common, entryPoints: [path.join(root, 'runtime/sdk/node/runner.ts')], outfile: path.join(dist, 'sdk/runner.mjs'), sourcemap: false }),
   build({ ...common, entryPoints: [path.join(root, 'runtime/sdk/node/worker-host.ts')], outfile: path.join(dist, 'sdk/worker-host.mjs'), sourcemap: false }),
+  build({ ...common, entryPoints: [path.join(root, 'hal/sim/fake-rpicam.ts')], outfile: path.join(dist, 'sim/fake-rpicam.mjs'), sourcemap: false }),
 ]);
 fs.copyFileSync(path.join(root, 'runtime/sdk/node/types.ts'), path.join(dist, 'sdk/types.d.ts'));
 for (const f of ['openstarryd.mjs', 'openstarryctl.mjs', 'sdk/runner.mjs', 'sdk/worker-host.mjs']) fs.chmodSync(path.join(dist, f), 0o755);

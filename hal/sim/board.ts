@@ -7,7 +7,8 @@
 import { SimGpio } from '../gpio/sim';
 import type { HalBackends } from '../hal';
 import { SimI2cBus } from '../i2c/sim';
-import type { BoardProfile } from '../profile/schema';
+import { RpicamProducer } from '../camera/rpicam';
+import type { BoardProfile, CameraConfig } from '../profile/schema';
 import { resolvePin } from '../profile/validate';
 import { Bme280Model, type Environment } from './bme280';
 
@@ -18,7 +19,11 @@ export class SimBoard implements HalBackends {
   private timer: NodeJS.Timeout | undefined;
   env: Environment = { temperature: 22, humidity: 55, pressure: 1013.25 };
 
-  constructor(private readonly profile: BoardProfile) {
+  /** `cameraArgv`: how to run the fake rpicam-vid (dist/sim/fake-rpicam.mjs); no cameras without it */
+  constructor(
+    private readonly profile: BoardProfile,
+    private readonly cameraArgv?: readonly string[],
+  ) {
     this.gpio = new SimGpio(profile.gpio.chips.reduce((n, c) => n + c.lines, 0) || 28);
     for (const [name, bus] of Object.entries(profile.buses)) if (bus.kind === 'i2c') this.buses.set(name, new SimI2cBus(name));
     for (const d of profile.devices) {
@@ -34,6 +39,10 @@ export class SimBoard implements HalBackends {
     const b = this.buses.get(bus);
     if (!b) throw new Error(`sim board has no i2c bus ${bus}`);
     return b;
+  }
+
+  camera(config: CameraConfig): RpicamProducer | undefined {
+    return this.cameraArgv ? new RpicamProducer({ argv: this.cameraArgv }, config) : undefined;
   }
 
   /** Starts the greenhouse clock: every `stepMs` the climate moves (and the models' registers follow). */

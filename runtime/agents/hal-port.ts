@@ -19,7 +19,8 @@ export interface HalCaller {
 export interface AgentHalPort {
   read(caller: HalCaller, sensorType: string): Promise<SensorReading>;
   actuate(caller: HalCaller, deviceId: string, command: unknown): Promise<void>;
-  camera(caller: HalCaller, deviceId: string): Promise<{ subscription: string }>;
+  /** the latest still of a granted camera, as base64 JPEG (frame streams to agents come later) */
+  camera(caller: HalCaller, deviceId: string): Promise<{ deviceId: string; jpeg: string; ts: number }>;
   /** the instance ended: return its actuators to their safe state and drop its leases */
   releaseInstance(instance: string): Promise<void>;
 }
@@ -39,7 +40,10 @@ export function halPort(hal: Hal): AgentHalPort {
   return {
     read: (c, sensorType) => hal.getSensorReading(sensorType, asAgent(c)),
     actuate: (c, deviceId, command) => hal.controlActuator(deviceId, command, asAgent(c)),
-    camera: (c, deviceId) => Promise.resolve().then(() => hal.getCameraStream(deviceId, asAgent(c))),
+    camera: async (c, deviceId) => {
+      const still = await hal.getCameraStill(deviceId, asAgent(c));
+      return { deviceId, jpeg: still.jpeg.toString('base64'), ts: still.ts };
+    },
     releaseInstance: (instance) => hal.releaseInstance(instance),
   };
 }

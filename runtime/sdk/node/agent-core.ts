@@ -53,6 +53,10 @@ export async function runAgent(env: NodeJS.ProcessEnv, transport: AgentTransport
       read: async (sensorType) => ((await peer.call('hal.read', { sensorType })) as SensorReading).value,
       reading: async (sensorType) => (await peer.call('hal.read', { sensorType })) as SensorReading,
       actuate: async (deviceId, command) => void (await peer.call('hal.actuate', { deviceId, command })),
+      camera: async (deviceId) => {
+        const r = (await peer.call('hal.camera', { deviceId })) as { jpeg: string; ts: number };
+        return { jpeg: Buffer.from(r.jpeg, 'base64'), ts: r.ts };
+      },
     },
     timers: {
       set: async (name, ms, opts) => void (await peer.call('timer.set', { name, ms, repeat: opts?.repeat === true })),

@@ -48,6 +48,8 @@ export interface AgentContext {
     reading(sensorType: string): Promise<SensorReading>;
     /** drives a granted actuator */
     actuate(deviceId: string, command: unknown): Promise<void>;
+    /** the latest JPEG still of a granted camera */
+    camera(deviceId: string): Promise<{ jpeg: Uint8Array; ts: number }>;
   };
   readonly timers: {
     /** delivers a `timer:<name>` event after `ms` (every `ms` with repeat) */

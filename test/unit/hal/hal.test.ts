@@ -101,3 +101,22 @@ describe('HAL facade', () => {
     expect(await hal.getSensorData('button', operator)).toBe(1);
   });
 });
+
+describe('HAL cameras', () => {
+  it('serves stills and streams to granted callers only', async () => {
+    vi.useRealTimers();
+    const profile = hal.profile;
+    const camHal = new Hal(profile, new SimBoard(profile, [process.execPath, path.join(REPO, 'dist/sim/fake-rpicam.mjs')]), { record: (e) => audit.push(e) }, { emit: () => undefined });
+    await camHal.start();
+    expect(() => camHal.getCameraStream('cam0', agent('c-1'))).toThrow(/no grant for camera "cam0"/);
+    const still = await camHal.getCameraStill('cam0', { kind: 'agent', agentId: 'c', instance: 'c-1', grants: { sensors: [], actuators: [], cameras: ['cam0'] } });
+    expect(still.jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    const reader = camHal.getCameraStream('cam0', operator).getReader();
+    const { value } = await reader.read();
+    expect(Buffer.from(value ?? []).toString('latin1')).toContain('openstarry sim frame');
+    await reader.cancel();
+    expect(camHal.list().find((d) => d.id === 'cam0')).toMatchObject({ status: 'ok' });
+    expect(() => camHal.getCameraStream('cam9', operator)).toThrow(/no camera "cam9"/);
+    await camHal.stop();
+  });
+});
