@@ -17,6 +17,7 @@ import { actorOf, type AuditSink, type HalCaller, type HalEventSink } from './po
 import { resolvePin } from './profile/validate';
 import type { BoardProfile, CameraConfig, SensorConfig } from './profile/schema';
 import { CameraHub } from './camera/hub';
+import { SensorMirror } from './mirror';
 import type { RpicamProducer } from './camera/rpicam';
 import { applyChannel, type SensorReading } from './reading';
 
@@ -59,6 +60,8 @@ export class Hal {
   private readonly sensors = new Map<string, SensorRuntime>();
   private readonly actuators = new Map<string, Actuator>();
   private readonly cameras = new Map<string, CameraHub>();
+  /** the latest reading of every sensor type, for in-process WASM cells (DESIGN §12.16) */
+  readonly mirror: SensorMirror;
 
   constructor(
     readonly profile: BoardProfile,
@@ -66,7 +69,9 @@ export class Hal {
     private readonly audit: AuditSink,
     private readonly events: HalEventSink,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.mirror = new SensorMirror(Object.keys(profile.sensorTypes));
+  }
 
   /** Opens devices, puts every actuator in its safe state, and starts polling. */
   async start(): Promise<void> {
@@ -298,7 +303,10 @@ export class Hal {
       if (dev !== deviceId) continue;
       const v = s.values.get(channel);
       const ch = s.config.channels[channel];
-      if (v && ch) this.events.emit(`hal:sensor.${type}`, { value: applyChannel(v.raw, ch), unit: ch.unit, ts: v.ts, deviceId });
+      if (!v || !ch) continue;
+      const value = applyChannel(v.raw, ch);
+      this.mirror.write(type, value, v.ts);
+      this.events.emit(`hal:sensor.${type}`, { value, unit: ch.unit, ts: v.ts, deviceId });
     }
   }
 }

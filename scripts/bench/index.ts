@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ProcessDriver } from '../../runtime/agents/drivers/process';
 import { buildLaunchSpec } from '../../runtime/agents/launch-spec';
 import { validateManifest } from '../../runtime/agents/manifest';
+import { MirrorReader, SensorMirror } from '../../hal/mirror';
 import { ControlClient } from '../../runtime/cli/client';
 import { memoryLogger } from '../../runtime/log';
 import { RpcPeer } from '../../runtime/rpc/peer';
@@ -48,24 +49,24 @@ async function idleRss(): Promise<void> {
 async function spawnLatency(): Promise<void> {
   const empty = path.join(work, 'empty.mjs');
   fs.writeFileSync(empty, 'process.send("up"); process.disconnect();\n');
+  const store = createStore(path.join(work, 'spawn.db'), memoryLogger(), { keepEvents: 10 });
+  const installDir = path.join(root, 'test/fixtures/agents/singleton');
+  const manifest = validateManifest(JSON.parse(fs.readFileSync(path.join(installDir, 'agent.json'), 'utf8')), 'bench');
+  const driver = new ProcessDriver({ separateUid: false, runnerPath: path.join(root, 'dist/sdk/runner.mjs') });
+  const agent = { id: 'singleton', name: 's', version: null, hash: '', storePath: installDir, sourcePath: installDir, driver: 'process', manifest: '', uid: null, installedAt: 0, updatedAt: 0 };
   const bareTimes: number[] = [];
-  for (let i = 0; i < 15; i++) {
-    const t0 = performance.now();
+  const ours: number[] = [];
+  // Interleaved, so both see the same machine load.
+  for (let i = 0; i < 25; i++) {
+    let t0 = performance.now();
     // No execArgv and a clean env: the child must not inherit tsx's loader from this script.
     const child = fork(empty, [], { stdio: 'ignore', execArgv: [], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     await new Promise<void>((r) => child.once('message', () => r()));
     bareTimes.push(performance.now() - t0);
     await new Promise((r) => child.once('exit', r));
-  }
-  const store = createStore(path.join(work, 'spawn.db'), memoryLogger(), { keepEvents: 10 });
-  const installDir = path.join(root, 'test/fixtures/agents/singleton');
-  const manifest = validateManifest(JSON.parse(fs.readFileSync(path.join(installDir, 'agent.json'), 'utf8')), 'bench');
-  const driver = new ProcessDriver({ separateUid: false, runnerPath: path.join(root, 'dist/sdk/runner.mjs') });
-  const ours: number[] = [];
-  for (let i = 0; i < 15; i++) {
-    const agent = { id: 'singleton', name: 's', version: null, hash: '', storePath: installDir, sourcePath: installDir, driver: 'process', manifest: '', uid: null, installedAt: 0, updatedAt: 0 };
+
     const { spec } = buildLaunchSpec({ instanceId: `b-${i}`, agent, manifest, options: {}, dataRoot: path.join(work, 'data'), separateUid: false, heartbeatMs: 5000, plugins: store.plugins, secrets: store.secrets });
-    const t0 = performance.now();
+    t0 = performance.now();
     const launched = await driver.launch(spec);
     await new Promise<void>((resolve) => {
       const peer = new RpcPeer((m) => launched.channel.send(m), {
@@ -151,11 +152,47 @@ async function twentyAgents(): Promise<void> {
   await new Promise((r) => daemon.proc.once('exit', r));
 }
 
+/** hal.read over a process agent's channel vs the in-process mirror read WASM cells use. */
+async function halRead(): Promise<void> {
+  const mirror = new SensorMirror(['temperature', 'humidity']);
+  const reader = new MirrorReader(mirror.layout());
+  mirror.write('temperature', 21.5, Date.now());
+  const map = new Map([['temperature', { value: 21.5, ts: Date.now() }]]);
+  const perCall = (fn: () => unknown, n = 2_000_000): number => {
+    for (let i = 0; i < 10_000; i++) fn();
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) fn();
+    return ((performance.now() - t0) * 1e6) / n;
+  };
+  const mirrorNs = perCall(() => reader.read('temperature'));
+  add('mirror read vs Map.get in-process', mirrorNs, 'ns', perCall(() => map.get('temperature')), 20);
+
+  const home = path.join(work, 'hal');
+  const daemon = await startUntil(path.join(root, 'bin/openstarryd'), ['--home', home, '--http', '127.0.0.1:0'], /daemon: ready/);
+  const socket = /control socket (\S+),/.exec(daemon.line)?.[1] ?? '';
+  const client = await ControlClient.connect(socket);
+  const dir = path.join(work, 'halbench');
+  fs.cpSync(path.join(root, 'test/fixtures/agents/halbench'), dir, { recursive: true });
+  await client.call('agents.add', { path: dir });
+  await client.call('agents.spawn', { agent: 'halbench' });
+  let us = 0;
+  for (let i = 0; i < 300 && !us; i++) {
+    await sleep(100);
+    const logs = (await client.call('agents.logs', { target: 'halbench', lines: 50 })) as { lines: Array<{ msg: string }> };
+    us = Number(/HALBENCH median_us=([\d.]+)/.exec(logs.lines.map((l) => l.msg).join('\n'))?.[1] ?? 0);
+  }
+  client.close();
+  daemon.proc.kill('SIGTERM');
+  await new Promise((r) => daemon.proc.once('exit', r));
+  add('hal.read from a process agent vs mirror read', us * 1000, 'ns', mirrorNs, null);
+}
+
 let forkMs = 0;
 await idleRss();
 await spawnLatency();
 await listRoundTrip();
 await twentyAgents();
+await halRead();
 fs.rmSync(work, { recursive: true, force: true });
 
 const header = ['benchmark', 'value', 'baseline', 'ratio', 'budget'];

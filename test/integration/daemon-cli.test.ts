@@ -128,6 +128,13 @@ describe('spawn, ps, logs, signal, kill', () => {
     await d.cli(['kill', id]);
   });
 
+  it('reports an agent module that does not load, with the error, instead of a silent exit', async () => {
+    const id = lastWord((await d.cli(['spawn', fixture('broken')])).stdout);
+    const s = await waitState(id, 'exited');
+    expect(s.reason).toMatch(/start failed: .*SyntaxError|start failed: .*Unexpected/);
+    expect(await logText(id)).toMatch(/cannot load .*main\.mjs/);
+  });
+
   it('fails spawn with exit 1 and the reason when an instance cannot start', async () => {
     const dir = copyFixtureAgent('singleton');
     const m = JSON.parse(fs.readFileSync(path.join(dir, 'agent.json'), 'utf8')) as Record<string, unknown>;

@@ -28,8 +28,14 @@ export async function runAgent(env: NodeJS.ProcessEnv, transport: AgentTransport
   const entry = env.OPENSTARRY_ENTRY ?? fatal('OPENSTARRY_ENTRY is not set');
   const heartbeatMs = Number(env.OPENSTARRY_HEARTBEAT_MS ?? '5000');
 
-  const mod = (await import(pathToFileURL(entry).href)) as { default?: AgentDefinition };
-  const def: AgentDefinition = mod.default ?? fatal(`${entry} has no default export (export default { init, onEvent, snapshot, stop })`);
+  // The agent's module loads while hello travels: the host learns at once that the sandbox is up,
+  // and an import error reaches it as the answer to agent.init instead of a silent exit.
+  const defP: Promise<AgentDefinition> = import(pathToFileURL(entry).href).then((mod: { default?: AgentDefinition }) => {
+    if (!mod.default) throw new OszError('OSZ_E_SPAWN_FAILED', `${entry} has no default export (export default { init, onEvent, snapshot, stop })`);
+    return mod.default;
+  });
+  defP.catch(() => undefined);
+  let def: AgentDefinition = {};
 
   let plugins: PluginMount[] = [];
   let stopping: Promise<void> | undefined;
@@ -68,6 +74,7 @@ export async function runAgent(env: NodeJS.ProcessEnv, transport: AgentTransport
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       try {
+        def = await defP;
         await def.stop?.(ctx);
       } finally {
         setTimeout(() => transport.exit(0), 20);
@@ -76,6 +83,7 @@ export async function runAgent(env: NodeJS.ProcessEnv, transport: AgentTransport
 
   async function handle(method: string, params: unknown): Promise<unknown> {
     const p = (params ?? {}) as Record<string, unknown>;
+    def = await defP;
     switch (method) {
       case 'agent.init':
         plugins = Array.isArray(p.plugins) ? (p.plugins as PluginMount[]) : [];
@@ -96,12 +104,17 @@ export async function runAgent(env: NodeJS.ProcessEnv, transport: AgentTransport
 
   transport.onSignal('SIGTERM', () => void stop());
   transport.onSignal('SIGINT', () => void stop());
+
+  await peer.call('hello', { protocol: 1, instance, token }, 15_000);
+  setInterval(() => peer.notify('heartbeat'), heartbeatMs);
+  def = await defP.catch((err: unknown) => {
+    // Keep the process up: agent.init answers with this error, so the host logs why.
+    ctx.log.error(`cannot load ${entry}: ${err instanceof Error ? err.message : String(err)}`);
+    return {};
+  });
   if (def.onSignal) {
     for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const) {
       transport.onSignal(sig, () => void Promise.resolve(def.onSignal?.(sig, ctx)).catch((err: unknown) => ctx.log.error(`onSignal failed: ${String(err)}`)));
     }
   }
-
-  await peer.call('hello', { protocol: 1, instance, token }, 15_000);
-  setInterval(() => peer.notify('heartbeat'), heartbeatMs);
 }

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Hal } from '../../../hal/hal';
+import { MirrorReader } from '../../../hal/mirror';
 import type { HalAuditEntry, HalCaller } from '../../../hal/ports';
 import { loadProfile } from '../../../hal/profile/load';
 import { SimBoard } from '../../../hal/sim/board';
@@ -54,6 +55,7 @@ describe('HAL facade', () => {
     await vi.advanceTimersByTimeAsync(3000);
     const temps = events.filter((e) => e.type === 'hal:sensor.temperature');
     expect(temps.length).toBeGreaterThanOrEqual(3);
+    expect(new MirrorReader(hal.mirror.layout()).read('temperature')?.value).toBe(temps.at(-1)?.data.value);
     await hal.controlActuator('fan', 'on', operator);
     for (let i = 0; i < 600; i++) board.step(1);
     await vi.advanceTimersByTimeAsync(1000);
