@@ -10,6 +10,8 @@ import { Actuator } from './actuator';
 import { Bme280 } from './devices/bme280';
 import { GpioInput } from './devices/gpio-in';
 import { GpioOutput } from './devices/gpio-out';
+import { SerialLineSensor } from './devices/serial-line';
+import type { SerialBackend } from './serial/serial';
 import { HalError } from './errors';
 import type { GpioBackend } from './gpio/gpio';
 import type { I2cBus } from './i2c/i2c';
@@ -24,6 +26,8 @@ import { applyChannel, type SensorReading } from './reading';
 export interface HalBackends {
   i2c(bus: string): I2cBus;
   gpio: GpioBackend;
+  /** serial links, by bus device (e.g. `serial0`, or /dev/serial0 on a Pi) */
+  serial?: SerialBackend;
   /** the frame producer of a camera, when this board can run one */
   camera?(config: CameraConfig): RpicamProducer | undefined;
 }
@@ -50,6 +54,7 @@ interface SensorRuntime {
   config: SensorConfig;
   read?: () => Promise<Record<string, number>>;
   input?: GpioInput;
+  close?: () => Promise<void>;
   timer?: NodeJS.Timeout;
   values: Map<string, { raw: number; ts: number }>;
   error?: string;
@@ -96,6 +101,7 @@ export class Hal {
     for (const s of this.sensors.values()) {
       if (s.timer) clearTimeout(s.timer);
       await s.input?.stop();
+      await s.close?.();
     }
     for (const a of this.actuators.values()) {
       await this.safe(a, 'stop');
@@ -267,8 +273,18 @@ export class Hal {
           this.events.emit(`hal:gpio.${alias ?? d.id}`, { deviceId: d.id, value: v });
           this.emitSensorTypes(d.id, s);
         });
+      } else if (d.driver === 'serial-line') {
+        const bus = this.profile.buses[d.bus ?? ''];
+        if (!this.backends.serial || !bus) {
+          s.unavailable = 'no serial backend on this board';
+        } else {
+          const link = await this.backends.serial.open(bus.device, bus.baudRate ?? 9600);
+          const sensor = new SerialLineSensor(link, Object.keys(d.channels), d.pollMs * 3, this.now);
+          s.read = () => Promise.resolve(sensor.read());
+          s.close = () => sensor.close();
+        }
       } else {
-        s.unavailable = `the ${d.driver} driver arrives with the serial backends`;
+        s.unavailable = `no driver for ${String((d as { driver: unknown }).driver)}`;
       }
     } catch (err) {
       s.error = (err as Error).message;

@@ -1,10 +1,18 @@
+/** serialport's mock binding with a port per serial bus of the sim profile. */
+function simBinding(): typeof MockBinding {
+  for (const name of ['serial0']) MockBinding.createPort(name, { echo: false, record: false });
+  return MockBinding;
+}
+
 /**
  * The simulated board behind `--board sim`: an I2C bus per profile bus with a register-level
  * BME280 at each bme280 device's address, GPIO lines, and a greenhouse whose climate drifts with
  * the time of day and answers the fan and heater relays, so agents see readings that change and
  * react to what they do.
  */
+import { MockBinding } from '@serialport/binding-mock';
 import { SimGpio } from '../gpio/sim';
+import { SerialportBackend } from '../serial/serialport';
 import type { HalBackends } from '../hal';
 import { SimI2cBus } from '../i2c/sim';
 import { RpicamProducer } from '../camera/rpicam';
@@ -17,6 +25,17 @@ export class SimBoard implements HalBackends {
   private readonly buses = new Map<string, SimI2cBus>();
   private readonly climates: Bme280Model[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private soilTimer: NodeJS.Timeout | undefined;
+  /** soil moisture in %, dried by the day, reported by the simulated probe on serial0 */
+  moisture = 48;
+  readonly serial = new SerialportBackend(simBinding(), (_path, port) => {
+    const device = port.port as { emitData?: (d: Buffer | string) => void } | undefined;
+    this.soilTimer = setInterval(() => {
+      this.moisture = Math.max(5, this.moisture - Math.random() * 0.05);
+      device?.emitData?.(`moisture=${this.moisture.toFixed(1)} temp=${this.env.temperature.toFixed(1)}\r\n`);
+    }, 1000);
+    this.soilTimer.unref();
+  });
   env: Environment = { temperature: 22, humidity: 55, pressure: 1013.25 };
 
   /** `cameraArgv`: how to run the fake rpicam-vid (dist/sim/fake-rpicam.mjs); no cameras without it */
@@ -53,6 +72,7 @@ export class SimBoard implements HalBackends {
 
   stopClimate(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.soilTimer) clearInterval(this.soilTimer);
   }
 
   /** One step of the greenhouse: toward a daily outside swing, cooled by the fan, warmed by the heater. */

@@ -1,0 +1,57 @@
+/**
+ * A line-based serial sensor (soil probes, particle counters, Arduino bridges): each line holds
+ * `name=value` pairs (also `name: value` or `NAME value`), and the latest value of each channel
+ * is kept. Lines are capped; a sensor that stops talking reports HAL_E_BUS_IO once its data is
+ * older than `staleMs`.
+ */
+import { HalError } from '../errors';
+import type { SerialLink } from '../serial/serial';
+
+const MAX_LINE = 4096;
+const PAIR = /([A-Za-z][A-Za-z0-9_]*)\s*[=: ]\s*(-?\d+(?:\.\d+)?)/g;
+
+export class SerialLineSensor {
+  private buf = '';
+  private readonly latest = new Map<string, { value: number; at: number }>();
+  lines = 0;
+
+  constructor(
+    private readonly link: SerialLink,
+    private readonly channels: readonly string[],
+    private readonly staleMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    link.onData((c) => this.push(c.toString('latin1')));
+  }
+
+  private push(text: string): void {
+    this.buf += text;
+    let nl: number;
+    while ((nl = this.buf.search(/\r?\n/)) >= 0) {
+      this.parse(this.buf.slice(0, nl));
+      this.buf = this.buf.slice(this.buf[nl] === '\r' ? nl + 2 : nl + 1);
+    }
+    if (this.buf.length > MAX_LINE) this.buf = '';
+  }
+
+  private parse(line: string): void {
+    this.lines++;
+    for (const m of line.matchAll(PAIR)) {
+      const name = (m[1] ?? '').toLowerCase();
+      if (this.channels.includes(name)) this.latest.set(name, { value: Number(m[2]), at: this.now() });
+    }
+  }
+
+  /** The latest value of every channel heard from within `staleMs`. */
+  read(): Record<string, number> {
+    const out: Record<string, number> = {};
+    const now = this.now();
+    for (const [k, v] of this.latest) if (now - v.at <= this.staleMs) out[k] = v.value;
+    if (Object.keys(out).length === 0) throw new HalError('HAL_E_BUS_IO', `no data from ${this.link.path} in the last ${Math.round(this.staleMs / 1000)} s`, { path: this.link.path });
+    return out;
+  }
+
+  close(): Promise<void> {
+    return this.link.close();
+  }
+}

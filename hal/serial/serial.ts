@@ -1,0 +1,18 @@
+/**
+ * The serial contract (DESIGN §5): a byte link to a UART. Implementations: `serialport` with its
+ * native binding (a Pi's /dev/serial0, or a pty in tests), and the same code with serialport's
+ * mock binding for the sim board. One contract suite runs against each.
+ *
+ * Obligations: `onData` sees every byte in order; `write` resolves once the bytes are handed to
+ * the OS; after `close()` writes reject and no more data arrives.
+ */
+export interface SerialLink {
+  readonly path: string;
+  write(data: string | Buffer): Promise<void>;
+  onData(fn: (chunk: Buffer) => void): void;
+  close(): Promise<void>;
+}
+
+export interface SerialBackend {
+  open(path: string, baudRate: number): Promise<SerialLink>;
+}

@@ -1,0 +1,45 @@
+/**
+ * Serial over the `serialport` packages: `SerialPortStream` with an injected binding (DESIGN §5).
+ * The native binding (`@serialport/bindings-cpp`) is an optional dependency, loaded with import()
+ * only here, so boards and tests without it still start.
+ */
+import { HalError } from '../errors';
+import type { SerialBackend, SerialLink } from './serial';
+
+/** The shape of a serialport binding (bindings-cpp's autoDetect() or MockBinding). */
+export type SerialBinding = unknown;
+
+export class SerialportBackend implements SerialBackend {
+  /** `onOpen` gives the simulator the opened stream, to play the device's side through the mock binding */
+  constructor(
+    private readonly binding?: SerialBinding,
+    private readonly onOpen?: (path: string, port: { port?: unknown }) => void,
+  ) {}
+
+  async open(path: string, baudRate: number): Promise<SerialLink> {
+    const { SerialPortStream } = await import('@serialport/stream');
+    const native = async (): Promise<unknown> => ((await import('@serialport/bindings-cpp')) as { autoDetect(): unknown }).autoDetect();
+    const binding = this.binding ?? (await native());
+    const port = new SerialPortStream({ binding: binding as never, path, baudRate, autoOpen: false });
+    await new Promise<void>((resolve, reject) =>
+      port.open((err) => (err ? reject(new HalError('HAL_E_BUS_IO', `cannot open ${path}: ${err.message}`, { path })) : resolve())),
+    );
+    this.onOpen?.(path, port);
+    let closed = false;
+    return {
+      path,
+      write: (data) =>
+        new Promise<void>((resolve, reject) => {
+          if (closed) return reject(new HalError('HAL_E_BUS_IO', `${path} is closed`, { path }));
+          port.write(data, (err) => (err ? reject(new HalError('HAL_E_BUS_IO', `write to ${path}: ${err.message}`, { path })) : port.drain(() => resolve())));
+        }),
+      onData: (fn) => void port.on('data', (c: Buffer) => !closed && fn(c)),
+      close: () =>
+        new Promise<void>((resolve) => {
+          if (closed) return resolve();
+          closed = true;
+          port.close(() => resolve());
+        }),
+    };
+  }
+}
