@@ -65,6 +65,7 @@ export class Hal {
   private readonly sensors = new Map<string, SensorRuntime>();
   private readonly actuators = new Map<string, Actuator>();
   private readonly cameras = new Map<string, CameraHub>();
+  private requests = 0;
   /** the latest reading of every sensor type, for in-process WASM cells (DESIGN §12.16) */
   readonly mirror: SensorMirror;
 
@@ -175,6 +176,22 @@ export class Hal {
       this.audit.record({ ts: now, actor: actorOf(caller), op: 'actuate', deviceId, outcome: 'denied', ...(code ? { code } : {}), detail: { command: cmd } });
       throw err;
     }
+  }
+
+  /**
+   * Non-blocking actuation for callers that must not wait (WASM cells, DESIGN §4): returns a
+   * request id at once; the outcome arrives as a `hal:result` event with that id.
+   */
+  requestActuation(deviceId: string, command: unknown, caller: HalCaller): string {
+    const requestId = `act-${++this.requests}`;
+    this.controlActuator(deviceId, command, caller).then(
+      () => this.events.emit('hal:result', { requestId, deviceId, ok: true, state: this.actuators.get(deviceId)?.state ?? null }),
+      (err: unknown) => {
+        const e = err as { code?: string; message?: string };
+        this.events.emit('hal:result', { requestId, deviceId, ok: false, code: e.code ?? 'HAL_E_BUS_IO', message: e.message ?? String(err) });
+      },
+    );
+    return requestId;
   }
 
   /** The seed's `getCameraStream`: whole JPEG frames; cancel the stream to stop reading. */

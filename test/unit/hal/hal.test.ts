@@ -91,6 +91,20 @@ describe('HAL facade', () => {
     expect(audit.at(-1)).toMatchObject({ op: 'safe-state', deviceId: 'heater', detail: { why: 'on longer than maxOnMs 600000' } });
   });
 
+  it('answers a non-blocking actuation with a hal:result event', async () => {
+    const ok = hal.requestActuation('led', 'on', operator);
+    const refused = hal.requestActuation('led', 'dance', operator);
+    await vi.advanceTimersByTimeAsync(1);
+    const results = events.filter((e) => e.type === 'hal:result').map((e) => e.data);
+    expect(results).toHaveLength(2);
+    expect(results).toEqual(
+      expect.arrayContaining([
+        { requestId: ok, deviceId: 'led', ok: true, state: 'on' },
+        expect.objectContaining({ requestId: refused, deviceId: 'led', ok: false, code: 'HAL_E_COMMAND_NOT_ALLOWED' }),
+      ]),
+    );
+  });
+
   it('returns actuators to their safe state at stop', async () => {
     await hal.controlActuator('led', 'on', operator);
     await hal.stop();
