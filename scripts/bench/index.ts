@@ -34,6 +34,13 @@ const add = (name: string, value: number, unit: string, baseline: number, budget
 const round = (x: number): number => Math.round(x * 100) / 100;
 const MB = 1024 * 1024;
 
+/** The bundled daemon on its own home, through its launcher, with a control client. */
+async function benchDaemon(home: string): Promise<{ daemon: Awaited<ReturnType<typeof startUntil>>; client: ControlClient }> {
+  const daemon = await startUntil(path.join(root, 'bin/openstarryd'), ['--home', home, '--http', '127.0.0.1:0'], /daemon: ready/);
+  const socket = /control socket (\S+),/.exec(daemon.line)?.[1] ?? '';
+  return { daemon, client: await ControlClient.connect(socket) };
+}
+
 async function idleRss(): Promise<void> {
   const bare = await startUntil(process.execPath, ['-e', 'console.log("up"); setInterval(() => {}, 1000)'], /up/);
   const home = path.join(work, 'idle');
@@ -88,9 +95,7 @@ async function spawnLatency(): Promise<void> {
 
 async function listRoundTrip(): Promise<void> {
   const home = path.join(work, 'list');
-  const daemon = await startUntil(path.join(root, 'bin/openstarryd'), ['--home', home, '--http', '127.0.0.1:0'], /daemon: ready/);
-  const socket = /control socket (\S+),/.exec(daemon.line)?.[1] ?? '';
-  const client = await ControlClient.connect(socket);
+  const { daemon, client } = await benchDaemon(home);
   const agentDir = path.join(work, 'agent');
   fs.cpSync(path.join(root, 'test/fixtures/agents/stubborn'), agentDir, { recursive: true });
   await client.call('agents.add', { path: agentDir });
@@ -124,9 +129,7 @@ async function twentyAgents(): Promise<void> {
   const bareUss = ussOf(bare.proc.pid ?? 0);
   bare.proc.kill();
   const home = path.join(work, 'twenty');
-  const daemon = await startUntil(path.join(root, 'bin/openstarryd'), ['--home', home, '--http', '127.0.0.1:0'], /daemon: ready/);
-  const socket = /control socket (\S+),/.exec(daemon.line)?.[1] ?? '';
-  const client = await ControlClient.connect(socket);
+  const { daemon, client } = await benchDaemon(home);
   const emptyRss = rssOf(daemon.proc.pid ?? 0);
   for (const [driver, fixture] of [['process', 'stubborn'], ['worker', 'widle']] as const) {
     const dir = path.join(work, fixture);
@@ -168,9 +171,7 @@ async function halRead(): Promise<void> {
   add('mirror read vs Map.get in-process', mirrorNs, 'ns', perCall(() => map.get('temperature')), 20);
 
   const home = path.join(work, 'hal');
-  const daemon = await startUntil(path.join(root, 'bin/openstarryd'), ['--home', home, '--http', '127.0.0.1:0'], /daemon: ready/);
-  const socket = /control socket (\S+),/.exec(daemon.line)?.[1] ?? '';
-  const client = await ControlClient.connect(socket);
+  const { daemon, client } = await benchDaemon(home);
   const dir = path.join(work, 'halbench');
   fs.cpSync(path.join(root, 'test/fixtures/agents/halbench'), dir, { recursive: true });
   await client.call('agents.add', { path: dir });
