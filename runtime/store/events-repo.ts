@@ -4,17 +4,24 @@
  * trimmed to `keep` rows.
  */
 import type { EventEnvelope } from '../bus/envelope';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './db';
 import type { WriteGuard } from './write-guard';
 
 export class EventsRepo {
   private pending: EventEnvelope[] = [];
+  /** prepared once: flush runs every second for the daemon's whole life */
+  private readonly insert: Statement;
+  private readonly trim: Statement;
 
   constructor(
     private readonly db: Db,
     private readonly keep: number,
     private readonly guard: WriteGuard,
-  ) {}
+  ) {
+    this.insert = db.prepare('INSERT INTO events (id, type, source, time, envelope) VALUES (?, ?, ?, ?, ?)');
+    this.trim = db.prepare('DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?');
+  }
 
   enqueue(e: EventEnvelope): void {
     this.pending.push(e);
@@ -29,9 +36,8 @@ export class EventsRepo {
     try {
       this.guard.run('write the event log', () =>
         this.db.transaction(() => {
-          const insert = this.db.prepare('INSERT INTO events (id, type, source, time, envelope) VALUES (?, ?, ?, ?, ?)');
-          for (const e of batch) insert.run(e.id, e.type, e.source, Date.parse(e.time), JSON.stringify(e));
-          this.db.prepare('DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?').run(this.keep);
+          for (const e of batch) this.insert.run(e.id, e.type, e.source, Date.parse(e.time), JSON.stringify(e));
+          this.trim.run(this.keep);
         })(),
       );
     } catch (err) {
