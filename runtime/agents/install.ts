@@ -10,6 +10,7 @@ import path from 'node:path';
 import { OszError } from '../errors';
 import type { Store } from '../store/store';
 import { driverOf, type Manifest, MAX_MANIFEST_BYTES, parseManifest } from './manifest';
+import { checkModule } from './drivers/wasm/abi';
 import { copyTree, hashTree, removeTree, walkTree } from './tree';
 
 export interface InstallResult {
@@ -38,6 +39,11 @@ export class Installer {
     const entries = walkTree(folder);
     if (entryRel && !entries.some((e) => e.kind === 'file' && e.rel === path.posix.normalize(entryRel))) {
       throw new OszError('OSZ_E_MANIFEST', `${manifestFile}: runtime entry "${entryRel}" is not a file in the agent folder`, { path: entryRel });
+    }
+    if (manifest.runtime.module) {
+      // A module outside ABI v1 is never installed (DESIGN §4): checked here, before the copy.
+      const file = path.join(folder, manifest.runtime.module);
+      checkModule(fs.readFileSync(file), manifest.limits.memoryMb, path.relative(folder, file));
     }
     const { hash, dest } = this.materialise(folder, entries);
     const res = this.store.agents.upsert(
