@@ -43,6 +43,12 @@ describe('BME280 driver on the simulated bus', () => {
     bus.failNext(0x76);
     await expect(sensor.read()).rejects.toMatchObject({ code: 'HAL_E_BUS_IO', details: { errno: 'EREMOTEIO' } });
     await expect(sensor.read()).resolves.toBeDefined();
+    // A slow device: transfers wait, stay whole, and keep their order on the bus.
+    bus.setLatency(0x76, 20);
+    const [a, b] = await Promise.all([sensor.read(), sensor.read()]);
+    expect(a.temperature).toBeCloseTo(20, 1);
+    expect(b).toEqual(a);
+    bus.setLatency(0x76, 0);
     bus.stick(0x76, 0xd0, 0x58);
     await expect(new Bme280(bus, 0x76).init()).rejects.toThrow(/not a BME280/);
     const fresh = new SimI2cBus('i2c1');
