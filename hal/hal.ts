@@ -151,7 +151,10 @@ export class Hal {
       await this.poll(s);
       v = s.values.get(channel);
     }
-    if (!v) throw new HalError('HAL_E_BUS_IO', `${deviceId}: no reading (${s.error ?? 'not read yet'})`, { device: deviceId });
+    if (!v) {
+      if (s.error) throw new HalError('HAL_E_BUS_IO', `${deviceId}: no reading (${s.error})`, { device: deviceId });
+      throw new HalError('HAL_E_BUSY', `${deviceId}: no reading yet; try again shortly`, { device: deviceId });
+    }
     const ch = s.config.channels[channel];
     if (!ch) throw new HalError('HAL_E_UNKNOWN_DEVICE', `${deviceId} has no channel ${channel}`);
     return { value: applyChannel(v.raw, ch), unit: ch.unit, ts: v.ts, deviceId };
@@ -324,6 +327,8 @@ export class Hal {
       s.error = undefined;
       this.emitSensorTypes(s.config.id, s);
     } catch (err) {
+      // HAL_E_BUSY is "not ready yet" (no measurement, no line heard): neither a fault nor an event.
+      if ((err as { code?: string }).code === 'HAL_E_BUSY') return;
       const first = s.error === undefined;
       s.error = (err as Error).message;
       if (first) this.events.emit('hal:error', { deviceId: s.config.id, error: s.error });

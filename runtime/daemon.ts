@@ -16,6 +16,7 @@ import { installRunner, prepareHome } from './home';
 import { halAudit, watchDisk } from './sinks';
 import { Supervisor } from './agents/supervisor';
 import { EventBus } from './bus/bus';
+import { matchesAny } from './bus/pattern';
 import { homePaths, controlSocketPath, tokenPathFor, type HomePaths } from './config/paths';
 import type { LoadedConfig } from './config/loader';
 import { redactConfig } from './config/redact';
@@ -33,6 +34,13 @@ import { OszError } from './errors';
 import { planSandbox, untraversable } from './sandbox';
 import { createStore, type Store } from './store/store';
 import { nodeRunnerPath, packageVersion } from './util/package-root';
+
+/**
+ * High-rate events stay off the SD card (DESIGN §7: sensor samples live in RAM; the HAL's mirror
+ * holds the latest of each). Persisting every poll would rewrite WAL pages several times a second,
+ * around a gigabyte a day of card wear for a handful of sensors.
+ */
+const NOT_PERSISTED = ['hal:sensor.**'];
 
 interface Step {
   name: string;
@@ -104,7 +112,9 @@ export class Daemon {
           this.store = createStore(this.paths.db, this.log, { keepEvents: cfg.events.keep });
           installer = new Installer(this.store, this.paths.store, { base: cfg.sandbox.uidBase, count: cfg.sandbox.uidCount });
           const store = this.store;
-          bus.on('event-log', '**', (e) => store.events.enqueue(e));
+          bus.on('event-log', '**', (e) => {
+            if (!matchesAny(NOT_PERSISTED, e.type)) store.events.enqueue(e);
+          });
           watchDisk(store, bus, this.log);
           if (store.readOnly) bus.emit({ type: 'alert:disk_readonly', source: 'store', data: { problem: 'readonly', message: store.guard.problem?.message ?? '' } });
           this.flushTimer = setInterval(() => this.flushEvents(), 1000);

@@ -47,7 +47,11 @@ export class SerialLineSensor {
     const out: Record<string, number> = {};
     const now = this.now();
     for (const [k, v] of this.latest) if (now - v.at <= this.staleMs) out[k] = v.value;
-    if (Object.keys(out).length === 0) throw new HalError('HAL_E_BUS_IO', `no data from ${this.link.path} in the last ${Math.round(this.staleMs / 1000)} s`, { path: this.link.path });
+    if (Object.keys(out).length === 0) {
+      // Nothing heard yet is "not ready" (a probe that boots slowly); silence after data is a fault.
+      if (this.latest.size === 0) throw new HalError('HAL_E_BUSY', `no data from ${this.link.path} yet`, { path: this.link.path });
+      throw new HalError('HAL_E_BUS_IO', `no data from ${this.link.path} in the last ${Math.round(this.staleMs / 1000)} s`, { path: this.link.path });
+    }
     return out;
   }
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon';
 import { copyFixtureAgent, FIXTURES, waitFor } from '../helpers/tmp';
 import fs from 'node:fs';
+import Database from 'better-sqlite3';
 
 interface Device {
   id: string;
@@ -65,6 +66,17 @@ describe('HAL through the daemon', () => {
     expect((await d.cli(['signal', owner, 'KILL'])).code).toBe(0);
     await waitFor('fan back to its safe state', async () => (await fan())?.state === 'off');
     expect((await fan())?.owner).toBeNull();
+  });
+
+  it('keeps sensor samples off the SD card but logs actuations', async () => {
+    await new Promise((r) => setTimeout(r, 2500));
+    const db = new Database(path.join(d.home, 'openstarry.db'), { readonly: true });
+    const types = (db.prepare('SELECT type, COUNT(*) AS n FROM events GROUP BY type').all() as Array<{ type: string }>).map((r) => r.type);
+    const audit = db.prepare("SELECT COUNT(*) AS n FROM audit WHERE op = 'hal.actuate'").get() as { n: number };
+    db.close();
+    expect(types.filter((t) => t.startsWith('hal:sensor.'))).toEqual([]);
+    expect(types).toContain('hal:actuator.fan');
+    expect(audit.n).toBeGreaterThan(0);
   });
 
   it('lets the operator switch an actuator, within its rules', async () => {
