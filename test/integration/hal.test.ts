@@ -68,6 +68,20 @@ describe('HAL through the daemon', () => {
     expect((await fan())?.owner).toBeNull();
   });
 
+  it('serves worker agents the same way, by grant: readings, actuators and camera stills', async () => {
+    const id = lastWord((await d.cli(['spawn', path.join(FIXTURES, 'agents/wthermo')])).stdout);
+    const log = await waitFor('worker done', async () => {
+      const t = (await d.cli(['logs', id])).stdout;
+      return t.includes('worker fan') ? t : undefined;
+    });
+    expect(log).toMatch(/worker read [\d.]+ °C/);
+    expect(log).toContain('worker led on');
+    expect(log).toMatch(/worker still \d+ bytes, jpeg=true/);
+    expect(log).toContain('worker fan HAL_E_DENIED');
+    await d.cli(['kill', id]);
+    await waitFor('led back to its safe state', async () => (await d.json<{ devices: Device[] }>(['hal', 'ls'])).devices.find((x) => x.id === 'led')?.state === 'off');
+  });
+
   it('keeps sensor samples off the SD card but logs actuations', async () => {
     await new Promise((r) => setTimeout(r, 2500));
     const db = new Database(path.join(d.home, 'openstarry.db'), { readonly: true });
