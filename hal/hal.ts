@@ -287,10 +287,11 @@ export class Hal {
         await s.input.start();
         const [channel = 'value'] = Object.keys(d.channels);
         s.values.set(channel, { raw: s.input.current, ts: this.now() });
+        const lineName = `gpio${this.pin(d.pin ?? '')}`;
+        const eventName = `hal:gpio.${Object.entries(this.profile.aliases).find(([, t]) => t === lineName)?.[0] ?? d.id}`;
         s.input.onChange((v) => {
           s.values.set(channel, { raw: v, ts: this.now() });
-          const alias = Object.entries(this.profile.aliases).find(([, t]) => t === d.pin || `gpio${this.pin(d.pin ?? '')}` === t)?.[0];
-          this.events.emit(`hal:gpio.${alias ?? d.id}`, { deviceId: d.id, value: v });
+          this.events.emit(eventName, { deviceId: d.id, value: v });
           this.emitSensorTypes(d.id, s);
         });
       } else if (d.driver === 'serial-line') {

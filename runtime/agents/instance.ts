@@ -51,7 +51,6 @@ export class AgentInstance {
   usage: UsageSample | null = null;
   private readonly limits: LimitWatch;
   reason: string | null = null;
-  lastExit: AgentExit | null = null;
   private launched: LaunchedAgent | undefined;
   private session: AgentSession | undefined;
   private runId: number | undefined;
@@ -254,7 +253,6 @@ export class AgentInstance {
     const exit: AgentExit = { ...raw, ...(this.hostReason ? { reason: this.hostReason } : {}) };
     this.launched = undefined;
     this.usage = null;
-    this.lastExit = exit;
     this.clearTimers();
     this.session?.dispose(new OszError('OSZ_E_SPAWN_FAILED', `instance ${this.id} exited`));
     this.session = undefined;

@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import type { EventBus } from '../bus/bus';
 import { OszError } from '../errors';
 import type { Logger } from '../log';
+import type { AgentRecord } from '../store/agents-repo';
 import type { InstanceRecord } from '../store/instances-repo';
 import type { Store } from '../store/store';
 import { processStartTime, bootId } from '../util/proc';
@@ -165,7 +166,8 @@ export class Supervisor {
 
   list(filter: { agent?: string; all?: boolean } = {}): AgentStatus[] {
     const recs = filter.agent ? this.store.instances.byAgent(filter.agent) : this.store.instances.list();
-    return recs.filter((r) => filter.all || r.desired === 'running' || this.instances.get(r.id)?.live).map((r) => this.status(r));
+    const agents = new Map(this.store.agents.list().map((a) => [a.id, a]));
+    return recs.filter((r) => filter.all || r.desired === 'running' || this.instances.get(r.id)?.live).map((r) => this.status(r, agents.get(r.agentId)));
   }
 
   get(instanceId: string): AgentInstance | undefined {
@@ -207,9 +209,8 @@ export class Supervisor {
     return recs;
   }
 
-  private status(r: InstanceRecord): AgentStatus {
+  private status(r: InstanceRecord, agent: AgentRecord | undefined): AgentStatus {
     const inst = this.instances.get(r.id);
-    const agent = this.store.agents.get(r.agentId);
     const startedAt = inst?.state === 'running' ? inst.startedAt : null;
     return {
       instance: r.id,

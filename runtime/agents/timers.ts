@@ -43,7 +43,4 @@ export class AgentTimers {
     this.timers.clear();
   }
 
-  get size(): number {
-    return this.timers.size;
-  }
 }

@@ -98,14 +98,6 @@ export class RpcPeer {
     for (const id of [...this.pending.keys()]) this.settle(id)?.reject(reason);
   }
 
-  get isClosed(): boolean {
-    return this.closedWith !== undefined;
-  }
-
-  get pendingCount(): number {
-    return this.pending.size;
-  }
-
   private settle(id: Id): Pending | undefined {
     const p = this.pending.get(id);
     if (!p) return undefined;

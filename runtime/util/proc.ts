@@ -21,13 +21,3 @@ export function bootId(procRoot = '/proc'): string {
     return 'unknown';
   }
 }
-
-/** Resident set size in bytes from /proc/<pid>/status (VmRSS), or null. */
-export function processRss(pid: number, procRoot = '/proc'): number | null {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`${procRoot}/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}

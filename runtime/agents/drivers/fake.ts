@@ -29,8 +29,6 @@ export type FakeScript = (io: FakeAgentIO) => void | Promise<void>;
 
 export class FakeDriver implements AgentDriver {
   readonly name = 'fake' as const;
-  readonly launches: LaunchSpec[] = [];
-
   constructor(private readonly scripts: Record<string, FakeScript>) {}
 
   check(_manifest: Manifest): void {}
@@ -38,7 +36,6 @@ export class FakeDriver implements AgentDriver {
   launch(spec: LaunchSpec): Promise<LaunchedAgent> {
     const script = this.scripts[spec.agentId];
     if (!script) return Promise.reject(new OszError('OSZ_E_SPAWN_FAILED', `fake driver: no script for agent "${spec.agentId}"`));
-    this.launches.push(spec);
     return Promise.resolve(startFake(spec, script));
   }
 }

@@ -60,11 +60,6 @@ export class WorkerDriver implements AgentDriver {
     }
   }
 
-  /** Host processes alive now, by grant-set key (for tests and status). */
-  hostPids(): Map<string, number | null> {
-    return new Map([...this.hosts].map(([k, h]) => [k, h.pid]));
-  }
-
   async launch(spec: LaunchSpec): Promise<LaunchedAgent> {
     this.check(spec.manifest);
     if (this.opts.separateUid && spec.uid === undefined) throw new OszError('OSZ_E_DRIVER_REFUSED', `no uid was assigned to agent ${spec.agentId}`);
