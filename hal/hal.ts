@@ -133,6 +133,16 @@ export class Hal {
     });
   }
 
+  /**
+   * The mirror's sensor types a set of sensor grants may read: a type is readable when `type` or
+   * `type@<its device>` is granted, as for getSensorReading (in-process WASM cells read the mirror).
+   */
+  mirrorReadable(grants: readonly string[]): string[] {
+    return Object.entries(this.profile.sensorTypes)
+      .filter(([type, ref]) => grants.includes(type) || grants.includes(`${type}@${ref.split('.')[0] ?? ''}`))
+      .map(([type]) => type);
+  }
+
   /** The seed's `getSensorData`: the value only. */
   async getSensorData(spec: string, caller: HalCaller): Promise<number> {
     return (await this.getSensorReading(spec, caller)).value;

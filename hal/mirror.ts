@@ -54,6 +54,10 @@ export class MirrorReader {
     layout.types.forEach((t, i) => this.index.set(t, i));
   }
 
+  has(type: string): boolean {
+    return this.index.has(type);
+  }
+
   /** The latest reading of `type`, or undefined when it has none yet (or the type is unknown). */
   read(type: string): { value: number; ts: number } | undefined {
     const i = this.index.get(type);

@@ -10,6 +10,7 @@ import { InstanceLogs } from './agents/logs';
 import type { AgentDriver } from './agents/drivers/driver';
 import { permissionFlag, ProcessDriver } from './agents/drivers/process';
 import { WorkerDriver } from './agents/drivers/worker';
+import { trapHandlerEnabled, WasmDriver } from './agents/drivers/wasm/driver';
 import { halPort, unavailableHal } from './agents/hal-port';
 import { type BoardProfile, Hal, loadProfile, SimBoard } from '../hal/index';
 import { installRunner, prepareHome } from './home';
@@ -65,6 +66,7 @@ export class Daemon {
   private board: (BoardProfile & { file: string }) | undefined;
   private hal: Hal | undefined;
   private simBoard: SimBoard | undefined;
+  private wasm: WasmDriver | undefined;
 
   constructor(
     readonly loaded: LoadedConfig,
@@ -165,6 +167,17 @@ export class Daemon {
               ...(this.sandbox?.setprivPath ? { setprivPath: this.sandbox.setprivPath } : {}),
             }),
           );
+          this.wasm = new WasmDriver({
+            cellPath: path.join(path.dirname(nodeRunnerPath()), '..', 'wasm-cell.mjs'),
+            cellSize: cfg.wasm.cellSize,
+            watchdogMs: cfg.wasm.watchdogMs,
+            heartbeatMs: cfg.supervisor.heartbeatMs,
+            usageMs: cfg.supervisor.limits.sampleMs,
+            rates: { logPerSecond: cfg.wasm.logPerSecond, emitPerSecond: cfg.wasm.emitPerSecond },
+            maxFileBytes: cfg.wasm.maxFileKb * 1024,
+            ...(this.hal ? { mirror: { layout: this.hal.mirror.layout(), readable: (grants) => this.hal?.mirrorReadable(grants) ?? [] } } : {}),
+          });
+          drivers.set('wasm', this.wasm);
           for (const d of this.extraDrivers) drivers.set(d.name, d);
           this.supervisor = new Supervisor({
             store: this.must(this.store),
@@ -181,6 +194,7 @@ export class Daemon {
         },
         stop: async () => {
           await this.supervisor?.stop();
+          this.wasm?.close();
           await logs.closeAll();
         },
       },
@@ -256,7 +270,7 @@ export class Daemon {
 
   /** On a second stop signal: end every agent at once. */
   killAgentsNow(): void {
-    for (const s of this.supervisor?.list() ?? []) if (s.osPid) this.supervisor?.get(s.instance)?.signal('SIGKILL');
+    for (const s of this.supervisor?.list() ?? []) this.supervisor?.get(s.instance)?.signal('SIGKILL');
   }
 
   get httpAddress(): string | undefined {
@@ -276,6 +290,7 @@ export class Daemon {
       deviceId: cfg.fleet.deviceId,
       node: process.version,
       sandbox: { permissionFlag: permissionFlag(), separateUid: this.sandbox?.separateUid ?? false, setpriv: this.sandbox?.setprivPath },
+      ...(this.wasm ? { wasm: this.wasm.stats() } : {}),
       config: redactConfig(cfg),
     };
   }
@@ -290,6 +305,7 @@ export class Daemon {
       sandbox: this.sandbox ?? planSandbox('off', false),
       runnerPath: this.runnerPath,
       dockerEnabled: this.loaded.config.docker.enabled,
+      wasm: { configured: this.loaded.config.wasm.trapHandler, trapHandler: trapHandlerEnabled() },
     });
   }
 

@@ -28,6 +28,8 @@ export interface DoctorContext {
   sandbox: SandboxPlan;
   runnerPath: string | undefined;
   dockerEnabled: boolean;
+  /** wasm.trapHandler as configured, and whether V8's trap handler is on in this process */
+  wasm?: { configured: 'auto' | 'on' | 'off'; trapHandler: boolean };
   /** for tests: a /sys and /proc to read instead of the host's */
   sysRoot?: string;
   procRoot?: string;
@@ -44,7 +46,7 @@ const warn = (name: string, detail: string, fix: string): DoctorCheck => ({ name
 const fail = (name: string, detail: string, fix: string): DoctorCheck => ({ name, status: 'fail', detail, fix });
 
 export function runDoctor(ctx: DoctorContext): DoctorCheck[] {
-  return [checkClock(ctx), checkDisk(ctx), checkMount(ctx), checkSdWear(ctx), checkStore(ctx), checkSocket(ctx), ...checkSandbox(ctx)];
+  return [checkClock(ctx), checkDisk(ctx), checkMount(ctx), checkSdWear(ctx), checkStore(ctx), checkSocket(ctx), ...checkSandbox(ctx), ...(ctx.wasm ? [checkWasm(ctx, ctx.wasm)] : [])];
 }
 
 function defaultExec(cmd: string, args: string[]): string | undefined {
@@ -170,6 +172,30 @@ function checkSocket(ctx: DoctorContext): DoctorCheck {
     return fail('control-socket', (err as Error).message, fix);
   }
   return ok('control-socket', `${ctx.socket}, token ${ctx.tokenFile} (0640)`);
+}
+
+/** The soft RLIMIT_AS in bytes from /proc/self/limits, or undefined when unlimited or unreadable. */
+export function addressSpaceLimit(procRoot = '/proc'): number | undefined {
+  try {
+    const line = fs.readFileSync(path.join(procRoot, 'self/limits'), 'utf8').split('\n').find((l) => l.startsWith('Max address space'));
+    const soft = line?.slice('Max address space'.length).trim().split(/\s+/)[0];
+    return soft && soft !== 'unlimited' ? Number(soft) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** V8's trap handler reserves ~10 GB of address space per wasm memory (DESIGN §4). */
+function checkWasm(ctx: DoctorContext, w: { configured: 'auto' | 'on' | 'off'; trapHandler: boolean }): DoctorCheck {
+  const limit = addressSpaceLimit(ctx.procRoot);
+  const fix = 'start the daemon through bin/openstarryd (it passes --disable-wasm-trap-handler when wasm.trapHandler is off, or auto on arm64 or under ulimit -v)';
+  if (w.trapHandler && limit !== undefined) {
+    const fit = Math.floor(limit / (10 * 1024 ** 3));
+    return fail('wasm', `V8's wasm trap handler is on under an address-space limit of ${Math.round(limit / 1024 ** 3)} GB: only about ${fit} WASM agents fit`, fix);
+  }
+  if (w.trapHandler && w.configured === 'off') return warn('wasm', 'wasm.trapHandler is off in config, but this process runs with the trap handler on', fix);
+  const mode = w.trapHandler ? 'on (guard regions, ~10 GB of address space per agent)' : 'off (explicit bounds checks)';
+  return ok('wasm', `trap handler ${mode}; address space ${limit === undefined ? 'unlimited' : `${Math.round(limit / 1024 ** 3)} GB`}`);
 }
 
 function checkSandbox(ctx: DoctorContext): DoctorCheck[] {

@@ -33,6 +33,8 @@ await Promise.all([
   // The runner runs under the permission model with read access to itself only: no externals.
   build({ ...common, entryPoints: [path.join(root, 'runtime/sdk/node/runner.ts')], outfile: path.join(dist, 'sdk/runner.mjs'), sourcemap: false }),
   build({ ...common, entryPoints: [path.join(root, 'runtime/sdk/node/worker-host.ts')], outfile: path.join(dist, 'sdk/worker-host.mjs'), sourcemap: false }),
+  // A WASM cell: a worker thread in the daemon's process (DESIGN §4).
+  build({ ...common, entryPoints: [path.join(root, 'runtime/agents/drivers/wasm/cell/main.ts')], outfile: path.join(dist, 'wasm-cell.mjs'), sourcemap: false }),
   build({ ...common, entryPoints: [path.join(root, 'hal/sim/fake-rpicam.ts')], outfile: path.join(dist, 'sim/fake-rpicam.mjs'), sourcemap: false }),
 ]);
 fs.copyFileSync(path.join(root, 'runtime/sdk/node/types.ts'), path.join(dist, 'sdk/types.d.ts'));

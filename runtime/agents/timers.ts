@@ -8,7 +8,7 @@ import { OszError } from '../errors';
 export const MAX_TIMERS = 64;
 export const MIN_TIMER_MS = 10;
 export const MAX_TIMER_MS = 24 * 3600 * 1000;
-const TIMER_NAME = /^[a-z0-9_.-]{1,64}$/;
+export const TIMER_NAME = /^[a-z0-9_.-]{1,64}$/;
 
 export class AgentTimers {
   private readonly timers = new Map<string, NodeJS.Timeout>();

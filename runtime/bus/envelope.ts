@@ -4,10 +4,9 @@
  */
 import crypto from 'node:crypto';
 import * as z from 'zod';
+import { EVENT_TYPE, MAX_EVENT_DATA_BYTES, MAX_EVENT_DEPTH } from './limits';
 
-export const EVENT_TYPE = /^[a-z][a-z0-9_-]*:[a-z0-9_.-]+$/;
-export const MAX_EVENT_DATA_BYTES = 64 * 1024;
-export const MAX_EVENT_DEPTH = 16;
+export { EVENT_TYPE, MAX_EVENT_DATA_BYTES, MAX_EVENT_DEPTH };
 
 export const envelopeSchema = z.strictObject({
   v: z.literal(1),

@@ -95,8 +95,12 @@ export const configSchema = z.strictObject({
     .prefault({}),
   wasm: z
     .strictObject({
-      trapHandler: z.enum(['auto', 'on', 'off']).default('auto'),
-      cellSize: z.number().int().min(1).max(1000).default(32),
+      trapHandler: z.enum(['auto', 'on', 'off']).default('auto').describe("V8's wasm trap handler (read by bin/openstarryd): off uses bounds checks and fits thousands of memories in a small address space; auto = off on arm64 or under ulimit -v"),
+      cellSize: z.number().int().min(1).max(1000).default(32).describe('WASM agents per shared cell (worker thread)'),
+      watchdogMs: z.number().int().min(5).max(1000).default(50).describe('how often the watchdog looks for calls over limits.callTimeoutMs'),
+      logPerSecond: z.number().int().min(1).max(100_000).default(100).describe('log lines a WASM agent may write per second (burst: twice that); the rest are dropped and counted'),
+      emitPerSecond: z.number().int().min(1).max(100_000).default(100).describe('events and HAL requests a WASM agent may send per second (burst: twice that)'),
+      maxFileKb: z.number().int().min(1).max(65_536).default(1024).describe('largest file a WASM agent may open from its install copy'),
     })
     .prefault({}),
   logs: z

@@ -23,11 +23,6 @@ export const WASI_IMPORTS = [
 export const REQUIRED_EXPORTS = ['alloc', 'init', 'on_event'] as const;
 export const OPTIONAL_EXPORTS = ['snapshot', 'restore', 'stop'] as const;
 
-/** V8's WebAssembly (the lib settings here carry no WebAssembly types; the engine seam lands with issue 5). */
-function wasmEngine(): { validate(bytes: Uint8Array): boolean } {
-  return (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly;
-}
-
 export interface CheckedModule {
   info: WasmInfo;
   /** pages the host creates env.memory with, and its clamped maximum */
@@ -65,6 +60,6 @@ export function checkModule(bytes: Uint8Array, memoryMb: number, source: string)
     if (!info.exports.some((e) => e.name === name && e.kind === 'func')) refuse(`does not export the function "${name}" that ABI v1 requires`, { export: name });
   }
   // Last, so the ABI refusals above name what is wrong before the engine's generic "invalid".
-  if (!wasmEngine().validate(bytes)) refuse('the module does not validate as WebAssembly');
+  if (!WebAssembly.validate(bytes)) refuse('the module does not validate as WebAssembly');
   return { info, memory: { initialPages: mem.min, maximumPages: Math.min(mem.max ?? capPages, capPages) } };
 }

@@ -1,0 +1,203 @@
+/**
+ * The wasm driver (DESIGN §4): agents as WebAssembly sandboxes in cells. It checks the module
+ * against ABI v1 again at every start (the install copy's hash was just verified), compiles it
+ * once per content hash, places the instance in a cell, and hands the supervisor a channel that
+ * speaks the same agent protocol as every other driver (the cell speaks it for the guest).
+ *
+ * Signals: TERM and INT call the guest's `stop` and end it; KILL drops it at once (terminating
+ * its cell when it is mid-call); HUP, USR1 and USR2 arrive as `signal:<name>` events; STOP and
+ * CONT are not supported. `agent.snapshot` is answered from the snapshot the guest last pushed
+ * with `snapshot_set`, never by calling into a busy cell.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { MirrorLayout } from '../../../../hal/mirror';
+import { OszError } from '../../../errors';
+import type { Manifest } from '../../manifest';
+import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from '../driver';
+import { checkModule, MAX_MODULE_BYTES } from './abi';
+import { CellPool, type Route } from './cell-pool';
+import { ModuleCache } from './engine';
+import type { GuestRates } from './protocol';
+
+export interface WasmDriverOptions {
+  /** dist/wasm-cell.mjs */
+  cellPath: string;
+  cellSize: number;
+  watchdogMs: number;
+  heartbeatMs: number;
+  usageMs: number;
+  rates: GuestRates;
+  maxFileBytes: number;
+  /** the HAL's sensor mirror, and which of its types a set of sensor grants may read */
+  mirror?: { layout: MirrorLayout; readable(grants: readonly string[]): string[] };
+}
+
+const EVENT_SIGNALS = new Set(['SIGHUP', 'SIGUSR1', 'SIGUSR2']);
+const MAX_KEPT_SNAPSHOTS = 2000;
+
+export class WasmDriver implements AgentDriver {
+  readonly name = 'wasm' as const;
+  readonly cache = new ModuleCache();
+  private readonly pool: CellPool;
+  /** the last snapshot of instances that ended, for `restore` when the supervisor restarts them */
+  private readonly kept = new Map<string, string>();
+
+  constructor(private readonly opts: WasmDriverOptions) {
+    this.pool = new CellPool({ cellPath: opts.cellPath, cellSize: opts.cellSize, watchdogMs: opts.watchdogMs, mirror: opts.mirror?.layout ?? null, aliveMs: opts.heartbeatMs, usageMs: opts.usageMs });
+  }
+
+  check(manifest: Manifest): void {
+    if (!manifest.runtime.module) throw new OszError('OSZ_E_DRIVER_REFUSED', 'the wasm driver needs runtime.module (the .wasm file)');
+  }
+
+  stats(): { cells: number; guests: number; restarts: number; modules: number; trapHandler: boolean } {
+    return { ...this.pool.stats(), modules: this.cache.size, trapHandler: trapHandlerEnabled() };
+  }
+
+  /** Ends every cell (the daemon is stopping; instances were stopped before). */
+  close(): void {
+    this.pool.close();
+  }
+
+  /** One watchdog pass now (tests). */
+  watchdogTick(): void {
+    this.pool.tick();
+  }
+
+  async launch(spec: LaunchSpec): Promise<LaunchedAgent> {
+    this.check(spec.manifest);
+    const rel = spec.manifest.runtime.module ?? '';
+    const file = path.join(spec.installDir, rel);
+    const bytes = readModule(file, rel);
+    const checked = checkModule(bytes, spec.manifest.limits.memoryMb, rel);
+    let compiled;
+    try {
+      compiled = await this.cache.get(bytes);
+    } catch (err) {
+      throw new OszError('OSZ_E_SPAWN_FAILED', `${rel} does not compile: ${(err as Error).message}`);
+    }
+    const grants = spec.manifest.capabilities;
+    let resolveExit!: (e: AgentExit) => void;
+    const exited = new Promise<AgentExit>((r) => (resolveExit = r));
+    let added!: { resolve(): void; reject(e: Error): void };
+    const addedP = new Promise<void>((resolve, reject) => (added = { resolve, reject }));
+    const messageFns: Array<(v: unknown) => void> = [];
+    const outputFns: Array<(s: 'stdout' | 'stderr', l: string) => void> = [];
+    const route: Route = {
+      id: spec.instanceId,
+      add: {
+        i: spec.instanceId,
+        module: compiled.module,
+        memory: checked.memory,
+        agentId: spec.agentId,
+        token: spec.token,
+        env: spec.env,
+        args: [spec.agentId, ...spec.manifest.runtime.args],
+        grants: {
+          sensors: this.opts.mirror?.readable(grants.hal.sensors) ?? [],
+          actuators: [...grants.hal.actuators],
+          cameras: [...grants.hal.cameras],
+          emit: [...grants.events.emit],
+        },
+        callTimeoutMs: spec.manifest.limits.callTimeoutMs,
+        preopens: preopens(spec),
+        maxFileBytes: this.opts.maxFileBytes,
+        rates: this.opts.rates,
+      },
+      cell: undefined,
+      slot: -1,
+      snapshot: this.kept.get(spec.instanceId) ?? null,
+      usage: undefined,
+      gone: false,
+      onMessage: (m) => messageFns.forEach((f) => f(m)),
+      onOutput: (s, l) => outputFns.forEach((f) => f(s, l)),
+      onAdded: () => added.resolve(),
+      onExit: (e) => {
+        if (route.snapshot !== null) this.keep(spec.instanceId, route.snapshot);
+        added.reject(new OszError('OSZ_E_SPAWN_FAILED', `wasm instance ${spec.instanceId} ended before it started: ${e.reason ?? `code ${e.code}`}`));
+        resolveExit(e);
+      },
+    };
+    this.pool.place(route, spec.manifest.runtime.isolation === 'dedicated');
+    await addedP;
+    return {
+      osPid: null,
+      osStartTime: null,
+      channel: {
+        send: (msg) => this.send(route, msg),
+        onMessage: (fn) => void messageFns.push(fn),
+        onInvalid: () => undefined,
+      },
+      exited,
+      signal: (sig) => this.signal(route, sig),
+      onOutput: (fn) => void outputFns.push(fn),
+      usage: () => route.usage,
+    };
+  }
+
+  private send(route: Route, msg: unknown): void {
+    if (route.gone) return;
+    const m = msg as { method?: string; id?: unknown };
+    if (m.method === 'agent.snapshot' && m.id !== undefined && route.snapshot !== null) {
+      const result = JSON.parse(route.snapshot) as unknown;
+      queueMicrotask(() => route.onMessage({ jsonrpc: '2.0', id: m.id, result }));
+      return;
+    }
+    route.cell?.post({ c: 'msg', i: route.id, m: msg });
+  }
+
+  private signal(route: Route, sig: NodeJS.Signals): boolean {
+    if (route.gone) return false;
+    if (sig === 'SIGKILL') this.pool.kill(route);
+    else if (sig === 'SIGTERM' || sig === 'SIGINT') route.cell?.post({ c: 'term', i: route.id });
+    else if (EVENT_SIGNALS.has(sig)) {
+      const event = { v: 1, id: crypto.randomUUID(), type: `signal:${sig.slice(3).toLowerCase()}`, source: 'supervisor', time: new Date().toISOString(), data: {}, depth: 0 };
+      route.cell?.post({ c: 'msg', i: route.id, m: { jsonrpc: '2.0', method: 'agent.event', params: { event } } });
+    } else return false;
+    return true;
+  }
+
+  private keep(instance: string, snapshot: string): void {
+    this.kept.delete(instance);
+    this.kept.set(instance, snapshot);
+    if (this.kept.size > MAX_KEPT_SNAPSHOTS) {
+      const oldest = this.kept.keys().next().value;
+      if (oldest !== undefined) this.kept.delete(oldest);
+    }
+  }
+}
+
+function readModule(file: string, rel: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (err) {
+    throw new OszError('OSZ_E_SPAWN_FAILED', `cannot open ${rel}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new OszError('OSZ_E_WASM_REFUSED', `${rel} is not a regular file`);
+    if (st.size > MAX_MODULE_BYTES) throw new OszError('OSZ_E_WASM_REFUSED', `${rel}: module is ${st.size} bytes; the limit is ${MAX_MODULE_BYTES}`);
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The install copy as ".", and registered plugins outside it as "plugins/<name>". */
+function preopens(spec: LaunchSpec): Array<{ name: string; dir: string }> {
+  const out = [{ name: '.', dir: spec.installDir }];
+  for (const p of spec.plugins) {
+    if (p.path === spec.installDir || p.path.startsWith(spec.installDir + path.sep)) continue;
+    out.push({ name: `plugins/${p.name}`, dir: p.path });
+  }
+  return out;
+}
+
+/** Whether V8's wasm trap handler is on in this process (off: explicit bounds checks, small address space). */
+export function trapHandlerEnabled(): boolean {
+  const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  return !args.includes('--disable-wasm-trap-handler');
+}
