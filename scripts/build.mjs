@@ -39,3 +39,38 @@ await Promise.all([
 ]);
 fs.copyFileSync(path.join(root, 'runtime/sdk/node/types.ts'), path.join(dist, 'sdk/types.d.ts'));
 for (const f of ['openstarryd.mjs', 'openstarryctl.mjs', 'sdk/runner.mjs', 'sdk/worker-host.mjs']) fs.chmodSync(path.join(dist, f), 0o755);
+
+// AssemblyScript agents (examples, test fixtures): every folder with assembly/index.ts and an
+// agent.json naming runtime.module is compiled with the SDK's asconfig.json, unless up to date.
+const sdkDir = path.join(root, 'runtime/sdk/assemblyscript');
+fs.mkdirSync(path.join(dist, 'sdk/assemblyscript'), { recursive: true });
+for (const f of fs.readdirSync(sdkDir)) fs.copyFileSync(path.join(sdkDir, f), path.join(dist, 'sdk/assemblyscript', f));
+
+const newest = (dir) => {
+  let t = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) t = Math.max(t, fs.statSync(path.join(e.parentPath, e.name)).mtimeMs);
+  }
+  return t;
+};
+const agentDirs = ['examples/agents', 'test/fixtures/agents'].flatMap((d) =>
+  fs.existsSync(path.join(root, d)) ? fs.readdirSync(path.join(root, d)).map((n) => path.join(root, d, n)) : [],
+);
+const pending = agentDirs.filter((dir) => fs.existsSync(path.join(dir, 'assembly/index.ts')));
+if (pending.length > 0) {
+  const sdkTime = newest(sdkDir);
+  let asc;
+  for (const dir of pending) {
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'agent.json'), 'utf8'));
+    const out = path.join(dir, manifest.runtime?.module ?? 'build/agent.wasm');
+    const srcTime = Math.max(sdkTime, newest(path.join(dir, 'assembly')));
+    if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= srcTime) continue;
+    asc ??= (await import('assemblyscript/asc')).default;
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    const { error, stderr } = await asc.main([path.join(dir, 'assembly/index.ts'), '--outFile', out, '--config', path.join(sdkDir, 'asconfig.json')], {});
+    if (error) {
+      console.error(`build: ${path.relative(root, dir)}: ${error.message}\n${stderr.toString()}`);
+      process.exit(1);
+    }
+  }
+}

@@ -156,7 +156,7 @@ export const VERBS: Record<string, Verb> = {
             r.state,
             r.osPid,
             r.cpuPercent,
-            r.rssBytes === null ? null : `${Math.round(r.rssBytes / 1048576)}M`,
+            r.rssBytes === null ? null : r.rssBytes < 1048576 ? `${Math.round(r.rssBytes / 1024)}K` : `${Math.round(r.rssBytes / 1048576)}M`,
             r.restarts,
             duration(r.uptimeMs),
             r.reason ?? (r.exitCode !== null || r.exitSignal ? `exit ${r.exitCode ?? r.exitSignal}` : null),
@@ -264,6 +264,7 @@ export const VERBS: Record<string, Verb> = {
         health: Array<{ name: string; state: string; detail?: string }>;
         agents: { installed: number; instances: number; byState: Record<string, number> };
         sandbox: { permissionFlag: string; separateUid: boolean };
+        wasm?: { cells: number; guests: number; restarts: number; modules: number; trapHandler: boolean };
       };
       return print(io, a, s, () =>
         [
@@ -272,6 +273,7 @@ export const VERBS: Record<string, Verb> = {
           `socket  ${s.socket}`,
           `http    ${s.http ?? 'off'}`,
           `sandbox ${s.sandbox.permissionFlag}${s.sandbox.separateUid ? ', own uid per agent (setpriv)' : ''}`,
+          ...(s.wasm ? [`wasm    ${s.wasm.guests} agent(s) in ${s.wasm.cells} cell(s), ${s.wasm.modules} module(s) compiled, ${s.wasm.restarts} watchdog restart(s), trap handler ${s.wasm.trapHandler ? 'on' : 'off'}`] : []),
           `agents  ${s.agents.installed} installed, ${s.agents.instances} instances (${Object.entries(s.agents.byState).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})`,
           '',
           table(['SUBSYSTEM', 'STATE', 'DETAIL'], s.health.map((h) => [h.name, h.state, h.detail])),

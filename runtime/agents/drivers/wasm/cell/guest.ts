@@ -71,8 +71,8 @@ export class Guest {
     this.id = spec.i;
     this.slot = spec.slot;
     this.snapshotJson = spec.snapshot;
-    this.logBucket = new RateBucket(spec.rates.logPerSecond, ctx.now);
-    this.emitBucket = new RateBucket(spec.rates.emitPerSecond, ctx.now);
+    this.logBucket = new RateBucket(spec.rates.logPerSecond, () => ctx.now());
+    this.emitBucket = new RateBucket(spec.rates.emitPerSecond, () => ctx.now());
   }
 
   get memoryBytes(): number {
@@ -91,7 +91,7 @@ export class Guest {
     this.mem = new GuestMemory(memory);
     const imports = { openstarry: this.hostFunctions(), env: { memory, abort: this.abort, seed: () => crypto.randomBytes(6).readUIntBE(0, 6) }, wasi_snapshot_preview1: this.wasi() };
     const ok = this.invoke(() => {
-      const instance = new WebAssembly.Instance(this.spec.module, imports as WebAssembly.Imports);
+      const instance = new WebAssembly.Instance(this.spec.module, imports);
       this.exports = instance.exports as unknown as Exports;
     });
     if (!ok) return;
