@@ -10,7 +10,7 @@ import path from 'node:path';
 import { OszError } from '../errors';
 import type { Store } from '../store/store';
 import { driverOf, type Manifest, MAX_MANIFEST_BYTES, parseManifest } from './manifest';
-import { checkModule } from './drivers/wasm/abi';
+import { checkModule, MAX_MODULE_BYTES } from './drivers/wasm/abi';
 import { copyTree, hashTree, removeTree, walkTree } from './tree';
 
 export interface InstallResult {
@@ -43,7 +43,10 @@ export class Installer {
     if (manifest.runtime.module) {
       // A module outside ABI v1 is never installed (DESIGN §4): checked here, before the copy.
       const file = path.join(folder, manifest.runtime.module);
-      checkModule(fs.readFileSync(file), manifest.limits.memoryMb, path.relative(folder, file));
+      const rel = path.relative(folder, file);
+      const size = fs.statSync(file).size;
+      if (size > MAX_MODULE_BYTES) throw new OszError('OSZ_E_WASM_REFUSED', `${rel}: module is ${size} bytes; the limit is ${MAX_MODULE_BYTES}`, { source: rel });
+      checkModule(fs.readFileSync(file), manifest.limits.memoryMb, rel);
     }
     const { hash, dest } = this.materialise(folder, entries);
     const res = this.store.agents.upsert(

@@ -37,6 +37,8 @@ export interface StartOptions {
   args?: string[];
   /** false: leave the home untouched (a read-only home) and pass --http as a flag */
   writeConfig?: boolean;
+  /** start under `ulimit -v` of this many KiB (through the real launcher) */
+  ulimitV?: number;
 }
 
 export async function startDaemon(opts: StartOptions = {}): Promise<RunningDaemon> {
@@ -49,7 +51,9 @@ export async function startDaemon(opts: StartOptions = {}): Promise<RunningDaemo
     const config = { http: { listen: '127.0.0.1:0' }, ...(opts.config ?? {}) };
     fs.writeFileSync(path.join(home, 'openstarryd.yaml'), YAML.stringify(config));
   }
-  const proc = spawn(path.join(REPO, 'bin/openstarryd'), ['--home', home, ...extra], {
+  const launcher = path.join(REPO, 'bin/openstarryd');
+  const argv = opts.ulimitV === undefined ? [launcher, '--home', home, ...extra] : ['/bin/sh', '-c', `ulimit -v ${opts.ulimitV} && exec "$0" "$@"`, launcher, '--home', home, ...extra];
+  const proc = spawn(argv[0] ?? launcher, argv.slice(1), {
     env: { ...process.env, ...(opts.env ?? {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -20,9 +20,10 @@ export async function wat(text: string): Promise<Uint8Array> {
 }
 
 /** Imports and `alloc` (one buffer at 1024, memory grown to fit); strings go below 1024. */
-export function prelude(memory = '1 16'): string {
+export function prelude(memory = '1 16', imports = ''): string {
   return `
   (import "env" "memory" (memory $m ${memory}))
+  ${imports}
   (import "openstarry" "log" (func $log (param i32 i32 i32)))
   (import "openstarry" "emit" (func $emit (param i32 i32 i32 i32) (result i32)))
   (import "openstarry" "snapshot_set" (func $snapshot_set (param i32 i32) (result i32)))
@@ -51,6 +52,8 @@ export interface WasmAgentOptions {
   id: string;
   body: string;
   memory?: string;
+  /** extra imports (they must come before the prelude's functions) */
+  imports?: string;
   manifest?: Record<string, unknown>;
   files?: Record<string, string>;
 }
@@ -59,7 +62,7 @@ export interface WasmAgentOptions {
 export async function wasmAgent(o: WasmAgentOptions): Promise<string> {
   const dir = path.join(tmpDir(`osd-wasm-${o.id}-`), o.id);
   fs.mkdirSync(dir);
-  fs.writeFileSync(path.join(dir, 'agent.wasm'), await wat(`(module ${prelude(o.memory)} ${o.body})`));
+  fs.writeFileSync(path.join(dir, 'agent.wasm'), await wat(`(module ${prelude(o.memory, o.imports)} ${o.body})`));
   const manifest = { identity: { id: o.id, name: o.id }, runtime: { module: 'agent.wasm' }, ...o.manifest };
   fs.writeFileSync(path.join(dir, 'agent.json'), JSON.stringify(manifest));
   for (const [name, text] of Object.entries(o.files ?? {})) {

@@ -35,7 +35,8 @@ interface Exports {
   stop?: () => void;
 }
 
-type Pending = { kind: 'hal'; requestId: number; deviceId: string; camera: boolean } | { kind: 'note'; what: string };
+/** hal: answered to the guest as hal:result; note: a failure goes to its log; audit: only for the HAL's audit trail. */
+type Pending = { kind: 'hal'; requestId: number; deviceId: string; camera: boolean } | { kind: 'note'; what: string } | { kind: 'audit' };
 
 class GuestAbort extends Error {}
 
@@ -229,6 +230,7 @@ export class Guest {
     this.pending.delete(id);
     const code = typeof error?.data?.code === 'string' ? error.data.code : error ? 'OSZ_E_INTERNAL' : undefined;
     const message = typeof error?.message === 'string' ? error.message.slice(0, 512) : undefined;
+    if (p.kind === 'audit') return;
     if (p.kind === 'note') {
       if (error) this.note(`${p.what} failed: ${code}: ${message}`);
       return;
@@ -348,7 +350,7 @@ export class Guest {
         if (!deviceId || command === undefined) return E.OSZ_E_INVALID_PARAMS;
         // A denial still goes to the HAL, which audits it; the guest learns it at once.
         if (!g.actuators.includes(deviceId)) {
-          halRequest('hal.actuate', deviceId, { command });
+          if (this.pending.size < MAX_PENDING && this.emitBucket.take()) this.request('hal.actuate', { deviceId, command }, { kind: 'audit' });
           return E.HAL_E_DENIED;
         }
         return halRequest('hal.actuate', deviceId, { command });
