@@ -20,7 +20,7 @@ export async function wat(text: string): Promise<Uint8Array> {
 }
 
 /** Imports and `alloc` (one buffer at 1024, memory grown to fit); strings go below 1024. */
-export function prelude(memory = '1 16', imports = ''): string {
+export function prelude(memory = '1 16', imports = '', alloc?: string): string {
   return `
   (import "env" "memory" (memory $m ${memory}))
   ${imports}
@@ -32,12 +32,12 @@ export function prelude(memory = '1 16', imports = ''): string {
   (import "openstarry" "hal_actuate" (func $hal_actuate (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
-  (func (export "alloc") (param $len i32) (result i32)
+  ${alloc ?? `(func (export "alloc") (param $len i32) (result i32)
     (block $ok (loop $grow
       (br_if $ok (i32.le_u (i32.add (i32.const 1024) (local.get $len)) (i32.mul (memory.size) (i32.const 65536))))
       (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then unreachable))
       (br $grow)))
-    (i32.const 1024))`;
+    (i32.const 1024))`}`;
 }
 
 /** An agent that logs every event it gets and emits it back as `wasm:echo`. */
@@ -54,6 +54,8 @@ export interface WasmAgentOptions {
   memory?: string;
   /** extra imports (they must come before the prelude's functions) */
   imports?: string;
+  /** replaces the prelude's alloc */
+  alloc?: string;
   manifest?: Record<string, unknown>;
   files?: Record<string, string>;
 }
@@ -62,7 +64,7 @@ export interface WasmAgentOptions {
 export async function wasmAgent(o: WasmAgentOptions): Promise<string> {
   const dir = path.join(tmpDir(`osd-wasm-${o.id}-`), o.id);
   fs.mkdirSync(dir);
-  fs.writeFileSync(path.join(dir, 'agent.wasm'), await wat(`(module ${prelude(o.memory, o.imports)} ${o.body})`));
+  fs.writeFileSync(path.join(dir, 'agent.wasm'), await wat(`(module ${prelude(o.memory, o.imports, o.alloc)} ${o.body})`));
   const manifest = { identity: { id: o.id, name: o.id }, runtime: { module: 'agent.wasm' }, ...o.manifest };
   fs.writeFileSync(path.join(dir, 'agent.json'), JSON.stringify(manifest));
   for (const [name, text] of Object.entries(o.files ?? {})) {

@@ -1,0 +1,181 @@
+/**
+ * The wasm driver with real cells, below the supervisor: hostile host-function arguments, traps
+ * and aborts, KILL mid-call with a cell-mate's messages replayed, snapshots kept for restarts,
+ * signals, isolation and the compile cache.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { LaunchedAgent } from '../../../../../../runtime/agents/drivers/driver';
+import { WasmDriver } from '../../../../../../runtime/agents/drivers/wasm/driver';
+import { buildLaunchSpec } from '../../../../../../runtime/agents/launch-spec';
+import { validateManifest } from '../../../../../../runtime/agents/manifest';
+import { memoryLogger } from '../../../../../../runtime/log';
+import { RpcPeer } from '../../../../../../runtime/rpc/peer';
+import { createStore } from '../../../../../../runtime/store/store';
+import { REPO, tmpDir, waitFor } from '../../../../../helpers/tmp';
+import { ECHO_BODY, wasmAgent } from '../../../../../helpers/wasm';
+
+const drivers: WasmDriver[] = [];
+afterAll(() => drivers.forEach((d) => d.close()));
+
+function newDriver(cellSize = 8): WasmDriver {
+  const d = new WasmDriver({ cellPath: path.join(REPO, 'dist/wasm-cell.mjs'), cellSize, watchdogMs: 10, heartbeatMs: 200, usageMs: 200, rates: { logPerSecond: 1000, emitPerSecond: 1000 }, maxFileBytes: 1024 });
+  drivers.push(d);
+  return d;
+}
+
+const dir = tmpDir('osd-wasm-driver-');
+const store = createStore(path.join(dir, 'db'), memoryLogger(), { keepEvents: 10 });
+let n = 0;
+
+interface Running {
+  agent: LaunchedAgent;
+  peer: RpcPeer;
+  instance: string;
+  logs: string[];
+  out: string[];
+  emits: Array<Record<string, unknown>>;
+}
+
+/** Launches, answers the guest's requests like a session would, and runs init. */
+async function run(driver: WasmDriver, folder: string, instance = `w-${++n}`): Promise<Running> {
+  const manifest = validateManifest(JSON.parse(fs.readFileSync(path.join(folder, 'agent.json'), 'utf8')), 'x');
+  const agentRec = { id: manifest.identity.id, name: 'x', version: null, hash: '', storePath: folder, sourcePath: folder, driver: 'wasm', manifest: '', uid: null, installedAt: 0, updatedAt: 0 };
+  const { spec } = buildLaunchSpec({ instanceId: instance, agent: agentRec, manifest, options: {}, dataRoot: path.join(dir, 'data'), separateUid: false, heartbeatMs: 200, plugins: store.plugins, secrets: store.secrets });
+  const agent = await driver.launch(spec);
+  const r: Running = { agent, peer: undefined as unknown as RpcPeer, instance, logs: [], out: [], emits: [] };
+  agent.onOutput((s, l) => r.out.push(`${s}:${l}`));
+  r.peer = new RpcPeer((m) => agent.channel.send(m), {
+    request: (method, params) => {
+      if (method === 'bus.emit') r.emits.push(params as Record<string, unknown>);
+      return { ok: true };
+    },
+    notification: (method, params) => {
+      if (method === 'log') r.logs.push(String((params as { msg: unknown }).msg));
+    },
+  });
+  agent.channel.onMessage((m) => r.peer.receive(m));
+  await r.peer.call('agent.init', {}, 5000);
+  return r;
+}
+
+const EMITS = { capabilities: { events: { emit: ['wasm:*'] } } };
+const event = (type: string, data: Record<string, unknown> = {}): unknown => ({ jsonrpc: '2.0', method: 'agent.event', params: { event: { v: 1, id: 'x', type, source: 'test', time: new Date().toISOString(), data, depth: 0 } } });
+
+describe('wasm driver', () => {
+  it('answers hostile host-function arguments with negative results, never a crash', async () => {
+    const folder = await wasmAgent({
+      id: 'whostile',
+      body: `
+        (func (export "init")
+          ;; pointers past the end of memory, lengths of 2 GB, a negative pointer
+          (call $log (i32.const 1) (i32.const 65530) (i32.const 100))
+          (call $log (i32.const 1) (i32.const 65000) (i32.const 0x7fffffff))
+          (call $log (i32.const 1) (i32.const -8) (i32.const 4))
+          (if (i32.ne (call $emit (i32.const 65530) (i32.const 100) (i32.const 0) (i32.const 0)) (i32.const -1)) (then unreachable))
+          (if (i32.ne (call $hal_read (i32.const 0) (i32.const 0x7fffffff) (i32.const 0)) (i32.const -1)) (then unreachable))
+          (if (i32.ne (call $snapshot_set (i32.const 0) (i32.const 0x10000000)) (i32.const -1)) (then unreachable))
+          (if (i32.ne (call $timer_set (i32.const 0) (i32.const 0) (i32.const 100) (i32.const 1)) (i32.const -1)) (then unreachable))
+          (if (i32.ne (call $fd_write (i32.const 1) (i32.const 65535) (i32.const 1) (i32.const 0)) (i32.const 21)) (then unreachable))
+          (if (i32.ne (call $fd_write (i32.const 9) (i32.const 0) (i32.const 0) (i32.const 0)) (i32.const 8)) (then unreachable))
+          (call $log (i32.const 1) (i32.const 16) (i32.const 8)))
+        (data (i32.const 16) "survived")
+        (func (export "on_event") (param i32 i32))`,
+    });
+    const r = await run(newDriver(), folder);
+    await waitFor('log', () => r.logs.includes('survived'));
+    expect(r.logs).toEqual(['survived']);
+  });
+
+  it('ends a guest whose alloc points outside its memory, and reports aborts with their message', async () => {
+    const d = newDriver();
+    const bad = await wasmAgent({ id: 'wbadalloc', alloc: '(func (export "alloc") (param i32) (result i32) i32.const 0x7fffff00)', body: `(func (export "init")) (func (export "on_event") (param i32 i32))` });
+    const r = await run(d, bad);
+    r.agent.channel.send(event('x:y'));
+    expect((await r.agent.exited).reason).toMatch(/^trap: the agent's alloc returned memory outside its memory/);
+
+    const abort = await wasmAgent({
+      id: 'wabort',
+      imports: '(import "env" "abort" (func $abort (param i32 i32 i32 i32)))',
+      // an AssemblyScript string: byte length in the word before the characters (UTF-16)
+      body: `(data (i32.const 60) "\\08\\00\\00\\00b\\00o\\00o\\00m\\00") (data (i32.const 92) "\\04\\00\\00\\00a\\00s\\00")
+        (func (export "init")) (func (export "on_event") (param i32 i32) (call $abort (i32.const 64) (i32.const 96) (i32.const 7) (i32.const 3)))`,
+    });
+    const a = await run(d, abort);
+    a.agent.channel.send(event('x:y'));
+    expect(await a.agent.exited).toEqual({ code: 1, signal: null, reason: 'abort: boom at as:7:3' });
+  });
+
+  it('KILL while a guest is mid-call restarts its cell; the cell-mate gets the messages the old cell had not processed', async () => {
+    const d = newDriver();
+    const spin = await wasmAgent({ id: 'wspin2', body: `(func (export "init")) (func (export "on_event") (param i32 i32) (loop $l (br $l)))`, manifest: { limits: { callTimeoutMs: 60_000 } } });
+    const echo = await wasmAgent({ id: 'wecho2', body: ECHO_BODY, manifest: EMITS });
+    const mate = await run(d, echo);
+    const spinner = await run(d, spin);
+    expect(d.stats().cells).toBe(1);
+    spinner.agent.channel.send(event('go:spin'));
+    await new Promise((r) => setTimeout(r, 50));
+    // the cell is busy: these wait in its queue
+    for (let i = 0; i < 5; i++) mate.agent.channel.send(event('x:queued', { i }));
+    expect(spinner.agent.signal('SIGKILL')).toBe(true);
+    expect(await spinner.agent.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    await waitFor('replayed', () => mate.emits.length === 5);
+    expect(mate.emits.map((e) => (e.data as { data: { i: number } }).data.i)).toEqual([0, 1, 2, 3, 4]);
+    expect(mate.out.join('\n')).toContain('cell restarted because instance');
+    expect(d.stats().restarts).toBe(1);
+  });
+
+  it('answers agent.snapshot from the pushed snapshot and restores it when the same instance starts again', async () => {
+    const d = newDriver();
+    const folder = await wasmAgent({
+      id: 'wsnap',
+      body: `
+        (global $restored (mut i32) (i32.const 0))
+        (data (i32.const 16) "{\\"n\\":41}") (data (i32.const 32) "restored")
+        (func (export "init") (drop (call $snapshot_set (i32.const 16) (i32.const 8))))
+        (func (export "restore") (param $p i32) (param $l i32) (call $log (i32.const 1) (i32.const 32) (i32.const 8)) (call $log (i32.const 1) (local.get $p) (local.get $l)))
+        (func (export "on_event") (param i32 i32) (call $proc_exit (i32.const 0)))`,
+    });
+    const first = await run(d, folder, 'wsnap-1');
+    await waitFor('snapshot pushed', async () => JSON.stringify(await first.peer.call('agent.snapshot', undefined, 1000)) === '{"n":41}');
+    first.agent.channel.send(event('x:end'));
+    expect(await first.agent.exited).toEqual({ code: 0, signal: null });
+    const again = await run(d, folder, 'wsnap-1');
+    await waitFor('restored', () => again.logs.length === 2);
+    expect(again.logs).toEqual(['restored', '{"n":41}']);
+  });
+
+  it('delivers HUP as an event, refuses STOP, ends on TERM with code 0, and reports call time and memory', async () => {
+    const d = newDriver();
+    const r = await run(d, await wasmAgent({ id: 'wsig', body: ECHO_BODY, manifest: EMITS }));
+    expect(r.agent.signal('SIGHUP')).toBe(true);
+    await waitFor('signal event', () => r.emits.some((e) => (e.data as { type?: string }).type === 'signal:hup'));
+    expect(r.agent.signal('SIGSTOP')).toBe(false);
+    await waitFor('usage', () => r.agent.usage?.() !== undefined);
+    expect(r.agent.usage?.()).toMatchObject({ rssBytes: 65536 });
+    expect(r.agent.signal('SIGTERM')).toBe(true);
+    expect(await r.agent.exited).toEqual({ code: 0, signal: null });
+    expect(r.agent.signal('SIGKILL')).toBe(false);
+  });
+
+  it('gives dedicated agents a cell of their own and compiles a module once', async () => {
+    const d = newDriver();
+    const shared = await wasmAgent({ id: 'wsh', body: ECHO_BODY });
+    const dedicated = await wasmAgent({ id: 'wded', body: ECHO_BODY, manifest: { runtime: { module: 'agent.wasm', isolation: 'dedicated' } } });
+    await run(d, shared);
+    await run(d, shared);
+    await run(d, dedicated);
+    await run(d, dedicated);
+    // the same bytes: one compiled module for both agents
+    expect(d.stats()).toMatchObject({ cells: 3, guests: 4, modules: 1 });
+    expect(d.cache.hits).toBe(3);
+  });
+
+  it('refuses a module that changed into something outside the ABI after install', async () => {
+    const d = newDriver();
+    const folder = await wasmAgent({ id: 'wswap', body: ECHO_BODY });
+    fs.writeFileSync(path.join(folder, 'agent.wasm'), Buffer.from('\0asm\x01\0\0\0garbage'));
+    await expect(run(d, folder)).rejects.toMatchObject({ code: 'OSZ_E_WASM_REFUSED' });
+  });
+});
