@@ -29,7 +29,7 @@ const common = {
 
 await Promise.all([
   build({ ...common, entryPoints: [path.join(root, 'runtime/bin/openstarryd.ts')], outfile: path.join(dist, 'openstarryd.mjs'), external: ['better-sqlite3', '@serialport/bindings-cpp'] }),
-  build({ ...common, entryPoints: [path.join(root, 'runtime/bin/openstarryctl.ts')], outfile: path.join(dist, 'openstarryctl.mjs'), external: ['better-sqlite3', '@serialport/bindings-cpp'] }),
+  build({ ...common, entryPoints: [path.join(root, 'runtime/bin/openstarryctl.ts')], outfile: path.join(dist, 'openstarryctl.mjs'), external: ['better-sqlite3', '@serialport/bindings-cpp', 'assemblyscript', 'assemblyscript/*'] }),
   // The runner runs under the permission model with read access to itself only: no externals.
   build({ ...common, entryPoints: [path.join(root, 'runtime/sdk/node/runner.ts')], outfile: path.join(dist, 'sdk/runner.mjs'), sourcemap: false }),
   build({ ...common, entryPoints: [path.join(root, 'runtime/sdk/node/worker-host.ts')], outfile: path.join(dist, 'sdk/worker-host.mjs'), sourcemap: false }),

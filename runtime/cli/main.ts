@@ -3,12 +3,13 @@
  * Exit codes: 0 ok, 1 the operation failed, 2 usage, 3 daemon unreachable.
  */
 import { parseArgs } from 'node:util';
+import path from 'node:path';
 import { OszError, toOszError } from '../errors';
 import { closest } from '../util/suggest';
 import { ControlClient } from './client';
 import { type CliIO, VERBS } from './commands';
 import { discoverSocket } from './discover';
-import { scaffoldAgent } from './scaffold';
+import { buildAsAgent, scaffoldAgent } from './scaffold';
 
 const GLOBAL = {
   socket: { type: 'string' },
@@ -66,13 +67,18 @@ export async function runCli(argv: string[], io: CliIO, env: NodeJS.ProcessEnv =
   }
 }
 
-function runNew(args: string[], io: CliIO): number {
+async function runNew(args: string[], io: CliIO): Promise<number> {
   try {
     const parsed = parseArgs({ args, options: { lang: { type: 'string', default: 'node' }, dir: { type: 'string', default: '.' } }, allowPositionals: true, strict: true });
     const [kind, name] = parsed.positionals;
-    if (kind !== 'agent' || !name) throw new OszError('OSZ_E_INVALID_PARAMS', 'usage: openstarryctl new agent <name> --lang node');
+    if (kind !== 'agent' || !name) throw new OszError('OSZ_E_INVALID_PARAMS', 'usage: openstarryctl new agent <name> --lang node|as');
     const dir = scaffoldAgent(name, parsed.values.lang, parsed.values.dir);
-    io.out(`created ${dir}\nnext: openstarryctl agent add ${dir} && openstarryctl spawn ${name}`);
+    io.out(`created ${dir}`);
+    if (parsed.values.lang !== 'node') {
+      if (await buildAsAgent(dir)) io.out(`built ${path.join(dir, 'build', `${name}.wasm`)}`);
+      else io.out(`build it: cd ${dir} && npm install && npm run build`);
+    }
+    io.out(`next: openstarryctl agent add ${dir} && openstarryctl spawn ${name}`);
     return 0;
   } catch (err) {
     const e = toOszError(err);

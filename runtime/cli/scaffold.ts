@@ -1,7 +1,10 @@
 /**
- * `openstarryctl new agent <name> --lang node`: a ready-to-add Node agent folder — agent.json
- * with identity.id = name, an entry module using the SDK's handler shape, the SDK's type
- * declarations for editors, and a README saying how to add and spawn it.
+ * `openstarryctl new agent <name> --lang node|as`: a ready-to-add agent folder with agent.json
+ * (identity.id = name) and a README saying how to add and spawn it.
+ * - node: an entry module using the SDK's handler shape and the SDK's type declarations;
+ * - as (AssemblyScript, the WASM driver): assembly/index.ts, a copy of the AssemblyScript SDK in
+ *   assembly/openstarry/, asconfig.json and package.json; `buildAsAgent` compiles it when the
+ *   AssemblyScript compiler is installed beside openstarryd (a development checkout).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,10 +14,11 @@ import { packageRoot } from '../util/package-root';
 
 export function scaffoldAgent(name: string, lang: string, parent: string): string {
   if (!AGENT_ID.test(name)) throw new OszError('OSZ_E_INVALID_PARAMS', `agent name "${name.slice(0, 80)}" must be lower-case letters, digits and dashes, starting with a letter`);
-  if (lang !== 'node') throw new OszError('OSZ_E_INVALID_PARAMS', `--lang ${lang} is not supported yet; use --lang node`);
+  if (lang !== 'node' && lang !== 'as' && lang !== 'assemblyscript') throw new OszError('OSZ_E_INVALID_PARAMS', `--lang ${lang.slice(0, 32)} is not supported; use --lang node or --lang as`);
   const dir = path.resolve(parent, name);
   if (fs.existsSync(dir)) throw new OszError('OSZ_E_INVALID_PARAMS', `${dir} already exists; choose another name or remove it`);
   fs.mkdirSync(dir, { recursive: true });
+  if (lang !== 'node') return scaffoldAs(name, dir);
   const manifest = {
     $schema: 'https://openstarry.dev/schema/agent.schema.json',
     identity: { id: name, name: title(name), version: '0.1.0' },
@@ -67,5 +71,83 @@ export default {
     ctx.log.info('${name} stopping');
   },
 };
+`;
+}
+
+const SDK_FILES = ['index.ts', 'host.ts', 'json.ts'];
+
+function sdkDir(): string {
+  const built = path.join(packageRoot(), 'dist', 'sdk', 'assemblyscript');
+  return fs.existsSync(built) ? built : path.join(packageRoot(), 'runtime', 'sdk', 'assemblyscript');
+}
+
+function scaffoldAs(name: string, dir: string): string {
+  const manifest = {
+    $schema: 'https://openstarry.dev/schema/agent.schema.json',
+    identity: { id: name, name: title(name), version: '0.1.0' },
+    runtime: { driver: 'wasm', module: `build/${name}.wasm` },
+    capabilities: { hal: { sensors: [], actuators: [], cameras: [] }, events: { emit: [`${name}:*`], subscribe: [] } },
+    limits: { memoryMb: 4, callTimeoutMs: 200 },
+    restart: { policy: 'on-failure', maxRetries: 5 },
+  };
+  fs.writeFileSync(path.join(dir, 'agent.json'), JSON.stringify(manifest, null, 2) + '\n');
+  fs.mkdirSync(path.join(dir, 'assembly', 'openstarry'), { recursive: true });
+  for (const f of SDK_FILES) fs.copyFileSync(path.join(sdkDir(), f), path.join(dir, 'assembly', 'openstarry', f));
+  fs.writeFileSync(path.join(dir, 'assembly', 'index.ts'), asSource(name));
+  const base = JSON.parse(fs.readFileSync(path.join(sdkDir(), 'asconfig.json'), 'utf8')) as { options: Record<string, unknown> };
+  fs.writeFileSync(path.join(dir, 'asconfig.json'), JSON.stringify({ entries: ['assembly/index.ts'], options: { ...base.options, outFile: `build/${name}.wasm` } }, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, private: true, scripts: { build: 'asc --config asconfig.json' }, devDependencies: { assemblyscript: '^0.28.20' } }, null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(dir, 'README.md'),
+    `# ${title(name)}\n\nAn OpenStarry agent in AssemblyScript, run by the WASM driver.\n\n    npm install && npm run build      # builds build/${name}.wasm\n    openstarryctl agent add .\n    openstarryctl spawn ${name}\n    openstarryctl logs ${name} -f\n\nThe host functions are in docs/agent-abi.md; assembly/openstarry/ is the SDK.\n`,
+  );
+  return dir;
+}
+
+/** Compiles a scaffolded AssemblyScript agent with the compiler installed beside openstarryd; false when there is none. */
+export async function buildAsAgent(dir: string): Promise<boolean> {
+  let asc: { main(argv: string[], opts: object): Promise<{ error: Error | null; stderr: { toString(): string } }> };
+  try {
+    asc = ((await import('assemblyscript/asc')) as unknown as { default: typeof asc }).default;
+  } catch {
+    return false;
+  }
+  const cwd = process.cwd();
+  try {
+    process.chdir(dir);
+    const { error, stderr } = await asc.main(['--config', 'asconfig.json'], {});
+    if (error) throw new OszError('OSZ_E_INVALID_PARAMS', `asc failed: ${error.message}\n${stderr.toString()}`);
+  } finally {
+    process.chdir(cwd);
+  }
+  return true;
+}
+
+function asSource(name: string): string {
+  return `// ${title(name)}: an OpenStarry WASM agent (docs/agent-abi.md). Build: npm run build.
+import { Event, events, emit, JsonObject, json, lifecycle, log, state, timer } from "./openstarry/index";
+export { alloc, on_event, restore } from "./openstarry/index";
+
+let ticks: i32 = 0;
+
+export function init(): void {
+  events.on(handle);
+  lifecycle.onRestore(onRestore);
+  timer.every("tick", 5000);
+  log.info("${name} started");
+}
+
+function onRestore(snapshot: string): void {
+  const v = json.get(snapshot, "ticks");
+  if (v != null) ticks = I32.parseInt(v);
+}
+
+function handle(e: Event): void {
+  if (e.type == "timer:tick") {
+    ticks++;
+    emit("${name}:tick", new JsonObject().int("ticks", ticks).toString());
+    state.set(new JsonObject().int("ticks", ticks).toString());
+  }
+}
 `;
 }

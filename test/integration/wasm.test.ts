@@ -236,4 +236,17 @@ describe('WASM agents through the daemon', () => {
     await waitFor('whal gone', async () => (await one(h))?.state !== 'running' || (await d.cli(['kill', h])).code === 0);
     await waitFor('fan safe', async () => (await d.json<{ devices: Array<{ id: string; state?: string }> }>(['hal', 'ls'])).devices.find((x) => x.id === 'fan')?.state === 'off');
   });
+
+  it('scaffolds an AssemblyScript agent that builds and runs', async () => {
+    const parent = tmpDir('osd-new-as-');
+    const r = await d.cli(['new', 'agent', 'my-wasm', '--lang', 'as', '--dir', parent]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('built ');
+    expect(fs.existsSync(path.join(parent, 'my-wasm/build/my-wasm.wasm'))).toBe(true);
+    const inst = await spawn(path.join(parent, 'my-wasm'));
+    await waitFor('my-wasm running', async () => (await one(inst))?.state === 'running');
+    await waitFor('my-wasm logged', async () => (await logs(inst)).includes('my-wasm started'));
+    expect((await one(inst))?.driver).toBe('wasm');
+    await d.cli(['kill', inst]);
+  });
 });

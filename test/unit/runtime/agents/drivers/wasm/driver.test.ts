@@ -61,7 +61,7 @@ async function run(driver: WasmDriver, folder: string, instance = `w-${++n}`): P
 }
 
 const EMITS = { capabilities: { events: { emit: ['wasm:*'] } } };
-const event = (type: string, data: Record<string, unknown> = {}): unknown => ({ jsonrpc: '2.0', method: 'agent.event', params: { event: { v: 1, id: 'x', type, source: 'test', time: new Date().toISOString(), data, depth: 0 } } });
+const event = (type: string, data: Record<string, unknown> = {}): object => ({ jsonrpc: '2.0', method: 'agent.event', params: { event: { v: 1, id: 'x', type, source: 'test', time: new Date().toISOString(), data, depth: 0 } } });
 
 describe('wasm driver', () => {
   it('answers hostile host-function arguments with negative results, never a crash', async () => {
