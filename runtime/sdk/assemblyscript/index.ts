@@ -203,6 +203,17 @@ export class Reading {
 }
 
 const READING = memory.data(16, 8);
+let lastType: string = "";
+let lastTypeBytes: ArrayBuffer = new ArrayBuffer(0);
+
+/** The UTF-8 bytes of a sensor type, kept for the next read of the same type (agents poll the same few). */
+function typeBytes(t: string): ArrayBuffer {
+  if (t != lastType) {
+    lastType = t;
+    lastTypeBytes = utf8(t);
+  }
+  return lastTypeBytes;
+}
 
 export namespace hal {
   /** the result of the last call that failed (see errorName) */
@@ -210,13 +221,24 @@ export namespace hal {
 
   /** The latest reading of a granted sensor type, without waiting; null when there is none (see lastError). */
   export function read(sensorType: string): Reading | null {
-    const t = utf8(sensorType);
+    const t = typeBytes(sensorType);
     const rc = host.hal_read(changetype<usize>(t), t.byteLength, READING);
     if (rc < 0) {
       lastError = rc;
       return null;
     }
     return new Reading(load<f64>(READING), load<f64>(READING, 8));
+  }
+
+  /** The latest value of a granted sensor type, or NaN (see lastError); allocates nothing. */
+  export function value(sensorType: string): f64 {
+    const t = typeBytes(sensorType);
+    const rc = host.hal_read(changetype<usize>(t), t.byteLength, READING);
+    if (rc < 0) {
+      lastError = rc;
+      return NaN;
+    }
+    return load<f64>(READING);
   }
 
   /** Asks for an actuator command ("on", "off", "toggle"); returns a request id answered by a hal:result event, or a negative error. */

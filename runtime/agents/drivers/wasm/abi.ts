@@ -41,6 +41,17 @@ export function checkModule(bytes: Uint8Array, memoryMb: number, source: string)
   } catch (err) {
     return refuse(err instanceof WasmFormatError ? err.message : 'unreadable module');
   }
+  const checked = checkAbi(info, memoryMb, source);
+  // Last, so the ABI refusals name what is wrong before the engine's generic "invalid".
+  if (!WebAssembly.validate(bytes)) refuse('the module does not validate as WebAssembly');
+  return checked;
+}
+
+/** The ABI and memory checks over what the binary reader found (a module already validated needs only these). */
+export function checkAbi(info: WasmInfo, memoryMb: number, source: string): CheckedModule {
+  const refuse = (why: string, details: Record<string, unknown> = {}): never => {
+    throw new OszError('OSZ_E_WASM_REFUSED', `${source}: ${why}`, { source, ...details });
+  };
   for (const imp of info.imports) {
     const allowed =
       (imp.module === 'openstarry' && imp.kind === 'func' && (OPENSTARRY_IMPORTS as readonly string[]).includes(imp.name)) ||
@@ -59,7 +70,5 @@ export function checkModule(bytes: Uint8Array, memoryMb: number, source: string)
   for (const name of REQUIRED_EXPORTS) {
     if (!info.exports.some((e) => e.name === name && e.kind === 'func')) refuse(`does not export the function "${name}" that ABI v1 requires`, { export: name });
   }
-  // Last, so the ABI refusals above name what is wrong before the engine's generic "invalid".
-  if (!WebAssembly.validate(bytes)) refuse('the module does not validate as WebAssembly');
   return { info, memory: { initialPages: mem.min, maximumPages: Math.min(mem.max ?? capPages, capPages) } };
 }

@@ -16,7 +16,7 @@ import type { MirrorLayout } from '../../../../hal/mirror';
 import { OszError } from '../../../errors';
 import type { Manifest } from '../../manifest';
 import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from '../driver';
-import { checkModule, MAX_MODULE_BYTES } from './abi';
+import { checkAbi, checkModule, MAX_MODULE_BYTES } from './abi';
 import { CellPool, type Route } from './cell-pool';
 import { ModuleCache } from './engine';
 import type { GuestRates } from './protocol';
@@ -71,19 +71,22 @@ export class WasmDriver implements AgentDriver {
     const rel = spec.manifest.runtime.module ?? '';
     const file = path.join(spec.installDir, rel);
     const bytes = readModule(file, rel);
-    const checked = checkModule(bytes, spec.manifest.limits.memoryMb, rel);
+    const memoryMb = spec.manifest.limits.memoryMb;
     let compiled;
     try {
-      compiled = await this.cache.get(bytes);
+      compiled = await this.cache.get(bytes, () => checkModule(bytes, memoryMb, rel).info);
     } catch (err) {
+      if (err instanceof OszError) throw err;
       throw new OszError('OSZ_E_SPAWN_FAILED', `${rel} does not compile: ${(err as Error).message}`);
     }
+    const checked = checkAbi(compiled.info, memoryMb, rel);
     const grants = spec.manifest.capabilities;
     let resolveExit!: (e: AgentExit) => void;
     const exited = new Promise<AgentExit>((r) => (resolveExit = r));
     let added!: { resolve(): void; reject(e: Error): void };
     const addedP = new Promise<void>((resolve, reject) => (added = { resolve, reject }));
     const messageFns: Array<(v: unknown) => void> = [];
+    const early: unknown[] = [];
     const outputFns: Array<(s: 'stdout' | 'stderr', l: string) => void> = [];
     const route: Route = {
       id: spec.instanceId,
@@ -111,7 +114,11 @@ export class WasmDriver implements AgentDriver {
       snapshot: this.kept.get(spec.instanceId) ?? null,
       usage: undefined,
       gone: false,
-      onMessage: (m) => messageFns.forEach((f) => f(m)),
+      onMessage: (m) => {
+        // Until the session attaches (right after launch resolves), hold what the guest says.
+        if (messageFns.length > 0) messageFns.forEach((f) => f(m));
+        else if (early.length < 1000) early.push(m);
+      },
       onOutput: (s, l) => outputFns.forEach((f) => f(s, l)),
       onAdded: () => added.resolve(),
       onExit: (e) => {
@@ -127,7 +134,10 @@ export class WasmDriver implements AgentDriver {
       osStartTime: null,
       channel: {
         send: (msg) => this.send(route, msg),
-        onMessage: (fn) => void messageFns.push(fn),
+        onMessage: (fn) => {
+          messageFns.push(fn);
+          if (messageFns.length === 1) early.splice(0).forEach((m) => fn(m));
+        },
         onInvalid: () => undefined,
       },
       exited,

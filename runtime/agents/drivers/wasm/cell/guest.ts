@@ -97,8 +97,10 @@ export class Guest {
     });
     if (!ok) return;
     this.ctx.post({ c: 'added', i: this.id });
-    if (this.spec.resume) this.initAndRestore();
-    else this.request('hello', { protocol: 1, instance: this.id, token: this.spec.token }, { kind: 'note', what: 'hello' }, 'h');
+    if (!this.spec.resume) this.request('hello', { protocol: 1, instance: this.id, token: this.spec.token }, { kind: 'note', what: 'hello' }, 'h');
+    // init runs at once, pipelined behind hello (the token came from the driver, so hello cannot
+    // be refused); the host's agent.init is then answered without another call into the guest.
+    this.initAndRestore();
   }
 
   /** A JSON-RPC object from the host side of the agent protocol. */
@@ -111,7 +113,6 @@ export class Guest {
     }
     switch (msg.method) {
       case 'agent.init':
-        if (!this.inited && !this.initAndRestore()) return;
         this.respond(msg.id, { ok: true });
         return;
       case 'agent.event':
@@ -153,15 +154,14 @@ export class Guest {
     this.ctx.post({ c: 'out', i: this.id, stream: 'stderr', line: `openstarryd: rate limit: dropped ${logs} log line(s) and ${emits} event(s) (limits: ${r.logPerSecond} lines/s, ${r.emitPerSecond} events/s)` });
   }
 
-  private initAndRestore(): boolean {
-    if (!this.invoke(() => this.exports.init())) return false;
+  private initAndRestore(): void {
+    if (!this.invoke(() => this.exports.init())) return;
     const snap = this.snapshotJson;
     if (snap !== null && this.exports.restore) {
       const bytes = GuestMemory.encode(snap);
-      if (!this.invoke(() => this.exports.restore?.(...this.place(bytes)))) return false;
+      if (!this.invoke(() => this.exports.restore?.(...this.place(bytes)))) return;
     }
     this.inited = true;
-    return true;
   }
 
   private deliver(json: string): void {
