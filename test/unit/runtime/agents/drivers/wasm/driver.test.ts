@@ -178,4 +178,26 @@ describe('wasm driver', () => {
     fs.writeFileSync(path.join(folder, 'agent.wasm'), Buffer.from('\0asm\x01\0\0\0garbage'));
     await expect(run(d, folder)).rejects.toMatchObject({ code: 'OSZ_E_WASM_REFUSED' });
   });
+
+  it("the AssemblyScript SDK's JSON reader survives malformed and hostile text", async () => {
+    const r = await run(newDriver(), path.join(REPO, 'test/fixtures/agents/wjson'));
+    await waitFor('json cases', () => r.logs.includes('done'));
+    expect(r.logs).toEqual([
+      'type=hal:sensor.temperature value=21.5 unit=°C q=say "hi" t=1',
+      'nested=[1,{"b":"}"}]',
+      'missing=<null>',
+      'notanumber=NaN',
+      'unterminated=<null>',
+      'truncated=<null>',
+      'garbage=<null>',
+      'empty=<null>',
+      'notobject=<null>',
+      'nocolon=<null>',
+      'escapes=3',
+      'deep=<null>',
+      'long=7',
+      'roundtrip={"s":"he said \\"\\\\\\n","n":1.5,"i":-3,"b":false,"nan":null}',
+      'done',
+    ]);
+  });
 });
