@@ -3,9 +3,11 @@
  * 39-bit arm64 kernel leaves a process) the launcher turns V8's trap handler off and 1,000 agents
  * fit; forced on, agents past ~51 fail with a clear reason and the daemon keeps serving.
  */
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../runtime/cli/client';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon';
+import { FIXTURES, waitFor } from '../helpers/tmp';
 import { ECHO_BODY, wasmAgent } from '../helpers/wasm';
 
 const GB512 = 512 * 1024 * 1024; // KiB
@@ -75,4 +77,19 @@ describe('WASM agents under a 512 GB address-space limit', () => {
     expect(doctor.find((c) => c.name === 'wasm')).toMatchObject({ status: 'fail', detail: expect.stringContaining('only about 51 WASM agents fit') as unknown });
     expect((await d.cli(['call', 'daemon.ping'])).code).toBe(0);
   }, 180_000);
+});
+
+describe('WASM agents across a daemon crash', () => {
+  it('brings WASM instances desired running back after kill -9 of the daemon', async () => {
+    const d = await startDaemon();
+    const spawned = await d.cli(['spawn', path.join(FIXTURES, 'agents/wcounter')]);
+    const inst = spawned.stdout.trim().split(/\s+/).pop() ?? '';
+    await waitFor('counting', async () => /n=3\b/.test((await d.cli(['logs', inst])).stdout));
+    await d.kill9();
+    const again = await startDaemon({ home: d.home });
+    daemons.push(again);
+    const row = await waitFor('back', async () => (await again.json<Array<{ instance: string; state: string; driver: string }>>(['ps'])).find((p) => p.instance === inst && p.state === 'running'));
+    expect(row.driver).toBe('wasm');
+    await waitFor('counting again', async () => /n=2\b/.test((await again.cli(['logs', inst, '-n', '5'])).stdout));
+  }, 60_000);
 });

@@ -25,6 +25,12 @@ export interface Route {
   snapshot: string | null;
   usage: UsageSample | undefined;
   gone: boolean;
+  /** past init in its cell: heartbeats are sent on its behalf */
+  ready: boolean;
+  /** events posted to its cell and not yet processed */
+  backlog: number;
+  /** events dropped because the backlog was full, since the last report */
+  dropped: number;
   onMessage(m: unknown): void;
   onOutput(stream: 'stdout' | 'stderr', line: string): void;
   onAdded(): void;
@@ -44,6 +50,8 @@ export interface PoolOptions {
 }
 
 const MAX_OUTBOX = 10_000;
+/** events a guest may have waiting in its cell; past this new events for it are dropped and counted */
+export const MAX_BACKLOG = 1000;
 
 export class Cell {
   readonly worker: Worker;
@@ -55,6 +63,8 @@ export class Cell {
   private seq = 0;
   closed = false;
   idleTimer: NodeJS.Timeout | undefined;
+  /** when the cell last said anything (monotonic ms) */
+  lastSeen = monoMs();
 
   constructor(
     readonly dedicated: boolean,
@@ -104,6 +114,7 @@ export class Cell {
     this.routes.delete(route.id);
     this.slots[route.slot] = undefined;
     this.outbox = this.outbox.filter((e) => e.i !== route.id);
+    route.backlog = 0;
   }
 
   /** Posts to the cell; messages that need acknowledging get a sequence number and stay in the outbox. */
@@ -113,7 +124,9 @@ export class Cell {
       const s = ++this.seq;
       const full = { ...m, s } as ToCell;
       this.outbox.push({ s, i: m.i, m: full });
-      if (this.outbox.length > MAX_OUTBOX) this.outbox.shift();
+      const route = this.routes.get(m.i);
+      if (route) route.backlog++;
+      if (this.outbox.length > MAX_OUTBOX) this.forget(this.outbox.shift());
       this.worker.postMessage(full);
       return;
     }
@@ -123,7 +136,12 @@ export class Cell {
   acked(s: number): void {
     let n = 0;
     while (n < this.outbox.length && (this.outbox[n]?.s ?? Infinity) <= s) n++;
-    if (n > 0) this.outbox.splice(0, n);
+    if (n > 0) this.outbox.splice(0, n).forEach((e) => this.forget(e));
+  }
+
+  private forget(e: { i: string } | undefined): void {
+    const r = e && this.routes.get(e.i);
+    if (r && r.backlog > 0) r.backlog--;
   }
 
   /** The route whose call is running now and how long it has run, if any. */
@@ -146,6 +164,7 @@ export class Cell {
 export class CellPool {
   private readonly cells = new Set<Cell>();
   private watchdog: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
   /** cells restarted by the watchdog or a KILL mid-call */
   restarts = 0;
 
@@ -178,9 +197,24 @@ export class CellPool {
     return { cells: this.cells.size, guests, restarts: this.restarts };
   }
 
+  /**
+   * Heartbeats on behalf of guests past init, from the daemon's thread: for every cell that spoke
+   * lately, or is inside a call still within its budget (a long legitimate call must not get its
+   * cell-mates stopped for silence; one over budget is the watchdog's).
+   */
+  beat(now = monoMs()): void {
+    for (const cell of this.cells) {
+      const run = cell.running(now);
+      const healthy = now - cell.lastSeen < this.opts.aliveMs * 2.5 || (run !== undefined && run.elapsedMs <= run.budgetMs);
+      if (!healthy) continue;
+      for (const r of cell.routes.values()) if (r.ready && !r.gone) r.onMessage({ jsonrpc: '2.0', method: 'heartbeat' });
+    }
+  }
+
   close(): void {
     if (this.watchdog) clearInterval(this.watchdog);
-    this.watchdog = undefined;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.watchdog = this.heartbeat = undefined;
     for (const c of this.cells) {
       for (const r of [...c.routes.values()]) this.finish(r, { code: null, signal: 'SIGKILL', reason: 'daemon stopped' });
       c.terminate();
@@ -202,6 +236,7 @@ export class CellPool {
     const cell = new Cell(dedicated, this.opts, (c, m) => this.onCellMessage(c, m), (c, why) => this.onCellGone(c, why));
     this.cells.add(cell);
     this.watchdog ??= setInterval(() => this.tick(), this.opts.watchdogMs).unref();
+    this.heartbeat ??= setInterval(() => this.beat(), this.opts.aliveMs).unref();
     return cell;
   }
 
@@ -253,6 +288,7 @@ export class CellPool {
   }
 
   private onCellMessage(cell: Cell, m: FromCell): void {
+    cell.lastSeen = monoMs();
     if (m.c === 'ack') {
       cell.acked(m.s);
       return;
@@ -260,12 +296,20 @@ export class CellPool {
     if (m.c === 'usage') {
       for (const [id, cpuMs, bytes] of m.u) {
         const r = cell.routes.get(id);
-        if (r) r.usage = { cpuPercent: (cpuMs / this.opts.usageMs) * 100, rssBytes: bytes };
+        if (!r) continue;
+        r.usage = { cpuPercent: (cpuMs / this.opts.usageMs) * 100, rssBytes: bytes };
+        if (r.dropped > 0) {
+          r.onOutput('stderr', `openstarryd: dropped ${r.dropped} event(s): the agent is not keeping up (${MAX_BACKLOG} waiting)`);
+          r.dropped = 0;
+        }
       }
       return;
     }
     if (m.c === 'alive') {
-      for (const id of m.i) cell.routes.get(id)?.onMessage({ jsonrpc: '2.0', method: 'heartbeat' });
+      for (const id of m.i) {
+        const r = cell.routes.get(id);
+        if (r) r.ready = true;
+      }
       return;
     }
     const r = cell.routes.get(m.i);

@@ -17,7 +17,7 @@ import { OszError } from '../../../errors';
 import type { Manifest } from '../../manifest';
 import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from '../driver';
 import { checkAbi, checkModule, MAX_MODULE_BYTES } from './abi';
-import { CellPool, type Route } from './cell-pool';
+import { CellPool, MAX_BACKLOG, type Route } from './cell-pool';
 import { ModuleCache } from './engine';
 import type { GuestRates } from './protocol';
 
@@ -114,6 +114,9 @@ export class WasmDriver implements AgentDriver {
       snapshot: this.kept.get(spec.instanceId) ?? null,
       usage: undefined,
       gone: false,
+      ready: false,
+      backlog: 0,
+      dropped: 0,
       onMessage: (m) => {
         // Until the session attaches (right after launch resolves), hold what the guest says.
         if (messageFns.length > 0) messageFns.forEach((f) => f(m));
@@ -153,6 +156,11 @@ export class WasmDriver implements AgentDriver {
     if (m.method === 'agent.snapshot' && m.id !== undefined && route.snapshot !== null) {
       const result = JSON.parse(route.snapshot) as unknown;
       queueMicrotask(() => route.onMessage({ jsonrpc: '2.0', id: m.id, result }));
+      return;
+    }
+    // Events past the backlog are dropped (and counted); requests and responses always go.
+    if (m.method === 'agent.event' && m.id === undefined && route.backlog >= MAX_BACKLOG) {
+      route.dropped++;
       return;
     }
     route.cell?.post({ c: 'msg', i: route.id, m: msg });

@@ -36,6 +36,7 @@ interface Running {
   logs: string[];
   out: string[];
   emits: Array<Record<string, unknown>>;
+  heartbeats: number;
 }
 
 /** Launches, answers the guest's requests like a session would, and runs init. */
@@ -44,7 +45,7 @@ async function run(driver: WasmDriver, folder: string, instance = `w-${++n}`): P
   const agentRec = { id: manifest.identity.id, name: 'x', version: null, hash: '', storePath: folder, sourcePath: folder, driver: 'wasm', manifest: '', uid: null, installedAt: 0, updatedAt: 0 };
   const { spec } = buildLaunchSpec({ instanceId: instance, agent: agentRec, manifest, options: {}, dataRoot: path.join(dir, 'data'), separateUid: false, heartbeatMs: 200, plugins: store.plugins, secrets: store.secrets });
   const agent = await driver.launch(spec);
-  const r: Running = { agent, peer: undefined as unknown as RpcPeer, instance, logs: [], out: [], emits: [] };
+  const r: Running = { agent, peer: undefined as unknown as RpcPeer, instance, logs: [], out: [], emits: [], heartbeats: 0 };
   agent.onOutput((s, l) => r.out.push(`${s}:${l}`));
   r.peer = new RpcPeer((m) => agent.channel.send(m), {
     request: (method, params) => {
@@ -53,6 +54,7 @@ async function run(driver: WasmDriver, folder: string, instance = `w-${++n}`): P
     },
     notification: (method, params) => {
       if (method === 'log') r.logs.push(String((params as { msg: unknown }).msg));
+      if (method === 'heartbeat') r.heartbeats++;
     },
   });
   agent.channel.onMessage((m) => r.peer.receive(m));
@@ -199,5 +201,39 @@ describe('wasm driver', () => {
       'roundtrip={"s":"he said \\"\\\\\\n","n":1.5,"i":-3,"b":false,"nan":null}',
       'done',
     ]);
+  });
+
+  it('bounds the events waiting for a slow guest: the excess is dropped, counted and said in its log', async () => {
+    const slow = await wasmAgent({
+      id: 'wslow',
+      body: `(func (export "init")) (func (export "on_event") (param i32 i32) (local $n i32)
+        (loop $l (local.set $n (i32.add (local.get $n) (i32.const 1))) (br_if $l (i32.lt_u (local.get $n) (i32.const 2000000)))))`,
+    });
+    const r = await run(newDriver(), slow);
+    for (let i = 0; i < 3000; i++) r.agent.channel.send(event('x:flood', { i }));
+    const line = await waitFor('drop report', () => r.out.find((l) => l.includes('not keeping up')));
+    expect(Number(/dropped (\d+) event/.exec(line)?.[1])).toBeGreaterThanOrEqual(1000);
+    r.agent.signal('SIGKILL');
+    await r.agent.exited;
+  });
+
+  it('keeps sending heartbeats for cell-mates while one guest is in a long call within its budget', async () => {
+    const d = newDriver();
+    const mate = await run(d, await wasmAgent({ id: 'wmate', body: ECHO_BODY }));
+    const long = await run(d, await wasmAgent({
+      id: 'wlong',
+      body: `(func (export "init")) (func (export "on_event") (param i32 i32) (loop $l (br $l)))`,
+      manifest: { limits: { callTimeoutMs: 30_000 } },
+    }));
+    await waitFor('mate ready', () => mate.heartbeats > 0);
+    long.agent.channel.send(event('x:work'));
+    await new Promise((r) => setTimeout(r, 100));
+    const before = mate.heartbeats;
+    await new Promise((r) => setTimeout(r, 700));
+    expect(mate.heartbeats - before).toBeGreaterThanOrEqual(2);
+    // still mid-call: the KILL takes its cell down and the mate is re-hosted
+    long.agent.signal('SIGKILL');
+    await long.agent.exited;
+    expect(d.stats().restarts).toBe(1);
   });
 });
