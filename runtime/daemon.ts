@@ -10,7 +10,8 @@ import { InstanceLogs } from './agents/logs';
 import type { AgentDriver } from './agents/drivers/driver';
 import { permissionFlag, ProcessDriver } from './agents/drivers/process';
 import { WorkerDriver } from './agents/drivers/worker';
-import { trapHandlerEnabled, WasmDriver } from './agents/drivers/wasm/driver';
+import { LazyWasmDriver } from './agents/drivers/wasm/lazy';
+import { trapHandlerEnabled } from './agents/drivers/wasm/trap-handler';
 import { halPort, unavailableHal } from './agents/hal-port';
 import { type BoardProfile, Hal, loadProfile, SimBoard } from '../hal/index';
 import { installRunner, prepareHome } from './home';
@@ -66,7 +67,7 @@ export class Daemon {
   private board: (BoardProfile & { file: string }) | undefined;
   private hal: Hal | undefined;
   private simBoard: SimBoard | undefined;
-  private wasm: WasmDriver | undefined;
+  private wasm: LazyWasmDriver | undefined;
 
   constructor(
     readonly loaded: LoadedConfig,
@@ -167,7 +168,7 @@ export class Daemon {
               ...(this.sandbox?.setprivPath ? { setprivPath: this.sandbox.setprivPath } : {}),
             }),
           );
-          this.wasm = new WasmDriver({
+          this.wasm = new LazyWasmDriver({
             cellPath: path.join(path.dirname(nodeRunnerPath()), '..', 'wasm-cell.mjs'),
             cellSize: cfg.wasm.cellSize,
             watchdogMs: cfg.wasm.watchdogMs,

@@ -28,7 +28,16 @@ const common = {
 };
 
 await Promise.all([
-  build({ ...common, entryPoints: [path.join(root, 'runtime/bin/openstarryd.ts')], outfile: path.join(dist, 'openstarryd.mjs'), external: ['better-sqlite3', '@serialport/bindings-cpp'] }),
+  // Split: parts loaded on first use (the wasm driver) are chunks of their own (DESIGN §12.13).
+  build({
+    ...common,
+    entryPoints: { openstarryd: path.join(root, 'runtime/bin/openstarryd.ts') },
+    outdir: dist,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
+    external: ['better-sqlite3', '@serialport/bindings-cpp'],
+  }),
   build({ ...common, entryPoints: [path.join(root, 'runtime/bin/openstarryctl.ts')], outfile: path.join(dist, 'openstarryctl.mjs'), external: ['better-sqlite3', '@serialport/bindings-cpp', 'assemblyscript', 'assemblyscript/*'] }),
   // The runner runs under the permission model with read access to itself only: no externals.
   build({ ...common, entryPoints: [path.join(root, 'runtime/sdk/node/runner.ts')], outfile: path.join(dist, 'sdk/runner.mjs'), sourcemap: false }),

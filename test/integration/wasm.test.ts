@@ -207,7 +207,8 @@ describe('WASM agents through the daemon', () => {
     const f = await spawn(path.join(FIXTURES, 'agents/wflood'));
     const text = await waitFor('flood report', async () => {
       const t = (await d.cli(['logs', f, '-n', '5000'])).stdout;
-      return t.includes('emit refused') ? t : undefined;
+      // the report comes with the cell's next usage sample (supervisor.limits.sampleMs)
+      return t.includes('emit refused') && t.includes('rate limit: dropped') ? t : undefined;
     });
     expect(text).toMatch(/rate limit: dropped \d+ log line\(s\) and \d+ event\(s\)/);
     const refused = Number(/emit refused (\d+) other 0 ungranted OSZ_E_FORBIDDEN/.exec(text)?.[1]);

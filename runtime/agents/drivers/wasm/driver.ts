@@ -19,7 +19,9 @@ import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from '../drive
 import { checkAbi, checkModule, MAX_MODULE_BYTES } from './abi';
 import { CellPool, MAX_BACKLOG, type Route } from './cell-pool';
 import { ModuleCache } from './engine';
+import { checkWasmManifest } from './lazy';
 import type { GuestRates } from './protocol';
+import { trapHandlerEnabled } from './trap-handler';
 
 export interface WasmDriverOptions {
   /** dist/wasm-cell.mjs */
@@ -32,6 +34,14 @@ export interface WasmDriverOptions {
   maxFileBytes: number;
   /** the HAL's sensor mirror, and which of its types a set of sensor grants may read */
   mirror?: { layout: MirrorLayout; readable(grants: readonly string[]): string[] };
+}
+
+export interface WasmStats {
+  cells: number;
+  guests: number;
+  restarts: number;
+  modules: number;
+  trapHandler: boolean;
 }
 
 const EVENT_SIGNALS = new Set(['SIGHUP', 'SIGUSR1', 'SIGUSR2']);
@@ -49,16 +59,21 @@ export class WasmDriver implements AgentDriver {
   }
 
   check(manifest: Manifest): void {
-    if (!manifest.runtime.module) throw new OszError('OSZ_E_DRIVER_REFUSED', 'the wasm driver needs runtime.module (the .wasm file)');
+    checkWasmManifest(manifest);
   }
 
-  stats(): { cells: number; guests: number; restarts: number; modules: number; trapHandler: boolean } {
+  stats(): WasmStats {
     return { ...this.pool.stats(), modules: this.cache.size, trapHandler: trapHandlerEnabled() };
   }
 
   /** Ends every cell (the daemon is stopping; instances were stopped before). */
   close(): void {
     this.pool.close();
+  }
+
+  /** Whether the instance is inside a call right now (its cell's watch slot names it). */
+  inCall(instance: string): boolean {
+    return this.pool.inCall(instance);
   }
 
   /** One watchdog pass now (tests). */
@@ -214,8 +229,3 @@ function preopens(spec: LaunchSpec): Array<{ name: string; dir: string }> {
   return out;
 }
 
-/** Whether V8's wasm trap handler is on in this process (off: explicit bounds checks, small address space). */
-export function trapHandlerEnabled(): boolean {
-  const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  return !args.includes('--disable-wasm-trap-handler');
-}

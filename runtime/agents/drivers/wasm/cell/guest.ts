@@ -6,11 +6,9 @@
  */
 import crypto from 'node:crypto';
 import type { MirrorReader } from '../../../../../hal/mirror';
-import { EVENT_TYPE, MAX_EVENT_DATA_BYTES } from '../../../../bus/limits';
-import { matchesAny } from '../../../../bus/pattern';
-import { MAX_TIMER_MS, MIN_TIMER_MS, TIMER_NAME } from '../../../timers';
-import { ABI_ERRORS, type AddGuest, type FromCell } from '../protocol';
+import type { AddGuest, FromCell } from '../protocol';
 import { GuestMemory, GuestMemoryError } from './guest-memory';
+import { type HostContext, hostFunctions, type Pending } from './host-functions';
 import { RateBucket } from './rate';
 import { ProcExit, wasiImports } from './wasi';
 
@@ -35,17 +33,10 @@ interface Exports {
   stop?: () => void;
 }
 
-/** hal: answered to the guest as hal:result; note: a failure goes to its log; audit: only for the HAL's audit trail. */
-type Pending = { kind: 'hal'; requestId: number; deviceId: string; camera: boolean } | { kind: 'note'; what: string } | { kind: 'audit' };
 
 class GuestAbort extends Error {}
 
-const MAX_LOG_BYTES = 16 * 1024;
-const MAX_SNAPSHOT_BYTES = 64 * 1024;
 const MAX_LINE = 16 * 1024;
-const MAX_PENDING = 256;
-const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-const E = ABI_ERRORS;
 
 export class Guest {
   readonly id: string;
@@ -90,7 +81,7 @@ export class Guest {
       return;
     }
     this.mem = new GuestMemory(memory);
-    const imports = { openstarry: this.hostFunctions(), env: { memory, abort: this.abort, seed: () => crypto.randomBytes(6).readUIntBE(0, 6) }, wasi_snapshot_preview1: this.wasi() };
+    const imports = { openstarry: hostFunctions(this.hostContext()), env: { memory, abort: this.abort, seed: () => crypto.randomBytes(6).readUIntBE(0, 6) }, wasi_snapshot_preview1: this.wasi() };
     const ok = this.invoke(() => {
       const instance = new WebAssembly.Instance(this.spec.module, imports);
       this.exports = instance.exports as unknown as Exports;
@@ -267,6 +258,30 @@ export class Guest {
     if (force || this.logBucket.take()) this.ctx.post({ c: 'out', i: this.id, stream, line });
   }
 
+  /** What the ABI's host functions may touch of this guest. */
+  private hostContext(): HostContext {
+    return {
+      grants: this.spec.grants,
+      mirror: this.ctx.mirror,
+      memory: () => this.mem,
+      post: (m) => this.post(m),
+      request: (method, params, pending) => this.request(method, params, pending),
+      note: (text) => this.note(text),
+      logBucket: this.logBucket,
+      emitBucket: this.emitBucket,
+      pendingCount: () => this.pending.size,
+      nextRequestId: () => {
+        const id = this.nextRequest++;
+        if (this.nextRequest > 0x7fffffff) this.nextRequest = 1;
+        return id;
+      },
+      setSnapshot: (json) => {
+        this.snapshotJson = json;
+        this.ctx.post({ c: 'snap', i: this.id, json });
+      },
+    };
+  }
+
   private wasi(): Record<string, (...args: never[]) => unknown> {
     const s = this.spec;
     return wasiImports({
@@ -277,118 +292,5 @@ export class Guest {
       maxFileBytes: s.maxFileBytes,
       output: (stream, text) => this.output(stream, text),
     });
-  }
-
-  /** ABI v1 module `openstarry` (docs/agent-abi.md). Never throws: bad input is a negative result. */
-  private hostFunctions(): Record<string, (...args: never[]) => unknown> {
-    const g = this.spec.grants;
-    const text = (ptr: number, len: number, max: number): string | undefined => {
-      try {
-        return len >>> 0 > max ? undefined : this.mem.text(ptr, len, max);
-      } catch {
-        return undefined;
-      }
-    };
-    const halRequest = (method: 'hal.actuate' | 'hal.camera', deviceId: string, params: Record<string, unknown>): number => {
-      if (this.pending.size >= MAX_PENDING || !this.emitBucket.take()) return E.OSZ_E_RATE_LIMITED;
-      const requestId = this.nextRequest++;
-      if (this.nextRequest > 0x7fffffff) this.nextRequest = 1;
-      this.request(method, { deviceId, ...params }, { kind: 'hal', requestId, deviceId, camera: method === 'hal.camera' });
-      return requestId;
-    };
-    return {
-      log: (level: number, ptr: number, len: number): void => {
-        const msg = text(ptr, Math.min(len >>> 0, MAX_LOG_BYTES), MAX_LOG_BYTES);
-        if (msg === undefined || !this.logBucket.take()) return;
-        this.post({ jsonrpc: '2.0', method: 'log', params: { level: LEVELS[level] ?? 'info', msg } });
-      },
-      emit: (typePtr: number, typeLen: number, dataPtr: number, dataLen: number): number => {
-        const type = text(typePtr, typeLen, 200);
-        if (type === undefined || !EVENT_TYPE.test(type)) return E.OSZ_E_INVALID_PARAMS;
-        if (!matchesAny(g.emit, type)) {
-          this.note(`emit "${type}" refused: add it to capabilities.events.emit`);
-          return E.OSZ_E_FORBIDDEN;
-        }
-        const json = dataLen >>> 0 === 0 ? '{}' : text(dataPtr, dataLen, MAX_EVENT_DATA_BYTES);
-        if (json === undefined) return E.OSZ_E_INVALID_PARAMS;
-        let data: unknown;
-        try {
-          data = JSON.parse(json);
-        } catch {
-          return E.OSZ_E_INVALID_PARAMS;
-        }
-        if (data === null || typeof data !== 'object' || Array.isArray(data)) return E.OSZ_E_INVALID_PARAMS;
-        if (!this.emitBucket.take()) return E.OSZ_E_RATE_LIMITED;
-        this.request('bus.emit', { type, data }, { kind: 'note', what: `emit ${type}` });
-        return 0;
-      },
-      now_ms: (): number => Date.now(),
-      hal_read: (typePtr: number, typeLen: number, outPtr: number): number => {
-        const type = text(typePtr, typeLen, 128);
-        if (type === undefined) return E.OSZ_E_INVALID_PARAMS;
-        const mirror = this.ctx.mirror;
-        if (!mirror) return E.HAL_E_UNAVAILABLE;
-        if (!mirror.has(type)) return E.HAL_E_UNKNOWN_DEVICE;
-        if (!g.sensors.includes(type)) {
-          this.note(`hal_read "${type}" denied: grant it in capabilities.hal.sensors`);
-          return E.HAL_E_DENIED;
-        }
-        const r = mirror.read(type);
-        if (!r) return E.HAL_E_BUSY;
-        try {
-          const dv = this.mem.checked(outPtr, 16);
-          dv.setFloat64(outPtr >>> 0, r.value, true);
-          dv.setFloat64((outPtr >>> 0) + 8, r.ts, true);
-        } catch {
-          return E.OSZ_E_INVALID_PARAMS;
-        }
-        return 0;
-      },
-      hal_actuate: (devPtr: number, devLen: number, cmdPtr: number, cmdLen: number): number => {
-        const deviceId = text(devPtr, devLen, 128);
-        const command = text(cmdPtr, cmdLen, 256);
-        if (!deviceId || command === undefined) return E.OSZ_E_INVALID_PARAMS;
-        // A denial still goes to the HAL, which audits it; the guest learns it at once.
-        if (!g.actuators.includes(deviceId)) {
-          if (this.pending.size < MAX_PENDING && this.emitBucket.take()) this.request('hal.actuate', { deviceId, command }, { kind: 'audit' });
-          return E.HAL_E_DENIED;
-        }
-        return halRequest('hal.actuate', deviceId, { command });
-      },
-      camera_frame: (devPtr: number, devLen: number): number => {
-        const deviceId = text(devPtr, devLen, 128);
-        if (!deviceId) return E.OSZ_E_INVALID_PARAMS;
-        if (!g.cameras.includes(deviceId)) return E.HAL_E_DENIED;
-        return halRequest('hal.camera', deviceId, {});
-      },
-      timer_set: (namePtr: number, nameLen: number, ms: number, repeat: number): number => {
-        const name = text(namePtr, nameLen, 64);
-        if (name === undefined || !TIMER_NAME.test(name)) return E.OSZ_E_INVALID_PARAMS;
-        if (ms < MIN_TIMER_MS || ms > MAX_TIMER_MS) return E.OSZ_E_TIMER_LIMIT;
-        this.request('timer.set', { name, ms, repeat: repeat !== 0 }, { kind: 'note', what: `timer_set ${name}` });
-        return 0;
-      },
-      timer_clear: (namePtr: number, nameLen: number): number => {
-        const name = text(namePtr, nameLen, 64);
-        if (name === undefined || !TIMER_NAME.test(name)) return E.OSZ_E_INVALID_PARAMS;
-        this.request('timer.clear', { name }, { kind: 'note', what: `timer_clear ${name}` });
-        return 0;
-      },
-      tokens: (n: number): void => {
-        if (n > 0) this.post({ jsonrpc: '2.0', method: 'tokens', params: { n: n >>> 0 } });
-      },
-      snapshot_set: (ptr: number, len: number): number => {
-        const json = text(ptr, len, MAX_SNAPSHOT_BYTES);
-        if (json === undefined) return E.OSZ_E_INVALID_PARAMS;
-        try {
-          JSON.parse(json);
-        } catch {
-          return E.OSZ_E_INVALID_PARAMS;
-        }
-        this.snapshotJson = json;
-        this.ctx.post({ c: 'snap', i: this.id, json });
-        return 0;
-      },
-    };
   }
 }

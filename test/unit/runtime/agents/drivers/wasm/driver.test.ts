@@ -117,7 +117,7 @@ describe('wasm driver', () => {
     const spinner = await run(d, spin);
     expect(d.stats().cells).toBe(1);
     spinner.agent.channel.send(event('go:spin'));
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor('spinning', () => d.inCall(spinner.instance));
     // the cell is busy: these wait in its queue
     for (let i = 0; i < 5; i++) mate.agent.channel.send(event('x:queued', { i }));
     expect(spinner.agent.signal('SIGKILL')).toBe(true);
@@ -227,7 +227,7 @@ describe('wasm driver', () => {
     }));
     await waitFor('mate ready', () => mate.heartbeats > 0);
     long.agent.channel.send(event('x:work'));
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor('in its long call', () => d.inCall(long.instance));
     const before = mate.heartbeats;
     await new Promise((r) => setTimeout(r, 700));
     expect(mate.heartbeats - before).toBeGreaterThanOrEqual(2);
