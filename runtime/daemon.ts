@@ -3,6 +3,7 @@
  * → control socket → HTTP. Constructors only store fields; `start()` runs the steps in a logged
  * order and `stop()` undoes them in reverse. Nothing else creates subsystems.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Installer } from './agents/install';
@@ -68,6 +69,7 @@ export class Daemon {
   private hal: Hal | undefined;
   private simBoard: SimBoard | undefined;
   private wasm: LazyWasmDriver | undefined;
+  private docker: import('./agents/drivers/docker/driver').DockerDriver | undefined;
 
   constructor(
     readonly loaded: LoadedConfig,
@@ -150,7 +152,7 @@ export class Daemon {
       },
       {
         name: 'supervisor',
-        start: () => {
+        start: async () => {
           const drivers = new Map<string, AgentDriver>();
           drivers.set(
             'process',
@@ -179,6 +181,26 @@ export class Daemon {
             ...(this.hal ? { mirror: { layout: this.hal.mirror.layout(), readable: (grants) => this.hal?.mirrorReadable(grants) ?? [] } } : {}),
           });
           drivers.set('wasm', this.wasm);
+          if (cfg.docker.enabled) {
+            // Loaded only when enabled (DESIGN §12.13).
+            const { DockerDriver } = await import('./agents/drivers/docker/driver');
+            const docker = new DockerDriver({
+              socketPath: cfg.docker.socket,
+              runDir: this.paths.run,
+              sdkDir: path.dirname(this.runnerPath ?? nodeRunnerPath()),
+              homeLabel: crypto.createHash('sha256').update(path.resolve(this.paths.home)).digest('hex').slice(0, 16),
+              network: cfg.docker.network,
+              pull: cfg.docker.pull,
+              usageMs: cfg.supervisor.limits.sampleMs,
+              log: (level, msg) => this.log[level]('docker', msg),
+            });
+            await docker.init();
+            if (!(this.sandbox?.separateUid ?? false)) {
+              this.log.warn('docker', 'process and worker agents are refused while the docker driver is enabled and agents do not run under their own uid (DESIGN §12.6): run the daemon as root with sandbox.setpriv');
+            }
+            this.docker = docker;
+            drivers.set('docker', docker);
+          }
           for (const d of this.extraDrivers) drivers.set(d.name, d);
           this.supervisor = new Supervisor({
             store: this.must(this.store),
@@ -202,7 +224,9 @@ export class Daemon {
       {
         name: 'control',
         start: async () => {
+          const docker = this.docker;
           const services: ControlServices = {
+            ...(docker ? { imageId: (ref: string) => docker.imageId(ref) } : {}),
             store: this.must(this.store),
             supervisor: this.must(this.supervisor),
             installer: this.must(installer),
@@ -324,6 +348,7 @@ export class Daemon {
       { name: 'control', state: this.socket ? 'ok' : 'down', detail: this.socketPath },
       { name: 'http', state: this.http?.address ? 'ok' : 'down' },
       this.halHealth(),
+      ...(this.docker ? [{ name: 'docker', state: this.docker.problem ? ('degraded' as const) : ('ok' as const), detail: this.docker.problem ?? this.loaded.config.docker.socket }] : []),
       { name: 'fleet', state: 'disabled', detail: this.loaded.config.fleet.broker ? 'fleet link not in this build' : 'no broker configured' },
     ];
   }

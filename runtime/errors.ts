@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   OSZ_E_SPAWN_FAILED: 'See the instance log (`openstarryctl logs <instance>`) for why the agent did not start.',
   OSZ_E_PROTOCOL: 'The agent broke the agent protocol (docs/agent-protocol.md); use runtime/sdk to talk to the host.',
   OSZ_E_AGENT_TIMEOUT: 'The agent did not answer in time; check its log, or raise limits.callTimeoutMs.',
+  OSZ_E_DOCKER: 'The Docker engine refused or did not answer: check docker.socket in config and that the engine runs (`docker version`).',
+  OSZ_E_IMAGE_MISSING: 'Load the image into the engine (`docker pull`, `docker load` or `docker import`), or set docker.pull to let the daemon pull it.',
   OSZ_E_RATE_LIMITED: 'The agent sent more than its rate allows (wasm.logPerSecond, wasm.emitPerSecond, 256 pending HAL requests); the excess is dropped and counted in its log.',
   OSZ_E_TIMER_LIMIT: 'An agent may hold at most 64 timers, each between 10 ms and 24 h.',
   OSZ_E_BAD_SIGNAL: 'Use one of SIGTERM, SIGKILL, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGSTOP, SIGCONT.',

@@ -29,11 +29,21 @@ export class Installer {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** `source` is a folder holding agent.json, or the agent.json file itself. */
-  addAgent(source: string): InstallResult {
+  /** The validated manifest of an agent folder (or agent.json), without installing anything. */
+  readManifest(source: string): Manifest {
+    const manifestFile = path.join(resolveAgentFolder(source), 'agent.json');
+    return parseManifest(readManifestText(manifestFile), manifestFile);
+  }
+
+  /**
+   * `source` is a folder holding agent.json, or the agent.json file itself. `imageDigest` (docker
+   * agents) is recorded as runtime.digest in the stored manifest, so what runs is that image.
+   */
+  addAgent(source: string, opts: { imageDigest?: string } = {}): InstallResult {
     const folder = resolveAgentFolder(source);
     const manifestFile = path.join(folder, 'agent.json');
     const manifest = parseManifest(readManifestText(manifestFile), manifestFile);
+    if (opts.imageDigest && !manifest.runtime.digest) manifest.runtime.digest = opts.imageDigest;
     this.checkPlugins(manifest, folder);
     const entryRel = manifest.runtime.entry ?? manifest.runtime.module;
     const entries = walkTree(folder);

@@ -55,7 +55,10 @@ export const manifestSchema = z
         driver: z.enum(['wasm', 'process', 'worker', 'docker']).optional().describe('follows from module / entry / image when omitted'),
         module: relPath.optional().describe('WebAssembly module (wasm driver)'),
         entry: relPath.optional().describe('Node entry module (process and worker drivers)'),
-        image: z.string().max(256).optional().describe('container image (docker driver)'),
+        image: z.string().max(256).regex(/^[a-zA-Z0-9][a-zA-Z0-9._\/:@-]*$/, 'an image reference like "registry/name:tag" or "name@sha256:…"').optional().describe('container image (docker driver)'),
+        digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'an image id like sha256:<64 hex digits>').optional().describe('docker: the image id to run; agent add records it when absent, so a retagged image does not change what runs'),
+        command: z.array(z.string().max(4096)).min(1).max(64).optional().describe("docker: the container's command (default: the image's, or the Node runner when entry is set)"),
+        user: z.string().regex(/^[a-z_0-9][a-z0-9_.-]{0,31}(:[a-z_0-9][a-z0-9_.-]{0,31})?$/, 'a user like "1000:1000" or "app"').optional().describe('docker: the container user (default: the agent\'s own uid); never root'),
         args: z.array(z.string().max(4096)).max(64).default([]),
         isolation: z.enum(['shared', 'dedicated']).default('shared').describe('wasm: share a cell with other agents, or get one'),
       })
@@ -86,6 +89,7 @@ export const manifestSchema = z
         callTimeoutMs: z.number().int().min(1).max(600_000).default(200),
         cpuPercent: z.number().min(1).max(400).default(100),
         tokensPerHour: z.number().int().min(0).default(0).describe('0 = unlimited'),
+        pids: z.number().int().min(8).max(32_768).default(128).describe('docker: most processes and threads in the container'),
       })
       .prefault({}),
     restart: z
@@ -103,8 +107,12 @@ export const manifestSchema = z
   })
   .superRefine((m, ctx) => {
     const r = m.runtime;
+    // image + entry is a Node agent in a container (the runner runs entry there); else one of them
     const given = (['module', 'entry', 'image'] as const).filter((k) => r[k] !== undefined);
-    if (given.length > 1) ctx.addIssue({ code: 'custom', path: ['runtime'], message: `give one of module, entry or image, not ${given.join(' and ')}` });
+    if (given.length > 1 && !(given.length === 2 && r.image !== undefined && r.entry !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['runtime'], message: `give one of module, entry or image (or image with entry), not ${given.join(' and ')}` });
+    }
+    if (r.driver && r.driver !== 'docker' && r.image !== undefined) ctx.addIssue({ code: 'custom', path: ['runtime', 'image'], message: `runtime.image is for the docker driver, not "${r.driver}"` });
     const need: Record<string, 'module' | 'entry' | 'image'> = { wasm: 'module', process: 'entry', worker: 'entry', docker: 'image' };
     if (r.driver && r[need[r.driver] ?? 'entry'] === undefined) {
       ctx.addIssue({ code: 'custom', path: ['runtime', need[r.driver] ?? 'entry'], message: `driver "${r.driver}" needs runtime.${need[r.driver] ?? 'entry'}` });

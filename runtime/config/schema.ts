@@ -90,7 +90,9 @@ export const configSchema = z.strictObject({
   docker: z
     .strictObject({
       enabled: z.boolean().default(false).describe('enable the docker driver'),
-      socket: filePath.default('/var/run/docker.sock'),
+      socket: filePath.default('/var/run/docker.sock').describe("the engine's API socket (balenaOS: balena-engine's, exposed with the io.balena.features.balena-socket label)"),
+      pull: z.boolean().default(false).describe('pull a missing image at agent add / spawn (a registry must be reachable); off: refuse, naming the image'),
+      network: z.string().min(1).max(64).default('bridge').describe('the engine network a capabilities.network grant joins (otherwise containers get none)'),
     })
     .prefault({}),
   wasm: z

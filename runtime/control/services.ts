@@ -31,6 +31,8 @@ export interface DaemonInfo {
 }
 
 export interface ControlServices {
+  /** docker: the image id of a reference (pulling when allowed); absent when docker is off */
+  imageId?: (ref: string) => Promise<string>;
   store: Store;
   supervisor: Supervisor;
   installer: Installer;

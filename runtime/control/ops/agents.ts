@@ -1,5 +1,6 @@
 /** agents.* operations (DESIGN §12.15): install, remove, spawn, kill, signal, list, logs. */
 import * as z from 'zod';
+import { driverOf } from '../../agents/manifest';
 import { OszError } from '../../errors';
 import { defineOp, streaming } from '../op';
 
@@ -14,7 +15,12 @@ export const agentOps = [
     role: 'admin',
     mutating: true,
     remote: false,
-    handler: (p, { services }) => services.installer.addAgent(p.path),
+    handler: async (p, { services }) => {
+      const m = services.installer.readManifest(p.path);
+      // docker agents: the image must be on the engine; its id is recorded (DESIGN §12.9)
+      const imageDigest = driverOf(m) === 'docker' && !m.runtime.digest && m.runtime.image && services.imageId ? await services.imageId(m.runtime.image) : undefined;
+      return services.installer.addAgent(p.path, imageDigest ? { imageDigest } : {});
+    },
   }),
   defineOp({
     name: 'agents.remove',

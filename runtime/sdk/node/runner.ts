@@ -1,6 +1,7 @@
 /**
  * The Node agent runner (dist/sdk/runner.mjs). Started by the process driver as a process, it
- * speaks the agent protocol on fd 3 and takes OS signals. Loaded by the agent host as a worker
+ * speaks the agent protocol on fd 3 and takes OS signals; in a container it speaks it on the
+ * instance's Unix socket. Loaded by the agent host as a worker
  * thread, it speaks over its MessagePort, and signals arrive as `{signal}` messages; it also
  * reports its own heap for the monitor. Bundled with no imports outside Node: it runs under the
  * permission model with read access only to itself, the install copy, plugins and the data dir.
@@ -18,6 +19,23 @@ function processTransport(): AgentTransport {
       const sock = new net.Socket({ fd: 3, readable: true, writable: true });
       sock.on('close', () => process.exit(0));
       sock.on('error', () => process.exit(0));
+      return ndjsonPeer(sock, handlers);
+    },
+    onSignal: (sig, fn) => void process.on(sig as NodeJS.Signals, fn),
+    exit: (code) => process.exit(code),
+  };
+}
+
+/**
+ * In a container (docker driver): NDJSON on the per-instance Unix socket the daemon bind-mounts at
+ * OPENSTARRY_AGENT_SOCKET; OS signals arrive from `docker kill`. The socket closing ends the agent.
+ */
+function socketTransport(socketPath: string): AgentTransport {
+  return {
+    connect(handlers) {
+      const sock = net.connect(socketPath);
+      sock.on('close', () => process.exit(0));
+      sock.on('error', (err) => fatal(`cannot use the agent socket ${socketPath}: ${err.message}`));
       return ndjsonPeer(sock, handlers);
     },
     onSignal: (sig, fn) => void process.on(sig as NodeJS.Signals, fn),
@@ -47,6 +65,7 @@ function workerTransport(): AgentTransport {
   };
 }
 
-runAgent(process.env, isMainThread ? processTransport() : workerTransport()).catch((err: unknown) =>
+const agentSocket = process.env.OPENSTARRY_AGENT_SOCKET;
+runAgent(process.env, !isMainThread ? workerTransport() : agentSocket ? socketTransport(agentSocket) : processTransport()).catch((err: unknown) =>
   fatal(err instanceof Error ? (err.stack ?? err.message) : String(err)),
 );
