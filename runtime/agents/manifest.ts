@@ -55,7 +55,7 @@ export const manifestSchema = z
         driver: z.enum(['wasm', 'process', 'worker', 'docker']).optional().describe('follows from module / entry / image when omitted'),
         module: relPath.optional().describe('WebAssembly module (wasm driver)'),
         entry: relPath.optional().describe('Node entry module (process and worker drivers)'),
-        image: z.string().max(256).regex(/^[a-zA-Z0-9][a-zA-Z0-9._\/:@-]*$/, 'an image reference like "registry/name:tag" or "name@sha256:…"').optional().describe('container image (docker driver)'),
+        image: z.string().max(256).regex(/^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$/, 'an image reference like "registry/name:tag" or "name@sha256:…"').optional().describe('container image (docker driver)'),
         digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'an image id like sha256:<64 hex digits>').optional().describe('docker: the image id to run; agent add records it when absent, so a retagged image does not change what runs'),
         command: z.array(z.string().max(4096)).min(1).max(64).optional().describe("docker: the container's command (default: the image's, or the Node runner when entry is set)"),
         user: z.string().regex(/^[a-z_0-9][a-z0-9_.-]{0,31}(:[a-z_0-9][a-z0-9_.-]{0,31})?$/, 'a user like "1000:1000" or "app"').optional().describe('docker: the container user (default: the agent\'s own uid); never root'),

@@ -27,14 +27,14 @@ describeWith('docker driver contract', dockerRequirements(), () => {
     await driver.removeLeftovers();
   });
 
-  describeDriverContract('docker', async (): Promise<DriverHarness> => {
+  describeDriverContract('docker', (): Promise<DriverHarness> => {
     const store = createStore(path.join(dir, 'db'), memoryLogger(), { keepEvents: 10 });
     const installDir = path.join(FIXTURES, 'agents/contract');
     const base = JSON.parse(fs.readFileSync(path.join(installDir, 'agent.json'), 'utf8')) as Record<string, unknown>;
     const manifest = validateManifest({ ...base, runtime: { driver: 'docker', image: 'osd-test/node:1', entry: 'main.mjs' } }, 'contract');
     const agent = { id: 'contract', name: 'c', version: null, hash: '', storePath: installDir, sourcePath: installDir, driver: 'docker', manifest: '', uid: null, installedAt: 0, updatedAt: 0 };
     let n = 0;
-    return {
+    return Promise.resolve({
       driver,
       hasOsPid: true,
       async launch(behaviour) {
@@ -42,6 +42,6 @@ describeWith('docker driver contract', dockerRequirements(), () => {
         const { spec } = buildLaunchSpec({ instanceId: instance, agent, manifest, options: { env: { BEHAVIOUR: behaviour } }, dataRoot: path.join(dir, 'data'), separateUid: false, heartbeatMs: 1000, plugins: store.plugins, secrets: store.secrets });
         return { agent: await driver.launch(spec), token: spec.token, instance };
       },
-    };
+    });
   });
 });
