@@ -14,6 +14,7 @@ import { memoryLogger } from '../../runtime/log';
 import { RpcPeer } from '../../runtime/rpc/peer';
 import { createStore } from '../../runtime/store/store';
 import { median, rssOf, sleep, startUntil, ussOf } from './measure';
+import { dockerBench } from './docker';
 import { wasmBench } from './wasm';
 
 interface Row {
@@ -198,6 +199,7 @@ await listRoundTrip();
 await twentyAgents();
 await halRead();
 await wasmBench(root, work, add);
+await dockerBench(root, work, add);
 fs.rmSync(work, { recursive: true, force: true });
 
 const header = ['benchmark', 'value', 'baseline', 'ratio', 'budget'];
