@@ -108,12 +108,16 @@ describeWith('docker agents through the daemon', dockerRequirements(), () => {
 
   it('pins the image id at agent add: retagging the image does not change what runs', async () => {
     const agent = dockerAgent('dpinned', { image: 'osd-test/pin:1', entry: 'main.mjs' }, { env: { PROBE: 'cat /etc/pin' } }, 'dshell');
-    const rootfs = nodeRootfs();
-    fs.writeFileSync(path.join(rootfs, 'etc/pin'), 'PIN-ONE\n');
-    const id1 = importImage(dk, rootfs, 'osd-test/pin:1');
+    // two images under one tag, each the node image plus /etc/pin (docker commit: no registry needed)
+    const pinned = (text: string): string => {
+      dk.docker(['run', '--name', 'osd-pin-build', 'osd-test/node:1', 'sh', '-c', `echo ${text} > /etc/pin`]);
+      const id = dk.docker(['commit', 'osd-pin-build', 'osd-test/pin:1']).trim();
+      dk.docker(['rm', 'osd-pin-build']);
+      return id;
+    };
+    const id1 = pinned('PIN-ONE');
     expect((await d.cli(['agent', 'add', agent])).code).toBe(0);
-    fs.writeFileSync(path.join(rootfs, 'etc/pin'), 'PIN-TWO\n');
-    importImage(dk, rootfs, 'osd-test/pin:1');
+    pinned('PIN-TWO');
     const p = lastWord((await d.cli(['spawn', 'dpinned'])).stdout);
     await waitFor('pinned output', async () => (await logs(p)).includes('DONE'), 60_000);
     expect(await logs(p)).toContain('PIN-ONE');

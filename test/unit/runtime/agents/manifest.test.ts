@@ -31,7 +31,9 @@ describe('agent manifest', () => {
     expect(driverOf(parse({ ...base, runtime: { image: 'greenhouse:1' } }))).toBe('docker');
     expect(driverOf(parse({ ...base, runtime: { driver: 'worker', entry: 'w.mjs' } }))).toBe('worker');
     expect(codeOf({ ...base, runtime: { driver: 'wasm', entry: 'x.mjs' } }).message).toContain('runtime.module');
-    expect(codeOf({ ...base, runtime: { entry: 'a.mjs', image: 'x' } }).message).toContain('not entry and image');
+    // image + entry: a Node agent in a container
+    expect(driverOf(parse({ ...base, runtime: { entry: 'a.mjs', image: 'x' } }))).toBe('docker');
+    expect(codeOf({ ...base, runtime: { module: 'a.wasm', entry: 'a.mjs' } }).message).toContain('not module and entry');
     expect(codeOf({ ...base, runtime: {} }).message).toContain('runtime.module');
   });
 
