@@ -154,6 +154,13 @@ describeWith('docker agents through the daemon', dockerRequirements(), () => {
     });
     expect(text).toContain('a connection while the agent is connected');
     expect((await one(a))?.state).toBe('running');
+    // CPU and memory come from the container's stats
+    const sampled = await waitFor('container stats', async () => {
+      const r = (await d.json<Array<{ instance: string; rssBytes: number | null; cpuPercent: number | null }>>(['ps'])).find((p) => p.instance === a);
+      return r && r.rssBytes !== null && r.rssBytes > 0 ? r : undefined;
+    }, 30_000);
+    expect(sampled.rssBytes).toBeGreaterThan(1024 * 1024);
+    expect(sampled.cpuPercent).toBeGreaterThanOrEqual(0);
     await d.cli(['kill', a, '--signal', 'KILL']);
   }, 120_000);
 
