@@ -40,6 +40,18 @@ function dockerAgent(id: string, runtime: Record<string, unknown>, extra: Record
   return dir;
 }
 
+/** waitFor, failing with the instance's log and ps row so a slow or broken start says why. */
+async function waitLog(instance: string, what: string, needle: string, daemon = d): Promise<string> {
+  try {
+    return await waitFor(what, async () => {
+      const l = await logs(instance, daemon);
+      return l.includes(needle) ? l : undefined;
+    }, 90_000);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\nps: ${JSON.stringify(await one(instance, daemon))}\nlog:\n${await logs(instance, daemon)}\ndaemon:\n${daemon.output.slice(-20).join('\n')}`);
+  }
+}
+
 const daemonConfig = (): Record<string, unknown> => ({ docker: { enabled: true, socket: dk.socket }, supervisor: { helloTimeoutMs: 20_000 } });
 
 describeWith('docker agents through the daemon', dockerRequirements(), () => {
@@ -56,18 +68,12 @@ describeWith('docker agents through the daemon', dockerRequirements(), () => {
   it('runs a Node agent in a container that reads a sim sensor over its socket and is denied an ungranted actuator', async () => {
     const thermo = dockerAgent('dthermo', { image: 'osd-test/node:1', entry: 'main.mjs' }, {}, 'thermo');
     const t = lastWord((await d.cli(['spawn', thermo])).stdout);
-    const text = await waitFor('thermo in a container', async () => {
-      const l = await logs(t);
-      return l.includes('fan on') ? l : undefined;
-    }, 60_000);
+    const text = await waitLog(t, 'thermo in a container', 'fan on');
     expect(text).toMatch(/temperature [\d.]+ °C from climate/);
     expect(await one(t)).toMatchObject({ driver: 'docker', state: 'running' });
     expect((await one(t))?.osPid).toBeGreaterThan(0);
     const no = lastWord((await d.cli(['spawn', dockerAgent('dnogrant', { image: 'osd-test/node:1', entry: 'main.mjs' }, {}, 'nogrant')])).stdout);
-    const noText = await waitFor('nogrant in a container', async () => {
-      const l = await logs(no);
-      return l.includes('HAL actuate=') ? l : undefined;
-    }, 60_000);
+    const noText = await waitLog(no, 'nogrant in a container', 'HAL actuate=');
     expect(noText).toContain('HAL read=HAL_E_DENIED');
     expect(noText).toContain('HAL actuate=HAL_E_DENIED');
     expect((await d.cli(['kill', t])).code).toBe(0);
@@ -79,10 +85,7 @@ describeWith('docker agents through the daemon', dockerRequirements(), () => {
       env: { PROBE: 'ls /dev; echo NET $(ls /sys/class/net | wc -l); touch /x 2>&1 || echo ROOT-READONLY; touch /data/ok && echo DATA-WRITABLE; id' },
     }, 'dshell');
     const p = lastWord((await d.cli(['spawn', probe])).stdout);
-    const text = await waitFor('probe output', async () => {
-      const l = await logs(p);
-      return l.includes('DONE') ? l : undefined;
-    }, 60_000);
+    const text = await waitLog(p, 'probe output', 'DONE');
     const inside = new Set(text.split('\n').map((l) => l.replace(/^\S+ \S+ \S+ /, '').trim()));
     const standard = new Set(['console', 'core', 'fd', 'full', 'mqueue', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero']);
     const hostOnly = fs.readdirSync('/dev').filter((e) => !standard.has(e));
