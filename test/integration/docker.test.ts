@@ -60,6 +60,8 @@ describeWith('docker agents through the daemon', dockerRequirements(), () => {
     importImage(dk, nodeRootfs(), 'osd-test/node:1');
     d = await startDaemon({ config: daemonConfig() });
     daemons.push(d);
+    // the sim climate sensor has its first reading (agents read it in their init)
+    await waitFor('a temperature reading', async () => (await d.cli(['hal', 'read', 'temperature'])).code === 0, 30_000);
   }, 180_000);
   afterAll(async () => {
     for (const x of daemons) await x.stop();
