@@ -103,6 +103,9 @@ export class DockerDriver implements AgentDriver {
 
   async launch(spec: LaunchSpec): Promise<LaunchedAgent> {
     this.check(spec.manifest);
+    // The engine was down when the daemon started: try again now (host paths, leftovers).
+    if (this.problem) await this.init();
+    if (this.problem) throw new OszError('OSZ_E_DOCKER', this.problem, { socket: this.opts.socketPath });
     const m = spec.manifest;
     const image = m.runtime.digest ?? (await this.imageId(m.runtime.image ?? ''));
     const user = containerUser(m.runtime.user, spec.uid, process.getuid?.() ?? 0);

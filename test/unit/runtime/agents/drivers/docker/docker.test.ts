@@ -185,3 +185,18 @@ describe('agent socket', () => {
     expect(fs.existsSync(dir)).toBe(false);
   });
 });
+
+describe('docker driver without an engine', () => {
+  it('says which socket it could not reach, at start and at every spawn, and keeps trying', async () => {
+    const { DockerDriver } = await import('../../../../../../runtime/agents/drivers/docker/driver');
+    const logged: string[] = [];
+    const dir = tmpDir('osd-nodocker-');
+    const driver = new DockerDriver({ socketPath: path.join(dir, 'nope.sock'), runDir: dir, sdkDir: dir, homeLabel: 'x', network: 'bridge', pull: false, usageMs: 1000, log: (_l, m) => logged.push(m) });
+    await driver.init();
+    expect(driver.problem).toContain(`cannot reach the Docker engine at ${path.join(dir, 'nope.sock')}`);
+    expect(logged[0]).toContain('docker: cannot reach');
+    await expect(driver.launch(spec({ image: 'x', entry: 'main.mjs' }))).rejects.toMatchObject({ code: 'OSZ_E_DOCKER' });
+    expect(logged.length).toBe(2);
+  });
+});
+
