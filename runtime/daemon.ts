@@ -12,6 +12,8 @@ import type { AgentDriver } from './agents/drivers/driver';
 import { permissionFlag, ProcessDriver } from './agents/drivers/process';
 import { WorkerDriver } from './agents/drivers/worker';
 import { LazyWasmDriver } from './agents/drivers/wasm/lazy';
+import { type HostFigures, hostSampler } from '../hal/platform/host';
+import { SysRoot } from '../hal/platform/root';
 import { trapHandlerEnabled } from './agents/drivers/wasm/trap-handler';
 import { halPort, unavailableHal } from './agents/hal-port';
 import { type BoardProfile, Hal, loadProfile, SimBoard } from '../hal/index';
@@ -69,6 +71,7 @@ export class Daemon {
   private hal: Hal | undefined;
   private simBoard: SimBoard | undefined;
   private wasm: LazyWasmDriver | undefined;
+  private hostSample: (() => HostFigures) | undefined;
   private docker: import('./agents/drivers/docker/driver').DockerDriver | undefined;
 
   constructor(
@@ -86,6 +89,8 @@ export class Daemon {
     const bus = new EventBus(this.log);
     const logs = new InstanceLogs({ dir: this.paths.logs, ringLines: cfg.logs.ringLines, maxBytes: cfg.logs.maxBytes, files: cfg.logs.files });
     let installer: Installer | undefined;
+    // CPU is a rate: the first status shows it since the daemon started.
+    this.hostSample = hostSampler(new SysRoot('/'), this.paths.home);
 
     this.steps.push(
       {
@@ -316,6 +321,7 @@ export class Daemon {
       node: process.version,
       sandbox: { permissionFlag: permissionFlag(), separateUid: this.sandbox?.separateUid ?? false, setpriv: this.sandbox?.setprivPath },
       ...(this.wasm ? { wasm: this.wasm.stats() } : {}),
+      ...(this.hostSample ? { host: this.hostSample() } : {}),
       config: redactConfig(cfg),
     };
   }

@@ -11,6 +11,8 @@ import { permissionFlag } from './agents/drivers/process';
 import type { SandboxPlan } from './sandbox';
 import { untraversable } from './sandbox';
 import type { Store } from './store/store';
+import { SysRoot } from '../hal/platform/root';
+import { throttling } from '../hal/platform/host';
 
 export interface DoctorCheck {
   name: string;
@@ -30,6 +32,8 @@ export interface DoctorContext {
   dockerEnabled: boolean;
   /** wasm.trapHandler as configured, and whether V8's trap handler is on in this process */
   wasm?: { configured: 'auto' | 'on' | 'off'; trapHandler: boolean };
+  /** for tests: a system root for the HAL's platform reads (power, throttling) */
+  platformRoot?: string;
   /** for tests: a /sys and /proc to read instead of the host's */
   sysRoot?: string;
   procRoot?: string;
@@ -46,7 +50,7 @@ const warn = (name: string, detail: string, fix: string): DoctorCheck => ({ name
 const fail = (name: string, detail: string, fix: string): DoctorCheck => ({ name, status: 'fail', detail, fix });
 
 export function runDoctor(ctx: DoctorContext): DoctorCheck[] {
-  return [checkClock(ctx), checkDisk(ctx), checkMount(ctx), checkSdWear(ctx), checkStore(ctx), checkSocket(ctx), ...checkSandbox(ctx), ...(ctx.wasm ? [checkWasm(ctx, ctx.wasm)] : [])];
+  return [checkClock(ctx), checkDisk(ctx), checkMount(ctx), checkSdWear(ctx), checkStore(ctx), checkSocket(ctx), ...checkSandbox(ctx), ...(ctx.wasm ? [checkWasm(ctx, ctx.wasm)] : []), ...checkPower(ctx)];
 }
 
 function defaultExec(cmd: string, args: string[]): string | undefined {
@@ -172,6 +176,17 @@ function checkSocket(ctx: DoctorContext): DoctorCheck {
     return fail('control-socket', (err as Error).message, fix);
   }
   return ok('control-socket', `${ctx.socket}, token ${ctx.tokenFile} (0640)`);
+}
+
+/** The firmware's throttling flags (Raspberry Pi): under-voltage is the usual cause of SD-card corruption. */
+function checkPower(ctx: DoctorContext): DoctorCheck[] {
+  const t = throttling(new SysRoot(ctx.platformRoot ?? '/'));
+  if (!t) return [];
+  const now = [t.underVoltage && 'under-voltage', t.throttled && 'throttled', t.frequencyCapped && 'frequency capped', t.softTempLimit && 'soft temperature limit'].filter(Boolean);
+  const past = [t.underVoltageOccurred && 'under-voltage', t.throttledOccurred && 'throttling', t.frequencyCappedOccurred && 'frequency capping', t.softTempLimitOccurred && 'the soft temperature limit'].filter(Boolean);
+  if (now.length > 0) return [fail('power', `the firmware reports ${now.join(', ')} now (get_throttled 0x${t.raw.toString(16)})`, 'use the official power supply and a short, thick cable; cool the SoC')];
+  if (past.length > 0) return [warn('power', `since boot the board had ${past.join(', ')} (get_throttled 0x${t.raw.toString(16)})`, 'check the power supply and cooling: under-voltage corrupts SD cards')];
+  return [ok('power', 'no under-voltage or throttling since boot')];
 }
 
 /** The soft RLIMIT_AS in bytes from /proc/self/limits, or undefined when unlimited or unreadable. */

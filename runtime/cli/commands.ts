@@ -265,13 +265,25 @@ export const VERBS: Record<string, Verb> = {
         agents: { installed: number; instances: number; byState: Record<string, number> };
         sandbox: { permissionFlag: string; separateUid: boolean };
         wasm?: { cells: number; guests: number; restarts: number; modules: number; trapHandler: boolean };
+        host?: { cpuPercent: number | null; memory: { totalBytes: number; availableBytes: number } | null; disk: { freeBytes: number; totalBytes: number } | null; socTempC: number | null };
       };
+      const gb = (b: number): string => (b / 1024 ** 3).toFixed(1);
+      const h = s.host;
+      const hostLine = h
+        ? [
+            h.cpuPercent === null ? null : `cpu ${h.cpuPercent}%`,
+            h.memory ? `memory ${gb(h.memory.availableBytes)}/${gb(h.memory.totalBytes)} GB free` : null,
+            h.disk ? `disk ${gb(h.disk.freeBytes)}/${gb(h.disk.totalBytes)} GB free` : null,
+            h.socTempC === null ? null : `SoC ${h.socTempC} °C`,
+          ].filter(Boolean).join(', ')
+        : '';
       return print(io, a, s, () =>
         [
           `openstarryd ${s.version}  pid ${s.pid}  up ${duration(s.uptimeMs)}  board ${s.board}`,
           `home    ${s.home}`,
           `socket  ${s.socket}`,
           `http    ${s.http ?? 'off'}`,
+          ...(hostLine ? [`host    ${hostLine}`] : []),
           `sandbox ${s.sandbox.permissionFlag}${s.sandbox.separateUid ? ', own uid per agent (setpriv)' : ''}`,
           ...(s.wasm ? [`wasm    ${s.wasm.guests} agent(s) in ${s.wasm.cells} cell(s), ${s.wasm.modules} module(s) compiled, ${s.wasm.restarts} watchdog restart(s), trap handler ${s.wasm.trapHandler ? 'on' : 'off'}`] : []),
           `agents  ${s.agents.installed} installed, ${s.agents.instances} instances (${Object.entries(s.agents.byState).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})`,

@@ -24,6 +24,8 @@ export interface DaemonInfo {
   deviceId: string | undefined;
   node: string;
   sandbox: { permissionFlag: string; separateUid: boolean; setpriv: string | undefined };
+  /** host figures from the HAL's platform layer (CPU since the previous sample) */
+  host?: import('../../hal/platform/host').HostFigures;
   /** WASM cells: threads, guests in them, watchdog restarts, compiled modules, V8's trap handler */
   wasm?: { cells: number; guests: number; restarts: number; modules: number; trapHandler: boolean };
   /** the effective config with secrets redacted */

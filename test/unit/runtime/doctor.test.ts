@@ -24,6 +24,7 @@ function doctor(over: Partial<Parameters<typeof runDoctor>[0]> = {}): Record<str
     dockerEnabled: false,
     exec: (cmd) => (cmd === 'timedatectl' ? 'yes\n' : undefined),
     sysRoot: path.join(home, 'no-sys'),
+    platformRoot: path.join(home, 'no-root'),
     ...over,
   });
   return Object.fromEntries(checks.map((c) => [c.name, c]));
@@ -70,4 +71,15 @@ describe('doctor', () => {
     expect(c?.status).toBe('fail');
     expect(c?.detail).toContain('readable by others');
   });
+
+  it("reads the Pi firmware's throttling flags: past under-voltage warns, none is ok, no Pi says nothing", () => {
+    expect(doctor({ platformRoot: path.join(FIXTURES, 'boards/pi5') }).power).toMatchObject({ status: 'warn', detail: expect.stringContaining('under-voltage, throttling') as unknown });
+    expect(doctor({ platformRoot: path.join(FIXTURES, 'boards/pi4') }).power).toMatchObject({ status: 'ok' });
+    expect(doctor().power).toBeUndefined();
+    const root = tmpDir('osd-thr-');
+    fs.mkdirSync(path.join(root, 'sys/devices/platform/soc/soc:firmware'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'sys/devices/platform/soc/soc:firmware/get_throttled'), '50005\n');
+    expect(doctor({ platformRoot: root }).power).toMatchObject({ status: 'fail', detail: expect.stringContaining('under-voltage, throttled now') as unknown });
+  });
 });
+
