@@ -65,6 +65,8 @@ export class Hal {
   private readonly sensors = new Map<string, SensorRuntime>();
   private readonly actuators = new Map<string, Actuator>();
   private readonly cameras = new Map<string, CameraHub>();
+  /** actuators that could not be opened, and why */
+  private readonly unavailable = new Map<string, string>();
   private requests = 0;
   /** the latest reading of every sensor type, for in-process WASM cells (DESIGN §12.16) */
   readonly mirror: SensorMirror;
@@ -83,10 +85,18 @@ export class Hal {
   async start(): Promise<void> {
     for (const d of this.profile.devices) {
       if (d.kind === 'actuator') {
-        const line = await this.backends.gpio.request(this.pin(d.pin), { direction: 'out', activeLow: d.activeLow, initial: d.safeState === 'on' ? 1 : 0 });
-        const a = new Actuator(d, new GpioOutput(line, d.safeState), (x) => void this.maxOnReached(x));
-        this.actuators.set(d.id, a);
-        this.audit.record({ ts: this.now(), actor: 'hal', op: 'safe-state', deviceId: d.id, outcome: 'ok', detail: { state: d.safeState, why: 'start' } });
+        try {
+          const line = await this.backends.gpio.request(this.pin(d.pin), { direction: 'out', activeLow: d.activeLow, initial: d.safeState === 'on' ? 1 : 0 });
+          const a = new Actuator(d, new GpioOutput(line, d.safeState), (x) => void this.maxOnReached(x));
+          this.actuators.set(d.id, a);
+          this.audit.record({ ts: this.now(), actor: 'hal', op: 'safe-state', deviceId: d.id, outcome: 'ok', detail: { state: d.safeState, why: 'start' } });
+        } catch (err) {
+          // A missing line (wrong board, gpio group, kernel) makes this actuator unavailable, not the daemon.
+          const e = err as { code?: string; message?: string };
+          this.unavailable.set(d.id, e.message ?? String(err));
+          this.audit.record({ ts: this.now(), actor: 'hal', op: 'safe-state', deviceId: d.id, outcome: 'error', code: e.code ?? 'HAL_E_BUS_IO', detail: { why: 'start', error: e.message } });
+          this.events.emit('hal:error', { deviceId: d.id, error: e.message ?? String(err) });
+        }
       } else if (d.kind === 'sensor') {
         this.sensors.set(d.id, await this.openSensor(d));
       } else {
@@ -114,7 +124,7 @@ export class Hal {
     return this.profile.devices.map((d): HalDeviceInfo => {
       if (d.kind === 'actuator') {
         const a = this.actuators.get(d.id);
-        return { id: d.id, kind: 'actuator', driver: d.driver, status: a ? 'ok' : 'unavailable', state: a?.state ?? 'unknown', owner: a?.owner ?? null, commands: [...d.commands] };
+        return { id: d.id, kind: 'actuator', driver: d.driver, status: a ? 'ok' : 'unavailable', ...(a ? {} : { detail: this.unavailable.get(d.id) ?? 'not available' }), state: a?.state ?? 'unknown', owner: a?.owner ?? null, commands: [...d.commands] };
       }
       if (d.kind === 'camera') {
         const c = this.cameras.get(d.id);
@@ -173,6 +183,8 @@ export class Hal {
   /** The seed's `controlActuator`. */
   async controlActuator(deviceId: string, command: unknown, caller: HalCaller): Promise<void> {
     const a = this.actuators.get(deviceId);
+    const why = this.unavailable.get(deviceId);
+    if (!a && why !== undefined) throw new HalError('HAL_E_UNAVAILABLE', `${deviceId}: ${why}`, { device: deviceId });
     if (!a) throw new HalError('HAL_E_UNKNOWN_DEVICE', `no actuator "${deviceId.slice(0, 64)}" on this board; \`openstarryctl hal ls\` lists them`, { device: deviceId });
     if (caller.kind === 'agent' && !caller.grants.actuators.includes(deviceId)) this.deny(caller, 'actuate', deviceId, `actuator "${deviceId}"`);
     const cmd = typeof command === 'string' ? command : JSON.stringify(command ?? null);
@@ -318,7 +330,9 @@ export class Hal {
         s.unavailable = `no driver for ${String((d as { driver: unknown }).driver)}`;
       }
     } catch (err) {
-      s.error = (err as Error).message;
+      // A bus or chip this board does not have (or has not enabled) is not a transient error.
+      if ((err as { code?: string }).code === 'HAL_E_UNAVAILABLE') s.unavailable = (err as Error).message;
+      else s.error = (err as Error).message;
     }
     return s;
   }

@@ -139,11 +139,17 @@ export class Daemon {
         name: 'hal',
         start: async () => {
           const board = this.must(this.board);
+          const store = this.must(this.store);
           if (board.name !== 'sim' && board.extends !== 'sim') {
-            this.log.warn('hal', `board ${board.name}: real GPIO/I2C backends are not in this build; hardware requests answer HAL_E_UNAVAILABLE`);
+            // A real board: sysfs GPIO, i2c-bus, serialport, rpicam-vid (DESIGN §5).
+            const { piBackends } = await import('../hal/pi/backends');
+            const backends = piBackends(board);
+            this.hal = new Hal(board, backends, halAudit(store, this.log), { emit: (type, data) => void bus.emit({ type, source: 'hal', data }) });
+            await this.hal.start();
+            for (const d of this.hal.list()) if (d.status === 'unavailable') this.log.warn('hal', `${d.id}: ${d.detail ?? 'unavailable'}`);
+            for (const w of backends.gpioWarnings()) this.log.warn('hal', w);
             return;
           }
-          const store = this.must(this.store);
           const sim = new SimBoard(board, [process.execPath, path.join(path.dirname(nodeRunnerPath()), '..', 'sim', 'fake-rpicam.mjs')]);
           this.hal = new Hal(board, sim, halAudit(store, this.log), { emit: (type, data) => void bus.emit({ type, source: 'hal', data }) });
           await this.hal.start();
@@ -361,7 +367,7 @@ export class Daemon {
 
   private halHealth(): SubsystemHealth {
     if (!this.hal) return { name: 'hal', state: 'disabled', detail: `board ${this.loaded.config.board}: no HAL backend in this build` };
-    const broken = this.hal.list().filter((d) => d.status === 'error');
+    const broken = this.hal.list().filter((d) => d.status === 'error' || d.status === 'unavailable');
     return broken.length
       ? { name: 'hal', state: 'degraded', detail: broken.map((d) => `${d.id}: ${d.detail ?? 'error'}`).join('; ') }
       : { name: 'hal', state: 'ok', detail: `board ${this.loaded.config.board} (${this.boardFile ?? '?'})` };
