@@ -59,6 +59,8 @@ interface SensorRuntime {
   values: Map<string, { raw: number; ts: number }>;
   error?: string;
   unavailable?: string;
+  /** fed from a trace instead of polled */
+  replayed?: boolean;
 }
 
 export class Hal {
@@ -337,7 +339,28 @@ export class Hal {
     return s;
   }
 
+  /**
+   * Replay (hal/trace.ts): `type`'s reading as if its device had just been polled — the mirror,
+   * `hal:sensor.<type>` and reads all see it. The device is no longer polled live, so recorded and
+   * live values never interleave.
+   */
+  replayReading(type: string, value: number): void {
+    const ref = this.profile.sensorTypes[type];
+    if (!ref) return;
+    const [deviceId = '', channel = type] = ref.split('.');
+    const s = this.sensors.get(deviceId);
+    const ch = s?.config.channels[channel];
+    if (!s || !ch) return;
+    if (s.timer) clearTimeout(s.timer);
+    s.timer = undefined;
+    s.replayed = true;
+    s.values.set(channel, { raw: ch.scale === 0 ? value : (value - ch.offset) / ch.scale, ts: this.now() });
+    s.error = undefined;
+    this.emitSensorTypes(deviceId, s, type);
+  }
+
   private schedule(s: SensorRuntime, delay: number): void {
+    if (s.replayed) return;
     s.timer = setTimeout(() => {
       void this.poll(s).finally(() => this.schedule(s, s.config.pollMs));
     }, delay);
@@ -360,8 +383,9 @@ export class Hal {
     }
   }
 
-  private emitSensorTypes(deviceId: string, s: SensorRuntime): void {
+  private emitSensorTypes(deviceId: string, s: SensorRuntime, only?: string): void {
     for (const [type, ref] of Object.entries(this.profile.sensorTypes)) {
+      if (only !== undefined && type !== only) continue;
       const [dev, channel = type] = ref.split('.');
       if (dev !== deviceId) continue;
       const v = s.values.get(channel);

@@ -14,6 +14,7 @@ import { WorkerDriver } from './agents/drivers/worker';
 import { LazyWasmDriver } from './agents/drivers/wasm/lazy';
 import { type HostFigures, hostSampler } from '../hal/platform/host';
 import { SysRoot } from '../hal/platform/root';
+import { parseTrace, replayTrace } from '../hal/trace';
 import { trapHandlerEnabled } from './agents/drivers/wasm/trap-handler';
 import { halPort, unavailableHal } from './agents/hal-port';
 import { type BoardProfile, Hal, loadProfile, SimBoard } from '../hal/index';
@@ -72,6 +73,7 @@ export class Daemon {
   private simBoard: SimBoard | undefined;
   private wasm: LazyWasmDriver | undefined;
   private hostSample: (() => HostFigures) | undefined;
+  private stopReplay: (() => void) | undefined;
   private docker: import('./agents/drivers/docker/driver').DockerDriver | undefined;
 
   constructor(
@@ -102,6 +104,9 @@ export class Daemon {
           this.boardFile = this.board.file;
           if (cfg.replay !== undefined && !fs.existsSync(cfg.replay)) {
             throw new OszError('OSZ_E_CONFIG', `replay trace ${cfg.replay} does not exist`, { replay: cfg.replay });
+          }
+          if (cfg.replay !== undefined && this.board.name !== 'sim' && this.board.extends !== 'sim') {
+            throw new OszError('OSZ_E_CONFIG', `--replay feeds the sim board; board ${this.board.name} reads real hardware`, { replay: cfg.replay });
           }
           prepareHome(this.paths);
           this.sandbox = planSandbox(cfg.sandbox.setpriv, isRoot);
@@ -153,10 +158,19 @@ export class Daemon {
           const sim = new SimBoard(board, [process.execPath, path.join(path.dirname(nodeRunnerPath()), '..', 'sim', 'fake-rpicam.mjs')]);
           this.hal = new Hal(board, sim, halAudit(store, this.log), { emit: (type, data) => void bus.emit({ type, source: 'hal', data }) });
           await this.hal.start();
-          sim.startClimate();
           this.simBoard = sim;
+          if (cfg.replay !== undefined) {
+            // Recorded readings instead of the simulated climate (hal/trace.ts).
+            const trace = parseTrace(fs.readFileSync(cfg.replay, 'utf8'), cfg.replay);
+            const hal = this.hal;
+            this.log.info('hal', `replaying ${trace.events.length} events recorded on ${trace.header.board} at ${new Date(trace.header.started).toISOString()} from ${cfg.replay}`);
+            this.stopReplay = replayTrace(trace.events, (type, value) => hal.replayReading(type, value), { onEnd: () => this.log.info('hal', `replay of ${cfg.replay} finished`) });
+          } else {
+            sim.startClimate();
+          }
         },
         stop: async () => {
+          this.stopReplay?.();
           this.simBoard?.stopClimate();
           await this.hal?.stop();
         },

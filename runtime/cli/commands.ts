@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { OszError } from '../errors';
+import { type TraceEvent, traceHeader, traceLine } from '../../hal/trace';
 import type { ControlClient } from './client';
 import { duration, table, when } from './format';
 
@@ -294,10 +295,37 @@ export const VERBS: Record<string, Verb> = {
     },
   },
   hal: {
-    usage: 'hal ls | hal read <type[@device]> | hal set <device> <command>',
-    summary: "the board's devices; read a sensor; command an actuator as the operator",
+    usage: 'hal ls | hal read <type[@device]> | hal set <device> <command> | hal record <file> [--for SECONDS]',
+    summary: "the board's devices; read a sensor; command an actuator as the operator; record a trace to replay on the sim board",
+    flags: { for: { type: 'string' } },
     async run(client, a, io) {
       const [sub = '', x, y] = a.positionals;
+      if (sub === 'record' && x) {
+        const seconds = typeof a.flags.for === 'string' ? Number(a.flags.for) : undefined;
+        if (seconds !== undefined && !(seconds > 0 && seconds <= 86_400)) throw new OszError('OSZ_E_INVALID_PARAMS', '--for takes 1 to 86400 seconds');
+        const out = fs.openSync(x, 'w', 0o644);
+        let n = 0;
+        // events can arrive in the same read as the answer: hold them until the header is written
+        let early: TraceEvent[] | undefined = [];
+        const write = (e: TraceEvent): void => {
+          fs.writeSync(out, `${traceLine(e)}\n`);
+          n++;
+        };
+        const initial = (await client.stream('hal.record', {}, (e) => (early ? early.push(e as TraceEvent) : write(e as TraceEvent)))) as { board: string; started: number };
+        fs.writeSync(out, `${traceHeader(initial.board, initial.started)}\n`);
+        early.forEach(write);
+        early = undefined;
+        io.err(`recording ${x}${seconds ? ` for ${seconds} s` : ''} (Ctrl-C stops)`);
+        await new Promise<void>((resolve) => {
+          const done = (): void => resolve();
+          process.once('SIGINT', done);
+          if (seconds) setTimeout(done, seconds * 1000);
+          void client.closed().then(done);
+        });
+        client.close();
+        fs.closeSync(out);
+        return print(io, a, { file: x, events: n }, () => `recorded ${n} events to ${x}`);
+      }
       if (sub === 'ls') {
         const r = (await client.call('hal.list', {})) as { board: string; devices: HalDevice[] };
         return print(io, a, r, () =>

@@ -1,7 +1,7 @@
 /** hal.* operations (DESIGN §12.15): list the board's devices, read a sensor, set an actuator as the operator. */
 import * as z from 'zod';
 import { OszError } from '../../errors';
-import { defineOp } from '../op';
+import { defineOp, streaming } from '../op';
 
 const spec = z.string().min(1).max(140);
 
@@ -35,6 +35,26 @@ export const halOps = [
       const hal = requireHal(services.hal);
       await hal.controlActuator(p.device, p.command, { kind: 'operator', actor: caller.actor });
       return hal.list().find((d) => d.id === p.device);
+    },
+  }),
+  defineOp({
+    name: 'hal.record',
+    summary: 'stream the HAL\'s readings, edges and actuator changes as trace events (`hal record FILE` writes them)',
+    params: z.strictObject({}),
+    role: 'operator',
+    mutating: false,
+    remote: false,
+    handler: (_p, { services }) => {
+      requireHal(services.hal);
+      const started = Date.now();
+      const t0 = performance.now();
+      return streaming({ board: services.info().board, started }, (send) => {
+        const owner = `hal.record:${started}:${Math.random()}`;
+        for (const pattern of ['hal:sensor.*', 'hal:gpio.*', 'hal:actuator.*']) {
+          services.bus.on(owner, pattern, (e) => send({ t: Math.round(performance.now() - t0), type: e.type, data: e.data }));
+        }
+        return () => services.bus.removeOwner(owner);
+      });
     },
   }),
 ];
