@@ -15,6 +15,7 @@ import { RpcPeer } from '../../runtime/rpc/peer';
 import { createStore } from '../../runtime/store/store';
 import { median, rssOf, sleep, startUntil, ussOf } from './measure';
 import { dockerBench } from './docker';
+import { serialBench } from './serial';
 import { wasmBench } from './wasm';
 
 interface Row {
@@ -200,6 +201,7 @@ await twentyAgents();
 await halRead();
 await wasmBench(root, work, add);
 await dockerBench(root, work, add);
+await serialBench(work, add);
 fs.rmSync(work, { recursive: true, force: true });
 
 const header = ['benchmark', 'value', 'baseline', 'ratio', 'budget'];
