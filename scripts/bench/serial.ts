@@ -18,7 +18,7 @@ export async function serialBench(work: string, add: Add): Promise<void> {
     return;
   }
   const { SerialPortStream } = await import('@serialport/stream');
-  const { autoDetect } = (await import('@serialport/bindings-cpp')) as { autoDetect(): unknown };
+  const bindings = (await import('@serialport/bindings-cpp')) as { autoDetect: () => unknown };
   const chunk = Buffer.alloc(4096, 0x61);
   let round = 0;
   /** a fresh socat pty pair (socat ends when a side closes); TOTAL bytes from the far end, timed until all arrived */
@@ -60,7 +60,7 @@ export async function serialBench(work: string, add: Add): Promise<void> {
     );
     raw.push(
       await measure(async (p) => {
-        const port = new SerialPortStream({ binding: autoDetect() as never, path: p, baudRate: 115200 });
+        const port = new SerialPortStream({ binding: bindings.autoDetect() as never, path: p, baudRate: 115200 });
         await new Promise<void>((r, j) => port.once('open', () => r()).once('error', j));
         return { onData: (fn) => void port.on('data', (c: Buffer) => fn(c.length)), close: () => new Promise<void>((r) => port.close(() => r())) };
       }),
