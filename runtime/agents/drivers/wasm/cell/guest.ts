@@ -33,7 +33,6 @@ interface Exports {
   stop?: () => void;
 }
 
-
 class GuestAbort extends Error {}
 
 const MAX_LINE = 16 * 1024;
