@@ -2,7 +2,11 @@
  * `openstarryd`: parse flags, load config, start the daemon, stop it on SIGTERM/SIGINT (a second
  * signal kills agents at once). Exit codes: 0 clean stop, 64 bad flags, 78 bad config, 70 failure.
  */
-import { ConfigError, loadConfig } from './config/loader';
+import { ConfigError, type LoadedConfig, loadConfig } from './config/loader';
+import { homePaths } from './config/paths';
+import { boardDirs } from './boards';
+import { driveSafeState } from './safe-state';
+import { loadProfile } from '../hal/profile/load';
 import { FLAG_HELP, parseDaemonFlags } from './config/flags';
 import { redactConfig } from './config/redact';
 import { Daemon } from './daemon';
@@ -27,8 +31,8 @@ export async function runDaemon(argv: string[]): Promise<number> {
     process.stdout.write(packageVersion() + '\n');
     return 0;
   }
-  if (flags.command !== undefined) {
-    process.stderr.write(`openstarryd: unknown command "${flags.command}"\n`);
+  if (flags.command !== undefined && flags.command !== 'safe-state') {
+    process.stderr.write(`openstarryd: unknown command "${flags.command}" (commands: safe-state)\n`);
     return 64;
   }
   let loaded;
@@ -39,6 +43,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
     process.stderr.write(`openstarryd: ${e.message}\n  hint: ${e instanceof ConfigError ? e.hint : (e.hint ?? '')}\n`);
     return 78;
   }
+  if (flags.command === 'safe-state') return safeState(loaded);
   if (flags.printConfig) {
     process.stdout.write(YAML.stringify(redactConfig(loaded.config)));
     return 0;
@@ -81,4 +86,21 @@ export async function runDaemon(argv: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGHUP', () => log.info('daemon', 'SIGHUP ignored (config reload arrives later)'));
   });
+}
+
+/** `openstarryd safe-state`: every actuator of the configured board to its safe state, no daemon needed. */
+async function safeState(loaded: LoadedConfig): Promise<number> {
+  try {
+    const board = loadProfile(loaded.config.board, boardDirs(homePaths(loaded.home).home));
+    if (board.name === 'sim' || board.extends === 'sim') {
+      process.stdout.write('board sim: simulated actuators have no state outside the daemon\n');
+      return 0;
+    }
+    const { piBackends } = await import('../hal/pi/backends');
+    return await driveSafeState(board, piBackends(board).gpio, (l) => process.stdout.write(`${l}\n`));
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    process.stderr.write(`openstarryd safe-state: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
+    return e.code === 'HAL_E_PROFILE' ? 78 : 1;
+  }
 }

@@ -41,6 +41,7 @@ const OPTIONS = {
 } as const;
 
 export const FLAG_HELP = `Usage: openstarryd [flags]
+       openstarryd safe-state [--board NAME]   every actuator to its safe state, no daemon needed
 
   --home DIR          daemon home (env OPENSTARRYD_HOME; root: /var/lib/openstarry, others: ~/.openstarry)
   --config FILE       config file (default <home>/openstarryd.yaml)
