@@ -26,11 +26,21 @@ export class SerialportBackend implements SerialBackend {
     );
     this.onOpen?.(path, port);
     let closed = false;
+    let lost: string | undefined;
+    // A port that disappears (a USB adapter unplugged, the pty's other end gone) emits 'error' and
+    // 'close': without these listeners an 'error' event would take the whole daemon down.
+    port.on('error', (err: Error) => {
+      lost = err.message;
+    });
+    port.on('close', () => {
+      if (!closed) lost ??= 'the port closed';
+      closed = true;
+    });
     return {
       path,
       write: (data) =>
         new Promise<void>((resolve, reject) => {
-          if (closed) return reject(new HalError('HAL_E_BUS_IO', `${path} is closed`, { path }));
+          if (closed) return reject(new HalError('HAL_E_BUS_IO', `${path} is closed${lost ? ` (${lost})` : ''}`, { path }));
           port.write(data, (err) => (err ? reject(new HalError('HAL_E_BUS_IO', `write to ${path}: ${err.message}`, { path })) : port.drain(() => resolve())));
         }),
       onData: (fn) => void port.on('data', (c: Buffer) => !closed && fn(c)),

@@ -2,6 +2,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SerialLineSensor } from '../../hal/devices/serial-line';
 import { SerialportBackend } from '../../hal/serial/serialport';
 import { describeWith, hasCommand } from '../helpers/system';
 import { tmpDir, waitFor } from '../helpers/tmp';
@@ -37,4 +39,34 @@ describeWith('serial over a socat pty pair', [hasCommand('socat', 'socat')], () 
       },
     };
   });
+
+  describe('a port that disappears', () => {
+    it('does not take the process down; writes then fail with HAL_E_BUS_IO and the line sensor goes stale', async () => {
+      const dir = tmpDir('osd-pty-gone-');
+      const ours = path.join(dir, 'ttyA');
+      const theirs = path.join(dir, 'ttyB');
+      const socat: ChildProcess = spawn('socat', [`pty,raw,echo=0,link=${ours}`, `pty,raw,echo=0,link=${theirs}`], { stdio: 'ignore' });
+      await waitFor('ptys', () => fs.existsSync(ours) && fs.existsSync(theirs), 10_000);
+      const link = await new SerialportBackend().open(ours, 9600);
+      let t = 0;
+      const sensor = new SerialLineSensor(link, ['moisture'], 1000, () => t);
+      const far = fs.openSync(theirs, fs.constants.O_RDWR | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
+      fs.writeSync(far, 'moisture=41\n');
+      await waitFor('a reading', () => {
+        try {
+          return sensor.read().moisture === 41;
+        } catch {
+          return false;
+        }
+      });
+      fs.closeSync(far);
+      socat.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 300));
+      await waitFor('writes fail', async () => link.write('x').then(() => false, (err: { code?: string }) => err.code === 'HAL_E_BUS_IO'), 10_000);
+      t += 5000;
+      expect(() => sensor.read()).toThrow(/no data from .* in the last 1 s/);
+      await link.close();
+    });
+  });
 });
+
