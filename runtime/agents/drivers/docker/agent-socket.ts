@@ -34,6 +34,13 @@ export async function openAgentSocket(dir: string, token: string, opts: { uid?: 
   if (opts.uid !== undefined) fs.chownSync(dir, opts.uid, opts.uid);
   const file = path.join(dir, SOCKET_NAME);
   const messageFns: Array<(v: unknown) => void> = [];
+  // The container can connect and say hello before launch() has returned and the session has
+  // attached: hold what arrives until the first listener does (a lost hello fails the start).
+  const early: unknown[] = [];
+  const deliver = (msg: unknown): void => {
+    if (messageFns.length > 0) messageFns.forEach((f) => f(msg));
+    else if (early.length < 1000) early.push(msg);
+  };
   const invalidFns: Array<(why: string) => void> = [];
   let bound: net.Socket | undefined;
   let refused = 0;
@@ -77,7 +84,7 @@ export async function openAgentSocket(dir: string, token: string, opts: { uid?: 
         bound = sock;
         resolveConnected();
       }
-      messageFns.forEach((f) => f(msg));
+      deliver(msg);
     };
     const splitter = new LineSplitter(MAX_LINE, {
       line: onLine,
@@ -113,7 +120,10 @@ export async function openAgentSocket(dir: string, token: string, opts: { uid?: 
       send: (msg) => {
         if (bound && !bound.destroyed) bound.write(`${JSON.stringify(msg)}\n`);
       },
-      onMessage: (fn) => void messageFns.push(fn),
+      onMessage: (fn) => {
+        messageFns.push(fn);
+        if (messageFns.length === 1) early.splice(0).forEach((m) => fn(m));
+      },
       onInvalid: (fn) => void invalidFns.push(fn),
     },
     close: () => {

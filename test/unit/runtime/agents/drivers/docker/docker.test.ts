@@ -200,3 +200,19 @@ describe('docker driver without an engine', () => {
   });
 });
 
+describe('agent socket before the session attaches', () => {
+  it('holds a hello that arrives before anyone listens, and delivers it to the first listener', async () => {
+    const dir = path.join(fs.mkdtempSync('/tmp/osds-'), 'early');
+    const sock = await openAgentSocket(dir, 'tok');
+    const s = net.connect(path.join(dir, 'agent.sock'));
+    s.on('error', () => undefined);
+    s.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'hello', params: { token: 'tok' } })}\n`);
+    await sock.connected;
+    const got: unknown[] = [];
+    sock.channel.onMessage((m) => got.push(m));
+    expect(got).toEqual([{ jsonrpc: '2.0', id: 1, method: 'hello', params: { token: 'tok' } }]);
+    s.destroy();
+    sock.close();
+  });
+});
+
