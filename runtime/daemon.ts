@@ -357,6 +357,7 @@ export class Daemon {
       runnerPath: this.runnerPath,
       dockerEnabled: this.loaded.config.docker.enabled,
       wasm: { configured: this.loaded.config.wasm.trapHandler, trapHandler: trapHandlerEnabled() },
+      ...(this.board ? { board: this.board } : {}),
     });
   }
 

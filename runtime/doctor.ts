@@ -13,6 +13,9 @@ import { untraversable } from './sandbox';
 import type { Store } from './store/store';
 import { SysRoot } from '../hal/platform/root';
 import { throttling } from '../hal/platform/host';
+import { gpioChips } from '../hal/platform/gpio-chips';
+import { i2cDevice, serialDevice } from '../hal/platform/buses';
+import type { BoardProfile } from '../hal/profile/schema';
 
 export interface DoctorCheck {
   name: string;
@@ -32,8 +35,10 @@ export interface DoctorContext {
   dockerEnabled: boolean;
   /** wasm.trapHandler as configured, and whether V8's trap handler is on in this process */
   wasm?: { configured: 'auto' | 'on' | 'off'; trapHandler: boolean };
-  /** for tests: a system root for the HAL's platform reads (power, throttling) */
+  /** for tests: a system root for the HAL's platform reads (power, throttling, buses) */
   platformRoot?: string;
+  /** the board profile the daemon runs (real-board checks for anything but sim) */
+  board?: BoardProfile;
   /** for tests: a /sys and /proc to read instead of the host's */
   sysRoot?: string;
   procRoot?: string;
@@ -50,7 +55,7 @@ const warn = (name: string, detail: string, fix: string): DoctorCheck => ({ name
 const fail = (name: string, detail: string, fix: string): DoctorCheck => ({ name, status: 'fail', detail, fix });
 
 export function runDoctor(ctx: DoctorContext): DoctorCheck[] {
-  return [checkClock(ctx), checkDisk(ctx), checkMount(ctx), checkSdWear(ctx), checkStore(ctx), checkSocket(ctx), ...checkSandbox(ctx), ...(ctx.wasm ? [checkWasm(ctx, ctx.wasm)] : []), ...checkPower(ctx)];
+  return [checkClock(ctx), checkDisk(ctx), checkMount(ctx), checkSdWear(ctx), checkStore(ctx), checkSocket(ctx), ...checkSandbox(ctx), ...(ctx.wasm ? [checkWasm(ctx, ctx.wasm)] : []), ...checkPower(ctx), ...checkBoard(ctx)];
 }
 
 function defaultExec(cmd: string, args: string[]): string | undefined {
@@ -176,6 +181,67 @@ function checkSocket(ctx: DoctorContext): DoctorCheck {
     return fail('control-socket', (err as Error).message, fix);
   }
   return ok('control-socket', `${ctx.socket}, token ${ctx.tokenFile} (0640)`);
+}
+
+/**
+ * A real board (DESIGN §5): the profile's GPIO chip and its base, each bus it names enabled (with
+ * the config.txt line when not), `rpicam-vid` for cameras, and — when not root — the groups the
+ * hardware needs.
+ */
+function checkBoard(ctx: DoctorContext): DoctorCheck[] {
+  const b = ctx.board;
+  if (!b || b.name === 'sim' || b.extends === 'sim') return [];
+  const root = new SysRoot(ctx.platformRoot ?? '/');
+  const out: DoctorCheck[] = [];
+  const label = b.gpio.chips[0]?.label;
+  if (label) {
+    const chip = gpioChips(root).find((c) => c.label === label);
+    out.push(
+      chip
+        ? ok('gpio', `${label} at sysfs base ${chip.base} (GPIO17 is ${chip.base + 17})`)
+        : fail('gpio', `no GPIO chip labelled ${label} (found: ${gpioChips(root).map((c) => c.label).join(', ') || 'none'})`, 'check --board against /proc/device-tree/model, and that the kernel exposes /sys/class/gpio'),
+    );
+  }
+  const needed = new Set<string>();
+  for (const [name, bus] of Object.entries(b.buses)) {
+    const fix = bus.configTxt ? `add "${bus.configTxt}" to /boot/firmware/config.txt and reboot` : 'enable the bus in config.txt';
+    try {
+      const dev = bus.kind === 'i2c' ? i2cDevice(root, bus.device, bus.configTxt) : serialDevice(root, bus.device, bus.configTxt);
+      out.push(ok(`bus ${name}`, `${bus.kind} on ${dev}`));
+    } catch (err) {
+      out.push(fail(`bus ${name}`, (err as Error).message, fix));
+    }
+    needed.add(bus.kind === 'i2c' ? 'i2c' : 'dialout');
+  }
+  if (b.devices.some((d) => d.kind === 'actuator' || (d.kind === 'sensor' && d.driver === 'gpio-in'))) needed.add('gpio');
+  if (b.devices.some((d) => d.kind === 'camera')) {
+    needed.add('video');
+    const found = (ctx.exec ?? defaultExec)('sh', ['-c', 'command -v rpicam-vid']);
+    out.push(found ? ok('camera', `rpicam-vid at ${found.trim()}`) : fail('camera', 'rpicam-vid is not installed', 'apt-get install rpicam-apps'));
+  }
+  if (!ctx.isRoot && needed.size > 0) {
+    const groups = groupNames(ctx.platformRoot ?? '/');
+    const missing = [...needed].filter((g) => !groups.has(g));
+    out.push(missing.length ? warn('groups', `the daemon's user is not in ${missing.join(', ')}`, `usermod -aG ${missing.join(',')} <user>, then log in again`) : ok('groups', `in ${[...needed].join(', ')}`));
+  }
+  return out;
+}
+
+/** The names of this process's groups, from /etc/group under root. */
+function groupNames(root: string): Set<string> {
+  const mine = new Set(process.getgroups?.() ?? []);
+  const names = new Set<string>();
+  let text = '';
+  try {
+    text = fs.readFileSync(path.join(root, 'etc/group'), 'utf8');
+  } catch {
+    return names;
+  }
+  for (const line of text.split('\n')) {
+    const [name, , gid] = line.split(':');
+    if (name && mine.has(Number(gid))) names.add(name);
+  }
+  return names;
 }
 
 /** The firmware's throttling flags (Raspberry Pi): under-voltage is the usual cause of SD-card corruption. */

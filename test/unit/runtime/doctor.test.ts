@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type DoctorCheck, runDoctor } from '../../../runtime/doctor';
 import { memoryLogger } from '../../../runtime/log';
 import { createStore, type Store } from '../../../runtime/store/store';
+import { loadProfile } from '../../../hal/profile/load';
 import { FIXTURES, tmpDir } from '../../helpers/tmp';
 
 let store: Store;
@@ -80,6 +81,36 @@ describe('doctor', () => {
     fs.mkdirSync(path.join(root, 'sys/devices/platform/soc/soc:firmware'), { recursive: true });
     fs.writeFileSync(path.join(root, 'sys/devices/platform/soc/soc:firmware/get_throttled'), '50005\n');
     expect(doctor({ platformRoot: root }).power).toMatchObject({ status: 'fail', detail: expect.stringContaining('under-voltage, throttled now') as unknown });
+  });
+
+  it('checks a real board: the GPIO chip and base, each bus with its config.txt fix, rpicam-vid, the groups', () => {
+    const boardsDir = tmpDir('osd-doc-boards-');
+    fs.writeFileSync(
+      path.join(boardsDir, 'gh.yaml'),
+      [
+        'schema: openstarry.board/v1',
+        'name: gh',
+        'extends: raspberrypi-4b',
+        'buses:',
+        '  i2c3: { kind: i2c, device: i2c3, configTxt: "dtoverlay=i2c3" }',
+        'devices:',
+        '  - { id: fan, kind: actuator, driver: gpio-out, pin: gpio27, commands: [on, off], safeState: off }',
+        '  - { id: cam0, kind: camera, driver: rpicam, width: 640, height: 480, fps: 5 }',
+        '',
+      ].join('\n'),
+    );
+    const board = loadProfile('gh', [boardsDir, path.join(FIXTURES, '../../boards')]);
+    const c = doctor({ board, platformRoot: path.join(FIXTURES, 'boards/pi4'), exec: () => undefined });
+    expect(c.gpio).toMatchObject({ status: 'ok', detail: 'pinctrl-bcm2711 at sysfs base 512 (GPIO17 is 529)' });
+    expect(c['bus i2c1']).toMatchObject({ status: 'ok', detail: 'i2c on /dev/i2c-1' });
+    expect(c['bus uart0']).toMatchObject({ status: 'ok', detail: 'serial on /dev/ttyS0' });
+    expect(c['bus i2c3']).toMatchObject({ status: 'fail', fix: 'add "dtoverlay=i2c3" to /boot/firmware/config.txt and reboot' });
+    expect(c.camera).toMatchObject({ status: 'fail', fix: 'apt-get install rpicam-apps' });
+    expect(c.groups?.status).toBe('warn');
+    expect(c.groups?.fix).toMatch(/usermod -aG .*gpio/);
+    const onPi5 = doctor({ board, platformRoot: path.join(FIXTURES, 'boards/pi5') });
+    expect(onPi5.gpio).toMatchObject({ status: 'fail', detail: expect.stringContaining('no GPIO chip labelled pinctrl-bcm2711') as unknown });
+    expect(doctor({ board: loadProfile('sim', [path.join(FIXTURES, '../../boards')]) }).gpio).toBeUndefined();
   });
 });
 
