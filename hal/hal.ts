@@ -28,6 +28,8 @@ export interface HalBackends {
   gpio: GpioBackend;
   /** serial links, by bus device (e.g. `serial0`, or /dev/serial0 on a Pi) */
   serial?: SerialBackend;
+  /** DS18B20 probes on the 1-Wire bus, by id (real boards) */
+  oneWire?(id: string): { read(): Promise<number> };
   /** the frame producer of a camera, when this board can run one */
   camera?(config: CameraConfig): RpicamProducer | undefined;
 }
@@ -318,6 +320,13 @@ export class Hal {
           this.events.emit(eventName, { deviceId: d.id, value: v });
           this.emitSensorTypes(d.id, s);
         });
+      } else if (d.driver === 'ds18b20') {
+        const probe = this.backends.oneWire?.(d.w1 ?? '');
+        if (!probe) s.unavailable = 'no 1-Wire backend on this board';
+        else {
+          const [channel = 'temperature'] = Object.keys(d.channels);
+          s.read = async () => ({ [channel]: await probe.read() });
+        }
       } else if (d.driver === 'serial-line') {
         const bus = this.profile.buses[d.bus ?? ''];
         if (!this.backends.serial || !bus) {

@@ -5,6 +5,7 @@
  * Everything native is imported only when first used, and every lookup goes through a SysRoot.
  */
 import { RpicamProducer } from '../camera/rpicam';
+import { Ds18b20 } from '../devices/ds18b20';
 import { HalError } from '../errors';
 import type { GpioBackend } from '../gpio/gpio';
 import { SysfsGpio } from '../gpio/sysfs';
@@ -39,6 +40,7 @@ export function piBackends(profile: BoardProfile, root = new SysRoot('/'), opts:
         return serial.open(root.path(serialDevice(root, device, b?.configTxt)), baudRate);
       },
     },
+    oneWire: (id) => new Ds18b20(root, id),
     camera: (cfg) => new RpicamProducer({ argv: opts.cameraArgv ?? ['rpicam-vid'] }, { width: cfg.width, height: cfg.height, fps: cfg.fps }),
   };
 }

@@ -33,8 +33,9 @@ const base = {
 export const sensorDevice = z.strictObject({
   ...base,
   kind: z.literal('sensor'),
-  driver: z.enum(['bme280', 'gpio-in', 'serial-line']),
+  driver: z.enum(['bme280', 'gpio-in', 'serial-line', 'ds18b20']),
   bus: id.optional(),
+  w1: z.string().regex(/^28-[0-9a-f]{12}$/, 'a DS18B20 1-Wire id like 28-0316a2794bff').optional().describe('ds18b20: the probe id under /sys/bus/w1/devices'),
   address: z.number().int().min(0x03).max(0x77).optional().describe('I2C address'),
   pin: pinRef.optional(),
   pull: z.enum(['up', 'down', 'none']).default('none'),

@@ -90,6 +90,7 @@ function checkSensorWiring(p: BoardProfile, d: Extract<DeviceConfig, { kind: 'se
     else if (b.kind !== needBus) problems.push({ path: `${at}.bus`, message: `"${d.bus}" is a ${b.kind} bus; driver ${d.driver} needs ${needBus}`, fix: 'pick a bus of the right kind' });
   }
   if (d.driver === 'bme280' && d.address === undefined) problems.push({ path: `${at}.address`, message: 'an I2C sensor needs its address', fix: 'BME280 answers at 0x76 or 0x77' });
+  if (d.driver === 'ds18b20' && d.w1 === undefined) problems.push({ path: `${at}.w1`, message: 'a DS18B20 needs its 1-Wire id', fix: 'ls /sys/bus/w1/devices/ on the board lists the probes (28-…)' });
   if (d.driver === 'gpio-in' && d.pin === undefined) problems.push({ path: `${at}.pin`, message: 'a GPIO input needs a pin', fix: 'set pin: gpioN or an alias' });
   if (Object.keys(d.channels).length === 0) problems.push({ path: `${at}.channels`, message: 'a sensor needs at least one channel', fix: 'list its channels with their units' });
 }
