@@ -359,7 +359,8 @@ export class Hal {
     const [deviceId = '', channel = type] = ref.split('.');
     const s = this.sensors.get(deviceId);
     const ch = s?.config.channels[channel];
-    if (!s || !ch) return;
+    // GPIO inputs are replayed by their edges (driving the line), not by their readings.
+    if (!s || !ch || s.config.driver === 'gpio-in') return;
     if (s.timer) clearTimeout(s.timer);
     s.timer = undefined;
     s.replayed = true;

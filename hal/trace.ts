@@ -4,8 +4,9 @@
  *
  * NDJSON: a header `{"v":1,"kind":"openstarry.hal-trace","board":"…","started":<unix ms>}`, then
  * one event per line `{"t":<ms since start>,"type":"hal:sensor.temperature","data":{…}}` in time
- * order. Sensor readings (`hal:sensor.*`) are what replay feeds back; edges (`hal:gpio.*`) and
- * actuator changes (`hal:actuator.*`) are kept for the record.
+ * order. Replay feeds back sensor readings (`hal:sensor.*`) and GPIO input edges (`hal:gpio.*`,
+ * by driving the simulated line, so debouncing and events run as live); actuator changes
+ * (`hal:actuator.*`) are kept for the record.
  */
 import { HalError } from './errors';
 
@@ -72,18 +73,26 @@ export function parseTrace(text: string, source = 'trace'): { header: TraceHeade
   return { header: h as TraceHeader, events };
 }
 
-/** Plays the sensor readings of a trace at their times; returns a stop function. */
-export function replayTrace(events: readonly TraceEvent[], feed: (type: string, value: number) => void, opts: { onEnd?(): void } = {}): () => void {
+export interface ReplayFeed {
+  /** a sensor reading: `type` as in hal:sensor.<type> */
+  reading(type: string, value: number): void;
+  /** a GPIO input's edge: its device and logical value */
+  edge(deviceId: string, value: 0 | 1): void;
+}
+
+/** Plays a trace's readings and input edges at their times; returns a stop function. */
+export function replayTrace(events: readonly TraceEvent[], feed: ReplayFeed, opts: { onEnd?(): void } = {}): () => void {
   const timers: NodeJS.Timeout[] = [];
-  const sensors = events.filter((e) => e.type.startsWith('hal:sensor.'));
-  sensors.forEach((e, i) => {
+  const played = events.filter((e) => e.type.startsWith('hal:sensor.') || (e.type.startsWith('hal:gpio.') && typeof e.data.deviceId === 'string'));
+  played.forEach((e, i) => {
     timers.push(
       setTimeout(() => {
-        feed(e.type.slice('hal:sensor.'.length), e.data.value as number);
-        if (i === sensors.length - 1) opts.onEnd?.();
+        if (e.type.startsWith('hal:sensor.')) feed.reading(e.type.slice('hal:sensor.'.length), e.data.value as number);
+        else feed.edge(e.data.deviceId as string, e.data.value ? 1 : 0);
+        if (i === played.length - 1) opts.onEnd?.();
       }, e.t),
     );
   });
-  if (sensors.length === 0) opts.onEnd?.();
+  if (played.length === 0) opts.onEnd?.();
   return () => timers.forEach((t) => clearTimeout(t));
 }

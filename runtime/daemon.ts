@@ -15,6 +15,7 @@ import { LazyWasmDriver } from './agents/drivers/wasm/lazy';
 import { type HostFigures, hostSampler } from '../hal/platform/host';
 import { SysRoot } from '../hal/platform/root';
 import { parseTrace, replayTrace } from '../hal/trace';
+import { simReplayFeed } from '../hal/sim/replay';
 import { trapHandlerEnabled } from './agents/drivers/wasm/trap-handler';
 import { halPort, unavailableHal } from './agents/hal-port';
 import { type BoardProfile, Hal, loadProfile, SimBoard } from '../hal/index';
@@ -164,7 +165,7 @@ export class Daemon {
             const trace = parseTrace(fs.readFileSync(cfg.replay, 'utf8'), cfg.replay);
             const hal = this.hal;
             this.log.info('hal', `replaying ${trace.events.length} events recorded on ${trace.header.board} at ${new Date(trace.header.started).toISOString()} from ${cfg.replay}`);
-            this.stopReplay = replayTrace(trace.events, (type, value) => hal.replayReading(type, value), { onEnd: () => this.log.info('hal', `replay of ${cfg.replay} finished`) });
+            this.stopReplay = replayTrace(trace.events, simReplayFeed(hal, board, sim), { onEnd: () => this.log.info('hal', `replay of ${cfg.replay} finished`) });
           } else {
             sim.startClimate();
           }

@@ -1,5 +1,11 @@
 /** The trace parser on well-formed, malformed, oversized and hostile input, and the replay clock. */
+import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
+import { Hal } from '../../../hal/hal';
+import { SimBoard } from '../../../hal/sim/board';
+import { simReplayFeed } from '../../../hal/sim/replay';
+import { loadProfile } from '../../../hal/profile/load';
+import { REPO } from '../../helpers/tmp';
 import { MAX_TRACE_BYTES, parseTrace, replayTrace, traceHeader, traceLine } from '../../../hal/trace';
 
 const header = traceHeader('sim', 1_700_000_000_000);
@@ -36,20 +42,38 @@ describe('HAL traces', () => {
     expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
   });
 
-  it('replays sensor readings at their times, in order', () => {
+  it('replays sensor readings and input edges at their times, in order', () => {
     vi.useFakeTimers();
     try {
       const got: Array<[string, number]> = [];
       let ended = false;
-      const { events } = parseTrace([header, ev(0, 'hal:sensor.temperature', { value: 20 }), ev(500, 'hal:gpio.b', { value: 1 }), ev(1000, 'hal:sensor.humidity', { value: 55 }), ev(2000, 'hal:sensor.temperature', { value: 21 })].join('\n'));
-      replayTrace(events, (type, value) => got.push([type, value]), { onEnd: () => (ended = true) });
+      const { events } = parseTrace([header, ev(0, 'hal:sensor.temperature', { value: 20 }), ev(500, 'hal:gpio.b', { deviceId: 'button', value: 1 }), ev(1000, 'hal:sensor.humidity', { value: 55 }), ev(2000, 'hal:sensor.temperature', { value: 21 })].join('\n'));
+      replayTrace(events, { reading: (type, value) => got.push([type, value]), edge: (id, v) => got.push([`edge ${id}`, v]) }, { onEnd: () => (ended = true) });
       vi.advanceTimersByTime(999);
-      expect(got).toEqual([['temperature', 20]]);
+      expect(got).toEqual([['temperature', 20], ['edge button', 1]]);
       vi.advanceTimersByTime(1001);
-      expect(got).toEqual([['temperature', 20], ['humidity', 55], ['temperature', 21]]);
+      expect(got).toEqual([['temperature', 20], ['edge button', 1], ['humidity', 55], ['temperature', 21]]);
       expect(ended).toBe(true);
     } finally {
       vi.useRealTimers();
     }
   });
+
+  it('replays a button edge on the sim board: the line is driven and the HAL reports the edge as live', async () => {
+    const board = loadProfile('sim', [path.join(REPO, 'boards')]);
+    const sim = new SimBoard(board);
+    const events: string[] = [];
+    const hal = new Hal(board, sim, { record: () => undefined }, { emit: (type, data) => events.push(`${type}=${String(data.value)}`) });
+    await hal.start();
+    const feed = simReplayFeed(hal, board, sim);
+    feed.edge('button', 1);
+    await new Promise((r) => setTimeout(r, 80)); // the button's debounce
+    feed.edge('button', 0);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(events.filter((e) => e.startsWith('hal:gpio.button0'))).toEqual(['hal:gpio.button0=1', 'hal:gpio.button0=0']);
+    feed.reading('button', 1); // readings of a GPIO input are not replayed: its edges are
+    feed.edge('nonexistent', 1);
+    await hal.stop();
+  });
 });
+
