@@ -332,9 +332,25 @@ export class Hal {
         if (!this.backends.serial || !bus) {
           s.unavailable = 'no serial backend on this board';
         } else {
-          const link = await this.backends.serial.open(bus.device, bus.baudRate ?? 9600);
-          const sensor = new SerialLineSensor(link, Object.keys(d.channels), d.pollMs * 3, this.now);
-          s.read = () => Promise.resolve(sensor.read());
+          const serial = this.backends.serial;
+          const open = async (): Promise<SerialLineSensor> => new SerialLineSensor(await serial.open(bus.device, bus.baudRate ?? 9600), Object.keys(d.channels), d.pollMs * 3, this.now);
+          let sensor = await open();
+          let retryAt = 0;
+          s.read = async () => {
+            // A port that went away (a USB adapter unplugged) is reopened when it is back, at most every 5 s.
+            const lost = sensor.lost;
+            if (lost !== undefined) {
+              if (this.now() < retryAt) throw new HalError('HAL_E_BUS_IO', `${bus.device}: ${lost}; reopening`, { device: d.id });
+              retryAt = this.now() + 5000;
+              await sensor.close().catch(() => undefined);
+              try {
+                sensor = await open();
+              } catch (err) {
+                throw new HalError('HAL_E_BUS_IO', `${bus.device}: ${lost}; reopening failed: ${(err as Error).message}`, { device: d.id });
+              }
+            }
+            return sensor.read();
+          };
           s.close = () => sensor.close();
         }
       } else {

@@ -55,6 +55,11 @@ export class SerialLineSensor {
     return out;
   }
 
+  /** why its port went away, if it did */
+  get lost(): string | undefined {
+    return this.link.lost;
+  }
+
   close(): Promise<void> {
     return this.link.close();
   }

@@ -11,6 +11,8 @@ export interface SerialLink {
   write(data: string | Buffer): Promise<void>;
   onData(fn: (chunk: Buffer) => void): void;
   close(): Promise<void>;
+  /** why the port went away by itself (unplugged, its other end gone), if it did */
+  readonly lost?: string;
 }
 
 export interface SerialBackend {

@@ -38,6 +38,9 @@ export class SerialportBackend implements SerialBackend {
     });
     return {
       path,
+      get lost() {
+        return lost;
+      },
       write: (data) =>
         new Promise<void>((resolve, reject) => {
           if (closed) return reject(new HalError('HAL_E_BUS_IO', `${path} is closed${lost ? ` (${lost})` : ''}`, { path }));

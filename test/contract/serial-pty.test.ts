@@ -4,6 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SerialLineSensor } from '../../hal/devices/serial-line';
+import { SimGpio } from '../../hal/gpio/sim';
+import { Hal } from '../../hal/hal';
+import { profileSchema } from '../../hal/profile/schema';
 import { SerialportBackend } from '../../hal/serial/serialport';
 import { describeWith, hasCommand } from '../helpers/system';
 import { tmpDir, waitFor } from '../helpers/tmp';
@@ -67,6 +70,53 @@ describeWith('serial over a socat pty pair', [hasCommand('socat', 'socat')], () 
       expect(() => sensor.read()).toThrow(/no data from .* in the last 1 s/);
       await link.close();
     });
+  });
+
+  describe('a port that comes back', () => {
+    it('is reopened by the HAL, and the line sensor reads again', async () => {
+      const dir = tmpDir('osd-pty-back-');
+      const ours = path.join(dir, 'ttyA');
+      const theirs = path.join(dir, 'ttyB');
+      const pair = async (): Promise<{ socat: ChildProcess; far: number }> => {
+        for (const p of [ours, theirs]) fs.rmSync(p, { force: true });
+        const socat = spawn('socat', [`pty,raw,echo=0,link=${ours}`, `pty,raw,echo=0,link=${theirs}`], { stdio: 'ignore' });
+        await waitFor('ptys', () => fs.existsSync(ours) && fs.existsSync(theirs), 10_000);
+        return { socat, far: fs.openSync(theirs, fs.constants.O_RDWR | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK) };
+      };
+      const profile = profileSchema.parse({
+        schema: 'openstarry.board/v1',
+        name: 'probe',
+        buses: { uart0: { kind: 'serial', device: 'serial0' } },
+        devices: [{ id: 'soil', kind: 'sensor', driver: 'serial-line', bus: 'uart0', pollMs: 100, channels: { moisture: { unit: '%' } } }],
+        sensorTypes: { moisture: 'soil.moisture' },
+      });
+      const serial = new SerialportBackend();
+      const hal = new Hal(profile, { gpio: new SimGpio(8), i2c: () => { throw new Error('no i2c'); }, serial: { open: (_d, baud) => serial.open(ours, baud) } }, { record: () => undefined }, { emit: () => undefined });
+      let p = await pair();
+      await hal.start();
+      const moisture = async (): Promise<number | undefined> => hal.getSensorReading('moisture', { kind: 'operator', actor: 't' }).then((r) => r.value, () => undefined);
+      const feed = setInterval(() => {
+        try {
+          fs.writeSync(p.far, `moisture=${fed}\n`);
+        } catch {
+          /* the pair is being replaced */
+        }
+      }, 50);
+      let fed = 41;
+      try {
+        await waitFor('first reading', async () => (await moisture()) === 41);
+        p.socat.kill('SIGKILL');
+        fs.closeSync(p.far);
+        await new Promise((r) => setTimeout(r, 300));
+        fed = 55;
+        p = await pair();
+        await waitFor('reading after the port came back', async () => (await moisture()) === 55, 20_000);
+      } finally {
+        clearInterval(feed);
+        await hal.stop();
+        p.socat.kill();
+      }
+    }, 40_000);
   });
 });
 
