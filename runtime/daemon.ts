@@ -14,8 +14,6 @@ import { WorkerDriver } from './agents/drivers/worker';
 import { LazyWasmDriver } from './agents/drivers/wasm/lazy';
 import { type HostFigures, hostSampler } from '../hal/platform/host';
 import { SysRoot } from '../hal/platform/root';
-import { parseTrace, replayTrace } from '../hal/trace';
-import { simReplayFeed } from '../hal/sim/replay';
 import { trapHandlerEnabled } from './agents/drivers/wasm/trap-handler';
 import { halPort, unavailableHal } from './agents/hal-port';
 import { type BoardProfile, Hal, loadProfile, SimBoard } from '../hal/index';
@@ -36,7 +34,7 @@ import { registerHealth } from './http/health';
 import { HttpServer } from './http/server';
 import type { Logger } from './log';
 import { boardDirs, findBoard } from './boards';
-import { type DoctorCheck, runDoctor } from './doctor';
+import type { DoctorCheck } from './doctor';
 import { OszError } from './errors';
 import { planSandbox, untraversable } from './sandbox';
 import { createStore, type Store } from './store/store';
@@ -161,7 +159,8 @@ export class Daemon {
           await this.hal.start();
           this.simBoard = sim;
           if (cfg.replay !== undefined) {
-            // Recorded readings instead of the simulated climate (hal/trace.ts).
+            // Recorded readings instead of the simulated climate (hal/trace.ts), loaded only for a replay.
+            const [{ parseTrace, replayTrace }, { simReplayFeed }] = await Promise.all([import('../hal/trace'), import('../hal/sim/replay')]);
             const trace = parseTrace(fs.readFileSync(cfg.replay, 'utf8'), cfg.replay);
             const hal = this.hal;
             this.log.info('hal', `replaying ${trace.events.length} events recorded on ${trace.header.board} at ${new Date(trace.header.started).toISOString()} from ${cfg.replay}`);
@@ -347,7 +346,8 @@ export class Daemon {
     };
   }
 
-  doctor(): DoctorCheck[] {
+  async doctor(): Promise<DoctorCheck[]> {
+    const { runDoctor } = await import('./doctor');
     return runDoctor({
       home: this.paths.home,
       socket: this.socketPath,

@@ -42,7 +42,8 @@ export interface ControlServices {
   log: Logger;
   info(): DaemonInfo;
   health(): SubsystemHealth[];
-  doctor(): DoctorCheck[];
+  /** loaded on first use: doctor is rare, the daemon idles for months (DESIGN §12.13) */
+  doctor(): Promise<DoctorCheck[]>;
   /** the HAL facade, when this board has a backend */
   hal: Hal | undefined;
   /** the daemon's own log level */
