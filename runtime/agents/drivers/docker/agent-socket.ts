@@ -12,6 +12,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { HeldMessages } from '../../../rpc/held-messages';
 import { LineSplitter } from '../../../rpc/ndjson';
 import type { AgentChannel } from '../driver';
 
@@ -33,14 +34,9 @@ export async function openAgentSocket(dir: string, token: string, opts: { uid?: 
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (opts.uid !== undefined) fs.chownSync(dir, opts.uid, opts.uid);
   const file = path.join(dir, SOCKET_NAME);
-  const messageFns: Array<(v: unknown) => void> = [];
   // The container can connect and say hello before launch() has returned and the session has
-  // attached: hold what arrives until the first listener does (a lost hello fails the start).
-  const early: unknown[] = [];
-  const deliver = (msg: unknown): void => {
-    if (messageFns.length > 0) messageFns.forEach((f) => f(msg));
-    else if (early.length < 1000) early.push(msg);
-  };
+  // attached: what arrives is held until the first listener (a lost hello fails the start).
+  const messages = new HeldMessages();
   const invalidFns: Array<(why: string) => void> = [];
   let bound: net.Socket | undefined;
   let refused = 0;
@@ -84,7 +80,7 @@ export async function openAgentSocket(dir: string, token: string, opts: { uid?: 
         bound = sock;
         resolveConnected();
       }
-      deliver(msg);
+      messages.emit(msg);
     };
     const splitter = new LineSplitter(MAX_LINE, {
       line: onLine,
@@ -120,10 +116,7 @@ export async function openAgentSocket(dir: string, token: string, opts: { uid?: 
       send: (msg) => {
         if (bound && !bound.destroyed) bound.write(`${JSON.stringify(msg)}\n`);
       },
-      onMessage: (fn) => {
-        messageFns.push(fn);
-        if (messageFns.length === 1) early.splice(0).forEach((m) => fn(m));
-      },
+      onMessage: (fn) => messages.on(fn),
       onInvalid: (fn) => void invalidFns.push(fn),
     },
     close: () => {

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { MirrorLayout } from '../../../../hal/mirror';
 import { OszError } from '../../../errors';
+import { HeldMessages } from '../../../rpc/held-messages';
 import type { Manifest } from '../../manifest';
 import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from '../driver';
 import { checkAbi, checkModule, MAX_MODULE_BYTES } from './abi';
@@ -100,8 +101,8 @@ export class WasmDriver implements AgentDriver {
     const exited = new Promise<AgentExit>((r) => (resolveExit = r));
     let added!: { resolve(): void; reject(e: Error): void };
     const addedP = new Promise<void>((resolve, reject) => (added = { resolve, reject }));
-    const messageFns: Array<(v: unknown) => void> = [];
-    const early: unknown[] = [];
+    // Until the session attaches (right after launch resolves), hold what the guest says.
+    const messages = new HeldMessages();
     const outputFns: Array<(s: 'stdout' | 'stderr', l: string) => void> = [];
     const route: Route = {
       id: spec.instanceId,
@@ -132,11 +133,7 @@ export class WasmDriver implements AgentDriver {
       ready: false,
       backlog: 0,
       dropped: 0,
-      onMessage: (m) => {
-        // Until the session attaches (right after launch resolves), hold what the guest says.
-        if (messageFns.length > 0) messageFns.forEach((f) => f(m));
-        else if (early.length < 1000) early.push(m);
-      },
+      onMessage: (m) => messages.emit(m),
       onOutput: (s, l) => outputFns.forEach((f) => f(s, l)),
       onAdded: () => added.resolve(),
       onExit: (e) => {
@@ -152,10 +149,7 @@ export class WasmDriver implements AgentDriver {
       osStartTime: null,
       channel: {
         send: (msg) => this.send(route, msg),
-        onMessage: (fn) => {
-          messageFns.push(fn);
-          if (messageFns.length === 1) early.splice(0).forEach((m) => fn(m));
-        },
+        onMessage: (fn) => messages.on(fn),
         onInvalid: () => undefined,
       },
       exited,
