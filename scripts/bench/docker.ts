@@ -8,10 +8,9 @@ import { DockerDriver } from '../../runtime/agents/drivers/docker/driver';
 import { buildLaunchSpec } from '../../runtime/agents/launch-spec';
 import { validateManifest } from '../../runtime/agents/manifest';
 import { memoryLogger } from '../../runtime/log';
-import { RpcPeer } from '../../runtime/rpc/peer';
 import { createStore } from '../../runtime/store/store';
 import { importImage, launchDockerd, nodeRootfs } from '../../test/helpers/docker-engine';
-import { median } from './measure';
+import { median, spawnToHelloMs } from './measure';
 import type { Add } from './wasm';
 
 export async function dockerBench(root: string, work: string, add: Add): Promise<void> {
@@ -33,24 +32,11 @@ export async function dockerBench(root: string, work: string, add: Add): Promise
     const cli: number[] = [];
     const ours: number[] = [];
     for (let i = 0; i < 12; i++) {
-      let t0 = performance.now();
+      const t0 = performance.now();
       d.docker(['run', '--rm', '--network', 'none', 'osd-bench/node:1', 'node', '-e', '0']);
       cli.push(performance.now() - t0);
       const { spec } = buildLaunchSpec({ instanceId: `db-${i}`, agent, manifest, options: {}, dataRoot: path.join(work, 'ddata'), separateUid: false, heartbeatMs: 5000, plugins: store.plugins, secrets: store.secrets });
-      t0 = performance.now();
-      const launched = await driver.launch(spec);
-      await new Promise<void>((resolve) => {
-        const peer = new RpcPeer((m) => launched.channel.send(m), {
-          request: (method) => {
-            if (method === 'hello') resolve();
-            return { ok: true };
-          },
-        });
-        launched.channel.onMessage((v) => peer.receive(v));
-      });
-      ours.push(performance.now() - t0);
-      launched.signal('SIGKILL');
-      await launched.exited;
+      ours.push(await spawnToHelloMs(driver, spec));
     }
     store.close();
     add('docker agent spawn to hello vs `docker run` of the same image (CLI)', median(ours.slice(2)), 'ms', median(cli.slice(2)), 1.5);

@@ -11,9 +11,8 @@ import { validateManifest } from '../../runtime/agents/manifest';
 import { MirrorReader, SensorMirror } from '../../hal/mirror';
 import { ControlClient } from '../../runtime/cli/client';
 import { memoryLogger } from '../../runtime/log';
-import { RpcPeer } from '../../runtime/rpc/peer';
 import { createStore } from '../../runtime/store/store';
-import { median, rssOf, sleep, startUntil, ussOf } from './measure';
+import { median, rssOf, sleep, spawnToHelloMs, startUntil, ussOf } from './measure';
 import { dockerBench } from './docker';
 import { serialBench } from './serial';
 import { wasmBench } from './wasm';
@@ -70,7 +69,7 @@ async function spawnLatency(): Promise<void> {
   const ours: number[] = [];
   // Interleaved, so both see the same machine load.
   for (let i = 0; i < 25; i++) {
-    let t0 = performance.now();
+    const t0 = performance.now();
     // No execArgv and a clean env: the child must not inherit tsx's loader from this script.
     const child = fork(empty, [], { stdio: 'ignore', execArgv: [], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     await new Promise<void>((r) => child.once('message', () => r()));
@@ -78,20 +77,7 @@ async function spawnLatency(): Promise<void> {
     await new Promise((r) => child.once('exit', r));
 
     const { spec } = buildLaunchSpec({ instanceId: `b-${i}`, agent, manifest, options: {}, dataRoot: path.join(work, 'data'), separateUid: false, heartbeatMs: 5000, plugins: store.plugins, secrets: store.secrets });
-    t0 = performance.now();
-    const launched = await driver.launch(spec);
-    await new Promise<void>((resolve) => {
-      const peer = new RpcPeer((m) => launched.channel.send(m), {
-        request: (method) => {
-          if (method === 'hello') resolve();
-          return { ok: true };
-        },
-      });
-      launched.channel.onMessage((v) => peer.receive(v));
-    });
-    ours.push(performance.now() - t0);
-    launched.signal('SIGKILL');
-    await launched.exited;
+    ours.push(await spawnToHelloMs(driver, spec));
   }
   store.close();
   forkMs = median(bareTimes);

@@ -1,6 +1,8 @@
 // Small measuring helpers for the bench: child RSS, medians, waiting for a line.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import type { AgentDriver, LaunchSpec } from '../../runtime/agents/drivers/driver';
+import { RpcPeer } from '../../runtime/rpc/peer';
 
 export function rssOf(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -36,4 +38,23 @@ export function startUntil(cmd: string, args: string[], match: RegExp, env: Node
     proc.stderr?.on('data', onData);
     proc.once('exit', (code) => reject(new Error(`${cmd} exited ${code} before ${match}:\n${buf}`)));
   });
+}
+
+/** Launches an agent through a driver and times it until its `hello`; then kills it. */
+export async function spawnToHelloMs(driver: AgentDriver, spec: LaunchSpec): Promise<number> {
+  const t0 = performance.now();
+  const launched = await driver.launch(spec);
+  await new Promise<void>((resolve) => {
+    const peer = new RpcPeer((m) => launched.channel.send(m), {
+      request: (method) => {
+        if (method === 'hello') resolve();
+        return { ok: true };
+      },
+    });
+    launched.channel.onMessage((v) => peer.receive(v));
+  });
+  const ms = performance.now() - t0;
+  launched.signal('SIGKILL');
+  await launched.exited;
+  return ms;
 }
