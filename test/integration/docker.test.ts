@@ -7,20 +7,15 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import type { AgentStatus } from '../../runtime/agents/supervisor';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon';
 import { type Dockerd, dockerRequirements, importImage, nodeRootfs, startDockerd } from '../helpers/dockerd';
 import { describeWith } from '../helpers/system';
 import { copyFixtureAgent, tmpDir, waitFor } from '../helpers/tmp';
 
-interface Ps {
-  instance: string;
-  agent: string;
-  driver: string;
-  state: string;
-  osPid: number | null;
-  reason: string | null;
-}
+/** a row of `ps --json` */
+type Ps = AgentStatus;
 
 let dk: Dockerd;
 let d: RunningDaemon;

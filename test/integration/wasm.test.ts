@@ -4,21 +4,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { AgentStatus } from '../../runtime/agents/supervisor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../runtime/cli/client';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon';
 import { FIXTURES, REPO, tmpDir, waitFor } from '../helpers/tmp';
 import { ECHO_BODY, wasmAgent, wat } from '../helpers/wasm';
 
-interface Ps {
-  instance: string;
-  agent: string;
-  driver: string;
-  state: string;
-  osPid: number | null;
-  restarts: number;
-  reason: string | null;
-}
+/** a row of `ps --json` */
+type Ps = AgentStatus;
 
 let d: RunningDaemon;
 beforeAll(async () => {
