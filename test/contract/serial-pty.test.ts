@@ -12,15 +12,23 @@ import { describeWith, hasCommand } from '../helpers/system';
 import { tmpDir, waitFor } from '../helpers/tmp';
 import { describeSerialContract } from './serial.contract';
 
+/**
+ * A socat pty pair at `<dir>/ttyA` (ours, for the link) and `<dir>/ttyB` (the device's end, opened
+ * non-blocking as `far`). Called again on the same dir it replaces the pair at the same paths.
+ */
+async function ptyPair(dir: string): Promise<{ ours: string; socat: ChildProcess; far: number }> {
+  const ours = path.join(dir, 'ttyA');
+  const theirs = path.join(dir, 'ttyB');
+  for (const p of [ours, theirs]) fs.rmSync(p, { force: true });
+  const socat = spawn('socat', [`pty,raw,echo=0,link=${ours}`, `pty,raw,echo=0,link=${theirs}`], { stdio: 'ignore' });
+  await waitFor('ptys', () => fs.existsSync(ours) && fs.existsSync(theirs), 10_000);
+  return { ours, socat, far: fs.openSync(theirs, fs.constants.O_RDWR | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK) };
+}
+
 describeWith('serial over a socat pty pair', [hasCommand('socat', 'socat')], () => {
   describeSerialContract('serialport with the native binding on a pty', async () => {
-    const dir = tmpDir('osd-pty-');
-    const ours = path.join(dir, 'ttyA');
-    const theirs = path.join(dir, 'ttyB');
-    const socat: ChildProcess = spawn('socat', [`pty,raw,echo=0,link=${ours}`, `pty,raw,echo=0,link=${theirs}`], { stdio: 'ignore' });
-    await waitFor('ptys', () => fs.existsSync(ours) && fs.existsSync(theirs), 10_000);
+    const { ours, socat, far } = await ptyPair(tmpDir('osd-pty-'));
     const link = await new SerialportBackend().open(ours, 9600);
-    const far = fs.openSync(theirs, fs.constants.O_RDWR | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
     let received = '';
     return {
       link,
@@ -45,15 +53,10 @@ describeWith('serial over a socat pty pair', [hasCommand('socat', 'socat')], () 
 
   describe('a port that disappears', () => {
     it('does not take the process down; writes then fail with HAL_E_BUS_IO and the line sensor goes stale', async () => {
-      const dir = tmpDir('osd-pty-gone-');
-      const ours = path.join(dir, 'ttyA');
-      const theirs = path.join(dir, 'ttyB');
-      const socat: ChildProcess = spawn('socat', [`pty,raw,echo=0,link=${ours}`, `pty,raw,echo=0,link=${theirs}`], { stdio: 'ignore' });
-      await waitFor('ptys', () => fs.existsSync(ours) && fs.existsSync(theirs), 10_000);
+      const { ours, socat, far } = await ptyPair(tmpDir('osd-pty-gone-'));
       const link = await new SerialportBackend().open(ours, 9600);
       let t = 0;
       const sensor = new SerialLineSensor(link, ['moisture'], 1000, () => t);
-      const far = fs.openSync(theirs, fs.constants.O_RDWR | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
       fs.writeSync(far, 'moisture=41\n');
       await waitFor('a reading', () => {
         try {
@@ -76,13 +79,6 @@ describeWith('serial over a socat pty pair', [hasCommand('socat', 'socat')], () 
     it('is reopened by the HAL, and the line sensor reads again', async () => {
       const dir = tmpDir('osd-pty-back-');
       const ours = path.join(dir, 'ttyA');
-      const theirs = path.join(dir, 'ttyB');
-      const pair = async (): Promise<{ socat: ChildProcess; far: number }> => {
-        for (const p of [ours, theirs]) fs.rmSync(p, { force: true });
-        const socat = spawn('socat', [`pty,raw,echo=0,link=${ours}`, `pty,raw,echo=0,link=${theirs}`], { stdio: 'ignore' });
-        await waitFor('ptys', () => fs.existsSync(ours) && fs.existsSync(theirs), 10_000);
-        return { socat, far: fs.openSync(theirs, fs.constants.O_RDWR | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK) };
-      };
       const profile = profileSchema.parse({
         schema: 'openstarry.board/v1',
         name: 'probe',
@@ -92,7 +88,7 @@ describeWith('serial over a socat pty pair', [hasCommand('socat', 'socat')], () 
       });
       const serial = new SerialportBackend();
       const hal = new Hal(profile, { gpio: new SimGpio(8), i2c: () => { throw new Error('no i2c'); }, serial: { open: (_d, baud) => serial.open(ours, baud) } }, { record: () => undefined }, { emit: () => undefined });
-      let p = await pair();
+      let p = await ptyPair(dir);
       await hal.start();
       const moisture = async (): Promise<number | undefined> => hal.getSensorReading('moisture', { kind: 'operator', actor: 't' }).then((r) => r.value, () => undefined);
       const feed = setInterval(() => {
@@ -109,7 +105,7 @@ describeWith('serial over a socat pty pair', [hasCommand('socat', 'socat')], () 
         fs.closeSync(p.far);
         await new Promise((r) => setTimeout(r, 300));
         fed = 55;
-        p = await pair();
+        p = await ptyPair(dir);
         await waitFor('reading after the port came back', async () => (await moisture()) === 55, 20_000);
       } finally {
         clearInterval(feed);
