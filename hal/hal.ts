@@ -10,7 +10,7 @@ import { Actuator } from './actuator';
 import { Bme280 } from './devices/bme280';
 import { GpioInput } from './devices/gpio-in';
 import { GpioOutput } from './devices/gpio-out';
-import { SerialLineSensor } from './devices/serial-line';
+import { ReopeningSerialLine } from './devices/serial-line';
 import type { SerialBackend } from './serial/serial';
 import { HalError } from './errors';
 import type { GpioBackend } from './gpio/gpio';
@@ -333,24 +333,8 @@ export class Hal {
           s.unavailable = 'no serial backend on this board';
         } else {
           const serial = this.backends.serial;
-          const open = async (): Promise<SerialLineSensor> => new SerialLineSensor(await serial.open(bus.device, bus.baudRate ?? 9600), Object.keys(d.channels), d.pollMs * 3, this.now);
-          let sensor = await open();
-          let retryAt = 0;
-          s.read = async () => {
-            // A port that went away (a USB adapter unplugged) is reopened when it is back, at most every 5 s.
-            const lost = sensor.lost;
-            if (lost !== undefined) {
-              if (this.now() < retryAt) throw new HalError('HAL_E_BUS_IO', `${bus.device}: ${lost}; reopening`, { device: d.id });
-              retryAt = this.now() + 5000;
-              await sensor.close().catch(() => undefined);
-              try {
-                sensor = await open();
-              } catch (err) {
-                throw new HalError('HAL_E_BUS_IO', `${bus.device}: ${lost}; reopening failed: ${(err as Error).message}`, { device: d.id });
-              }
-            }
-            return sensor.read();
-          };
+          const sensor = await ReopeningSerialLine.open(() => serial.open(bus.device, bus.baudRate ?? 9600), Object.keys(d.channels), d.pollMs * 3, this.now);
+          s.read = () => sensor.read();
           s.close = () => sensor.close();
         }
       } else {

@@ -55,6 +55,10 @@ export class SerialLineSensor {
     return out;
   }
 
+  get path(): string {
+    return this.link.path;
+  }
+
   /** why its port went away, if it did */
   get lost(): string | undefined {
     return this.link.lost;
@@ -62,5 +66,46 @@ export class SerialLineSensor {
 
   close(): Promise<void> {
     return this.link.close();
+  }
+}
+
+/**
+ * A line sensor whose port may go away (a USB adapter unplugged) and come back: when its link says
+ * it was lost, the next read reopens it, at most every `retryMs`, and fails with HAL_E_BUS_IO
+ * saying so until it is back.
+ */
+export class ReopeningSerialLine {
+  private retryAt = 0;
+
+  private constructor(
+    private sensor: SerialLineSensor,
+    private readonly make: () => Promise<SerialLineSensor>,
+    private readonly now: () => number,
+    private readonly retryMs: number,
+  ) {}
+
+  static async open(open: () => Promise<SerialLink>, channels: readonly string[], staleMs: number, now: () => number = Date.now, retryMs = 5000): Promise<ReopeningSerialLine> {
+    const make = async (): Promise<SerialLineSensor> => new SerialLineSensor(await open(), channels, staleMs, now);
+    return new ReopeningSerialLine(await make(), make, now, retryMs);
+  }
+
+  async read(): Promise<Record<string, number>> {
+    const lost = this.sensor.lost;
+    if (lost !== undefined) {
+      const path = this.sensor.path;
+      if (this.now() < this.retryAt) throw new HalError('HAL_E_BUS_IO', `${path}: ${lost}; reopening`, { path });
+      this.retryAt = this.now() + this.retryMs;
+      await this.sensor.close().catch(() => undefined);
+      try {
+        this.sensor = await this.make();
+      } catch (err) {
+        throw new HalError('HAL_E_BUS_IO', `${path}: ${lost}; reopening failed: ${(err as Error).message}`, { path });
+      }
+    }
+    return this.sensor.read();
+  }
+
+  close(): Promise<void> {
+    return this.sensor.close();
   }
 }
