@@ -179,6 +179,10 @@ export class Hal {
       if (s.error) throw new HalError('HAL_E_BUS_IO', `${deviceId}: no reading (${s.error})`, { device: deviceId });
       throw new HalError('HAL_E_BUSY', `${deviceId}: no reading yet; try again shortly`, { device: deviceId });
     }
+    // A device that keeps failing does not hand out its last good value as if it were current.
+    if (s.error && this.now() - v.ts > s.config.pollMs * 3) {
+      throw new HalError('HAL_E_BUS_IO', `${deviceId}: ${s.error} (last reading ${Math.round((this.now() - v.ts) / 1000)} s ago)`, { device: deviceId });
+    }
     const ch = s.config.channels[channel];
     if (!ch) throw new HalError('HAL_E_UNKNOWN_DEVICE', `${deviceId} has no channel ${channel}`);
     return { value: applyChannel(v.raw, ch), unit: ch.unit, ts: v.ts, deviceId };
@@ -333,7 +337,7 @@ export class Hal {
           s.unavailable = 'no serial backend on this board';
         } else {
           const serial = this.backends.serial;
-          const sensor = await ReopeningSerialLine.open(() => serial.open(bus.device, bus.baudRate ?? 9600), Object.keys(d.channels), d.pollMs * 3, this.now);
+          const sensor = await ReopeningSerialLine.open(bus.device, () => serial.open(bus.device, bus.baudRate ?? 9600), Object.keys(d.channels), d.pollMs * 3, this.now);
           s.read = () => sensor.read();
           s.close = () => sensor.close();
         }

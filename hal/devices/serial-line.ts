@@ -70,42 +70,58 @@ export class SerialLineSensor {
 }
 
 /**
- * A line sensor whose port may go away (a USB adapter unplugged) and come back: when its link says
- * it was lost, the next read reopens it, at most every `retryMs`, and fails with HAL_E_BUS_IO
- * saying so until it is back.
+ * A line sensor whose port may be missing at start (a USB adapter not yet enumerated at boot, a
+ * port another program holds) or go away later (unplugged) and come back: while it has no open
+ * port, reads retry the open at most every `retryMs` and fail with HAL_E_BUS_IO saying why.
  */
 export class ReopeningSerialLine {
+  private sensor: SerialLineSensor | undefined;
+  private why = '';
   private retryAt = 0;
+  private closed = false;
 
   private constructor(
-    private sensor: SerialLineSensor,
+    private readonly path: string,
     private readonly make: () => Promise<SerialLineSensor>,
     private readonly now: () => number,
     private readonly retryMs: number,
   ) {}
 
-  static async open(open: () => Promise<SerialLink>, channels: readonly string[], staleMs: number, now: () => number = Date.now, retryMs = 5000): Promise<ReopeningSerialLine> {
-    const make = async (): Promise<SerialLineSensor> => new SerialLineSensor(await open(), channels, staleMs, now);
-    return new ReopeningSerialLine(await make(), make, now, retryMs);
+  /** Never throws for a port that cannot be opened: the first read says why, and it is retried. */
+  static async open(path: string, open: () => Promise<SerialLink>, channels: readonly string[], staleMs: number, now: () => number = Date.now, retryMs = 5000): Promise<ReopeningSerialLine> {
+    const line = new ReopeningSerialLine(path, async () => new SerialLineSensor(await open(), channels, staleMs, now), now, retryMs);
+    await line.reopen();
+    return line;
   }
 
   async read(): Promise<Record<string, number>> {
-    const lost = this.sensor.lost;
+    const lost = this.sensor?.lost;
     if (lost !== undefined) {
-      const path = this.sensor.path;
-      if (this.now() < this.retryAt) throw new HalError('HAL_E_BUS_IO', `${path}: ${lost}; reopening`, { path });
-      this.retryAt = this.now() + this.retryMs;
-      await this.sensor.close().catch(() => undefined);
-      try {
-        this.sensor = await this.make();
-      } catch (err) {
-        throw new HalError('HAL_E_BUS_IO', `${path}: ${lost}; reopening failed: ${(err as Error).message}`, { path });
-      }
+      await this.sensor?.close().catch(() => undefined);
+      this.sensor = undefined;
+      this.why = lost;
+    }
+    if (!this.sensor) {
+      if (this.now() >= this.retryAt) await this.reopen();
+      if (!this.sensor) throw new HalError('HAL_E_BUS_IO', `${this.path}: ${this.why}; retrying every ${Math.round(this.retryMs / 1000)} s`, { path: this.path });
     }
     return this.sensor.read();
   }
 
+  private async reopen(): Promise<void> {
+    this.retryAt = this.now() + this.retryMs;
+    try {
+      const sensor = await this.make();
+      // closed while the port was opening (the HAL stopping): do not keep it open and locked
+      if (this.closed) await sensor.close();
+      else this.sensor = sensor;
+    } catch (err) {
+      this.why = (err as Error).message;
+    }
+  }
+
   close(): Promise<void> {
-    return this.sensor.close();
+    this.closed = true;
+    return this.sensor?.close() ?? Promise.resolve();
   }
 }

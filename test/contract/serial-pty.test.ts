@@ -101,8 +101,13 @@ describeWith('serial over a socat pty pair', [hasCommand('socat', 'socat')], () 
       let fed = 41;
       try {
         await waitFor('first reading', async () => (await moisture()) === 41);
+        // Unplugged: the links go first, so that nothing (here or in another test process) opens a
+        // stale link to a /dev/pts number the kernel has since given to someone else.
+        for (const f of ['ttyA', 'ttyB']) fs.rmSync(path.join(dir, f), { force: true });
+        const gone = new Promise((r) => p.socat.once('exit', r));
         p.socat.kill('SIGKILL');
         fs.closeSync(p.far);
+        await gone;
         await new Promise((r) => setTimeout(r, 300));
         fed = 55;
         p = await ptyPair(dir);

@@ -106,6 +106,21 @@ describe('HAL facade', () => {
     );
   });
 
+  it('rides out one failed read with the last value, but does not hand out a value from a device that keeps failing', async () => {
+    await vi.advanceTimersByTimeAsync(1500);
+    const before = await hal.getSensorData('temperature', operator);
+    board.i2c('i2c1').failNext(0x76, 1);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(events.filter((e) => e.type === 'hal:error').map((e) => e.data.deviceId)).toEqual(['climate']);
+    expect(await hal.getSensorData('temperature', operator)).toBeCloseTo(before, 0);
+    board.i2c('i2c1').failNext(0x76, 1_000_000);
+    await vi.advanceTimersByTimeAsync(5000);
+    await expect(hal.getSensorData('temperature', operator)).rejects.toMatchObject({ code: 'HAL_E_BUS_IO', message: expect.stringMatching(/^climate: .* \(last reading \d+ s ago\)$/) as unknown });
+    board.i2c('i2c1').failNext(0x76, 0);
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(await hal.getSensorData('temperature', operator)).toBeCloseTo(before, 0);
+  });
+
   it('returns actuators to their safe state at stop', async () => {
     await hal.controlActuator('led', 'on', operator);
     await hal.stop();
