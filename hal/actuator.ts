@@ -5,7 +5,8 @@
  * audited there.
  */
 import { HalError } from './errors';
-import type { GpioOutput, OnOff } from './devices/gpio-out';
+import { commandText, type ActuatorCommand } from './command';
+import type { ActuatorOutput, OnOff } from './devices/gpio-out';
 import type { ActuatorConfig } from './profile/schema';
 
 export class Actuator {
@@ -15,7 +16,7 @@ export class Actuator {
 
   constructor(
     readonly config: ActuatorConfig,
-    private readonly output: GpioOutput,
+    private readonly output: ActuatorOutput,
     private readonly onMaxOn: (a: Actuator) => void,
   ) {}
 
@@ -27,10 +28,15 @@ export class Actuator {
     return this.output.current;
   }
 
+  /** PWM outputs: the duty cycle */
+  get duty(): number | undefined {
+    return this.output.duty;
+  }
+
   /** Throws the first rule this command breaks, for an agent instance (`owner`) or the operator. */
-  check(command: string, owner: string | undefined, others: ReadonlyMap<string, Actuator>, now: number): void {
-    if (!(this.config.commands as readonly string[]).includes(command)) {
-      throw new HalError('HAL_E_COMMAND_NOT_ALLOWED', `${this.id} accepts ${this.config.commands.join(', ')}, not "${command.slice(0, 32)}"`, { device: this.id });
+  check(command: ActuatorCommand, owner: string | undefined, others: ReadonlyMap<string, Actuator>, now: number): void {
+    if (!(this.config.commands as readonly string[]).includes(command.name)) {
+      throw new HalError('HAL_E_COMMAND_NOT_ALLOWED', `${this.id} accepts ${this.config.commands.join(', ')}, not "${commandText(command).slice(0, 32)}"`, { device: this.id });
     }
     if (owner !== undefined && this.owner !== undefined && this.owner !== owner) {
       throw new HalError('HAL_E_NOT_OWNER', `${this.id} is held by ${this.owner}`, { device: this.id, owner: this.owner });
@@ -38,7 +44,7 @@ export class Actuator {
     if (now - this.lastCommandAt < this.config.minIntervalMs) {
       throw new HalError('HAL_E_RATE_LIMIT', `${this.id} takes one command every ${this.config.minIntervalMs} ms; the last was ${Math.round(now - this.lastCommandAt)} ms ago`, { device: this.id });
     }
-    const next = command === 'toggle' ? (this.state === 'on' ? 'off' : 'on') : command;
+    const next = command.name === 'toggle' ? (this.state === 'on' ? 'off' : 'on') : 'duty' in command ? (command.duty > 0 ? 'on' : 'off') : command.name;
     for (const l of this.config.interlocks) {
       const other = others.get(l.device);
       if (other && other.state === l.state && l.forbid.includes(next)) {
@@ -47,7 +53,7 @@ export class Actuator {
     }
   }
 
-  async apply(command: 'on' | 'off' | 'toggle', now: number): Promise<OnOff> {
+  async apply(command: ActuatorCommand, now: number): Promise<OnOff> {
     const state = await this.output.apply(command);
     this.lastCommandAt = now;
     this.armMaxOn();
@@ -58,7 +64,7 @@ export class Actuator {
   async toSafeState(): Promise<OnOff> {
     if (this.maxOnTimer) clearTimeout(this.maxOnTimer);
     this.maxOnTimer = undefined;
-    return this.output.apply(this.config.safeState);
+    return this.output.apply({ name: this.config.safeState });
   }
 
   async close(): Promise<void> {

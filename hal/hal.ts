@@ -9,7 +9,10 @@
 import { Actuator } from './actuator';
 import { Bme280 } from './devices/bme280';
 import { GpioInput } from './devices/gpio-in';
-import { GpioOutput } from './devices/gpio-out';
+import { GpioOutput, type ActuatorOutput } from './devices/gpio-out';
+import { PwmOutput } from './devices/pwm-out';
+import { commandText, parseCommand } from './command';
+import type { PwmBackend } from './pwm/pwm';
 import { ReopeningSerialLine } from './devices/serial-line';
 import type { SerialBackend } from './serial/serial';
 import { HalError } from './errors';
@@ -17,7 +20,7 @@ import type { GpioBackend } from './gpio/gpio';
 import type { I2cBus } from './i2c/i2c';
 import { actorOf, type AuditSink, type HalCaller, type HalEventSink } from './ports';
 import { resolvePin } from './profile/validate';
-import type { BoardProfile, CameraConfig, SensorConfig } from './profile/schema';
+import type { ActuatorConfig, BoardProfile, CameraConfig, SensorConfig } from './profile/schema';
 import { CameraHub } from './camera/hub';
 import { SensorMirror } from './mirror';
 import type { RpicamProducer } from './camera/rpicam';
@@ -28,6 +31,8 @@ export interface HalBackends {
   gpio: GpioBackend;
   /** serial links, by bus device (e.g. `serial0`, or /dev/serial0 on a Pi) */
   serial?: SerialBackend;
+  /** PWM channels, by controller (the pwm bus's device) and channel */
+  pwm?: PwmBackend;
   /** DS18B20 probes on the 1-Wire bus, by id (real boards) */
   oneWire?(id: string): { read(): Promise<number> };
   /** the frame producer of a camera, when this board can run one */
@@ -47,6 +52,8 @@ export interface HalDeviceInfo {
   status: 'ok' | 'error' | 'unavailable';
   detail?: string;
   state?: string;
+  /** PWM actuators: the duty cycle, in [0, 1] */
+  duty?: number;
   owner?: string | null;
   commands?: string[];
   channels?: Record<string, { value: number | null; unit: string; ts: number | null }>;
@@ -90,8 +97,7 @@ export class Hal {
     for (const d of this.profile.devices) {
       if (d.kind === 'actuator') {
         try {
-          const line = await this.backends.gpio.request(this.pin(d.pin), { direction: 'out', activeLow: d.activeLow, initial: d.safeState === 'on' ? 1 : 0 });
-          const a = new Actuator(d, new GpioOutput(line, d.safeState), (x) => void this.maxOnReached(x));
+          const a = new Actuator(d, await this.openOutput(d), (x) => void this.maxOnReached(x));
           this.actuators.set(d.id, a);
           this.audit.record({ ts: this.now(), actor: 'hal', op: 'safe-state', deviceId: d.id, outcome: 'ok', detail: { state: d.safeState, why: 'start' } });
         } catch (err) {
@@ -128,7 +134,7 @@ export class Hal {
     return this.profile.devices.map((d): HalDeviceInfo => {
       if (d.kind === 'actuator') {
         const a = this.actuators.get(d.id);
-        return { id: d.id, kind: 'actuator', driver: d.driver, status: a ? 'ok' : 'unavailable', ...(a ? {} : { detail: this.unavailable.get(d.id) ?? 'not available' }), state: a?.state ?? 'unknown', owner: a?.owner ?? null, commands: [...d.commands] };
+        return { id: d.id, kind: 'actuator', driver: d.driver, status: a ? 'ok' : 'unavailable', ...(a ? {} : { detail: this.unavailable.get(d.id) ?? 'not available' }), state: a?.state ?? 'unknown', ...(a?.duty === undefined ? {} : { duty: a.duty }), owner: a?.owner ?? null, commands: [...d.commands] };
       }
       if (d.kind === 'camera') {
         const c = this.cameras.get(d.id);
@@ -195,18 +201,21 @@ export class Hal {
     if (!a && why !== undefined) throw new HalError('HAL_E_UNAVAILABLE', `${deviceId}: ${why}`, { device: deviceId });
     if (!a) throw new HalError('HAL_E_UNKNOWN_DEVICE', `no actuator "${deviceId.slice(0, 64)}" on this board; \`openstarryctl hal ls\` lists them`, { device: deviceId });
     if (caller.kind === 'agent' && !caller.grants.actuators.includes(deviceId)) this.deny(caller, 'actuate', deviceId, `actuator "${deviceId}"`);
-    const cmd = typeof command === 'string' ? command : JSON.stringify(command ?? null);
     const owner = caller.kind === 'agent' ? caller.instance : undefined;
     const now = this.now();
+    let text = typeof command === 'string' ? command.slice(0, 64) : (JSON.stringify(command ?? null) ?? '').slice(0, 64);
     try {
+      const cmd = parseCommand(command, deviceId);
+      text = commandText(cmd);
       a.check(cmd, owner, this.actuators, now);
       if (owner !== undefined) a.owner ??= owner;
-      const state = await a.apply(cmd as 'on' | 'off' | 'toggle', now);
-      this.audit.record({ ts: now, actor: actorOf(caller), op: 'actuate', deviceId, outcome: 'ok', detail: { command: cmd, state } });
-      this.events.emit(`hal:actuator.${deviceId}`, { deviceId, state, by: actorOf(caller) });
+      const state = await a.apply(cmd, now);
+      const duty = a.duty === undefined ? {} : { duty: a.duty };
+      this.audit.record({ ts: now, actor: actorOf(caller), op: 'actuate', deviceId, outcome: 'ok', detail: { command: text, state, ...duty } });
+      this.events.emit(`hal:actuator.${deviceId}`, { deviceId, state, ...duty, by: actorOf(caller) });
     } catch (err) {
       const code = (err as { code?: string }).code;
-      this.audit.record({ ts: now, actor: actorOf(caller), op: 'actuate', deviceId, outcome: 'denied', ...(code ? { code } : {}), detail: { command: cmd } });
+      this.audit.record({ ts: now, actor: actorOf(caller), op: 'actuate', deviceId, outcome: 'denied', ...(code ? { code } : {}), detail: { command: text } });
       throw err;
     }
   }
@@ -275,7 +284,7 @@ export class Hal {
     try {
       const state = await a.toSafeState();
       this.audit.record({ ts: this.now(), actor: 'hal', op: 'safe-state', deviceId: a.id, outcome: 'ok', detail: { state, why } });
-      this.events.emit(`hal:actuator.${a.id}`, { deviceId: a.id, state, by: 'hal', why });
+      this.events.emit(`hal:actuator.${a.id}`, { deviceId: a.id, state, ...(a.duty === undefined ? {} : { duty: a.duty }), by: 'hal', why });
     } catch (err) {
       this.audit.record({ ts: this.now(), actor: 'hal', op: 'safe-state', deviceId: a.id, outcome: 'error', detail: { why, error: (err as Error).message } });
     }
@@ -302,6 +311,18 @@ export class Hal {
     const line = resolvePin(this.profile, ref);
     if (line === undefined) throw new HalError('HAL_E_PROFILE', `unknown pin ${ref}`);
     return line;
+  }
+
+  /** An actuator's output, already in its safe state. */
+  private async openOutput(d: ActuatorConfig): Promise<ActuatorOutput> {
+    if (d.driver === 'pwm') {
+      const bus = this.profile.buses[d.bus ?? ''];
+      if (!this.backends.pwm || !bus) throw new HalError('HAL_E_UNAVAILABLE', 'no PWM backend on this board');
+      const channel = await this.backends.pwm.open(bus.device, d.channel ?? 0, d.frequencyHz, d.safeState === 'on' ? d.onDuty : 0);
+      return new PwmOutput(channel, d.onDuty);
+    }
+    const line = await this.backends.gpio.request(this.pin(d.pin ?? ''), { direction: 'out', activeLow: d.activeLow, initial: d.safeState === 'on' ? 1 : 0 });
+    return new GpioOutput(line, d.safeState);
   }
 
   private async openSensor(d: SensorConfig): Promise<SensorRuntime> {

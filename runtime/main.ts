@@ -97,7 +97,7 @@ async function safeState(loaded: LoadedConfig): Promise<number> {
       return 0;
     }
     const { piBackends } = await import('../hal/pi/backends');
-    return await driveSafeState(board, piBackends(board).gpio, (l) => process.stdout.write(`${l}\n`));
+    return await driveSafeState(board, piBackends(board), (l) => process.stdout.write(`${l}\n`));
   } catch (err) {
     const e = err as { code?: string; message?: string };
     process.stderr.write(`openstarryd safe-state: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);

@@ -1,9 +1,20 @@
 /** A GPIO output device (relay, LED): on, off, toggle, written once against the GPIO contract. */
+import type { ActuatorCommand } from '../command';
+import { HalError } from '../errors';
 import type { GpioLine } from '../gpio/gpio';
 
 export type OnOff = 'on' | 'off';
 
-export class GpioOutput {
+/** What an actuator drives: a GPIO line or a PWM channel. */
+export interface ActuatorOutput {
+  readonly current: OnOff;
+  /** PWM outputs: the duty cycle, in [0, 1] */
+  readonly duty?: number;
+  apply(command: ActuatorCommand): Promise<OnOff>;
+  release(): Promise<void>;
+}
+
+export class GpioOutput implements ActuatorOutput {
   private state: OnOff;
 
   constructor(
@@ -17,8 +28,9 @@ export class GpioOutput {
     return this.state;
   }
 
-  async apply(command: 'on' | 'off' | 'toggle'): Promise<OnOff> {
-    const next: OnOff = command === 'toggle' ? (this.state === 'on' ? 'off' : 'on') : command;
+  async apply(command: ActuatorCommand): Promise<OnOff> {
+    if (command.name !== 'on' && command.name !== 'off' && command.name !== 'toggle') throw new HalError('HAL_E_COMMAND_NOT_ALLOWED', `gpio${this.line.line} takes on, off or toggle`);
+    const next: OnOff = command.name === 'toggle' ? (this.state === 'on' ? 'off' : 'on') : command.name;
     await this.line.write(next === 'on' ? 1 : 0);
     this.state = next;
     return next;

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import { HalError } from '../errors';
 import { gpioChips, gpioNumber } from '../platform/gpio-chips';
 import type { SysRoot } from '../platform/root';
+import { waitWritable } from '../platform/wait-writable';
 import type { GpioBackend, GpioLine, Level, LineOptions } from './gpio';
 
 export interface SysfsIo {
@@ -63,7 +64,7 @@ export class SysfsGpio implements GpioBackend {
     this.held.set(line, { release: () => Promise.resolve() });
     try {
       if (!this.io.exists(file('value'))) await this.io.write(r.path('/sys/class/gpio/export'), String(n));
-      await this.waitWritable(file('direction'), n);
+      await waitWritable(file('direction'), (p) => this.io.exists(p), this.opts.exportTimeoutMs ?? 2000, `gpio ${n}`, 'gpio');
       await this.io.write(file('active_low'), o.activeLow ? '1' : '0');
       if (o.direction === 'out') {
         const electrical = (o.initial ?? 0) === 1 ? !o.activeLow : Boolean(o.activeLow);
@@ -124,23 +125,6 @@ export class SysfsGpio implements GpioBackend {
 
   async close(): Promise<void> {
     for (const h of [...this.held.values()]) await h.release();
-  }
-
-  /** After export, udev changes the files' group a moment later: wait until direction is writable. */
-  private async waitWritable(p: string, n: number): Promise<void> {
-    const until = Date.now() + (this.opts.exportTimeoutMs ?? 2000);
-    for (;;) {
-      if (this.io.exists(p)) {
-        try {
-          fs.accessSync(p, fs.constants.W_OK);
-          return;
-        } catch {
-          /* not yet */
-        }
-      }
-      if (Date.now() > until) throw new HalError('HAL_E_BUS_IO', `gpio ${n} did not appear writable after export (is the daemon in the gpio group?)`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
   }
 }
 

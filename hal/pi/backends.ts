@@ -1,7 +1,8 @@
 /**
  * The HAL's backends on a real Raspberry Pi (DESIGN §5): GPIO over sysfs by chip label, I2C by
  * device-tree alias through i2c-bus, serial through serialport's native binding on the tty behind
- * the profile's device (`serial0` → /dev/serial0 → /dev/ttyS0), cameras through `rpicam-vid`.
+ * the profile's device (`serial0` → /dev/serial0 → /dev/ttyS0), PWM through sysfs by controller
+ * node, cameras through `rpicam-vid`.
  * Everything native is imported only when first used, and every lookup goes through a SysRoot.
  */
 import { RpicamProducer } from '../camera/rpicam';
@@ -15,6 +16,7 @@ import { i2cDevice, serialDevice } from '../platform/buses';
 import { SysRoot } from '../platform/root';
 import type { BoardProfile } from '../profile/schema';
 import { SerialportBackend } from '../serial/serialport';
+import { SysfsPwm } from '../pwm/sysfs';
 
 export function piBackends(profile: BoardProfile, root = new SysRoot('/'), opts: { cameraArgv?: readonly string[] } = {}): HalBackends & { gpioWarnings(): string[] } {
   const chip = profile.gpio.chips[0]?.label;
@@ -40,6 +42,7 @@ export function piBackends(profile: BoardProfile, root = new SysRoot('/'), opts:
         return serial.open(root.path(serialDevice(root, device, b?.configTxt)), baudRate);
       },
     },
+    pwm: new SysfsPwm({ root, configTxt: (chip) => Object.values(profile.buses).find((x) => x.kind === 'pwm' && x.device === chip)?.configTxt }),
     oneWire: (id) => new Ds18b20(root, id),
     camera: (cfg) => new RpicamProducer({ argv: opts.cameraArgv ?? ['rpicam-vid'] }, { width: cfg.width, height: cfg.height, fps: cfg.fps }),
   };

@@ -37,3 +37,18 @@ export function serialDevice(r: SysRoot, name: string, configTxt?: string): stri
   throw new HalError('HAL_E_UNAVAILABLE', `${link} is missing${configTxt ? `; enable the UART with "${configTxt}" in /boot/firmware/config.txt` : ''}`, { bus: name });
 }
 
+
+/**
+ * The sysfs folder (`/sys/class/pwm/pwmchipN`) of the PWM controller at device-tree node `node`
+ * (fe20c000.pwm on a Pi 4, 1f00098000.pwm on a Pi 5): N depends on probe order, so match each
+ * chip's link into /sys/devices instead of trusting a number.
+ */
+export function pwmChip(r: SysRoot, node: string, configTxt?: string): string {
+  for (const chip of r.list('/sys/class/pwm')) {
+    if (!/^pwmchip\d+$/.test(chip)) continue;
+    const target = r.resolveLink(`/sys/class/pwm/${chip}`);
+    if (target?.split('/').includes(node)) return `/sys/class/pwm/${chip}`;
+  }
+  const hint = configTxt ? `; enable it with "${configTxt}" in /boot/firmware/config.txt and reboot` : '';
+  throw new HalError('HAL_E_UNAVAILABLE', `PWM controller ${node} is not enabled${hint}`, { bus: node });
+}

@@ -48,10 +48,14 @@ export const sensorDevice = z.strictObject({
 export const actuatorDevice = z.strictObject({
   ...base,
   kind: z.literal('actuator'),
-  driver: z.enum(['gpio-out']),
-  pin: pinRef,
+  driver: z.enum(['gpio-out', 'pwm']),
+  pin: pinRef.optional().describe('gpio-out: the line it drives; pwm: the line the PWM function is on (reserved for it)'),
   activeLow: z.boolean().default(false),
-  commands: z.array(z.enum(['on', 'off', 'toggle'])).min(1).describe('the allow-list of commands'),
+  bus: id.optional().describe('pwm: a bus of kind pwm (the controller)'),
+  channel: z.number().int().min(0).max(15).optional().describe("pwm: the controller's channel"),
+  frequencyHz: z.number().min(0.1).max(50_000_000).default(1000).describe('pwm: the output frequency'),
+  onDuty: z.number().min(0).max(1).default(1).describe('pwm: the duty cycle that "on" sets'),
+  commands: z.array(z.enum(['on', 'off', 'toggle', 'duty'])).min(1).describe('the allow-list of commands (duty: pwm only)'),
   safeState: z.enum(['on', 'off']).default('off').describe('applied at HAL start, when its owner exits, and at stop'),
   minIntervalMs: z.number().int().min(0).max(86_400_000).default(0).describe('refuse commands closer together than this'),
   maxOnMs: z.number().int().min(0).max(86_400_000).default(0).describe('turn off after this long on (0 = no limit)'),
@@ -70,8 +74,8 @@ export const cameraDevice = z.strictObject({
 export const deviceSchema = z.discriminatedUnion('kind', [sensorDevice, actuatorDevice, cameraDevice]);
 
 const bus = z.strictObject({
-  kind: z.enum(['i2c', 'serial']),
-  /** device-tree alias or device path: resolved by the platform layer */
+  kind: z.enum(['i2c', 'serial', 'pwm']),
+  /** device-tree alias or device path (i2c, serial), or the PWM controller's device-tree node (pwm): resolved by the platform layer */
   device: z.string().max(256),
   baudRate: z.number().int().min(50).max(4_000_000).optional(),
   configTxt: z.string().max(200).optional().describe('the config.txt line that enables this bus'),

@@ -37,6 +37,7 @@ export function validateProfile(p: BoardProfile): ProfileProblem[] {
     ids.set(d.id, i);
     if ('pin' in d && d.pin !== undefined) checkPin(p, d, d.pin, at, { pins, reserved, lines, problems });
     if (d.kind === 'sensor') checkSensorWiring(p, d, at, problems, known);
+    if (d.kind === 'actuator') checkActuatorWiring(p, d, at, problems, known);
   });
   p.devices.forEach((d, i) => {
     if (d.kind !== 'actuator') return;
@@ -93,4 +94,16 @@ function checkSensorWiring(p: BoardProfile, d: Extract<DeviceConfig, { kind: 'se
   if (d.driver === 'ds18b20' && d.w1 === undefined) problems.push({ path: `${at}.w1`, message: 'a DS18B20 needs its 1-Wire id', fix: 'ls /sys/bus/w1/devices/ on the board lists the probes (28-…)' });
   if (d.driver === 'gpio-in' && d.pin === undefined) problems.push({ path: `${at}.pin`, message: 'a GPIO input needs a pin', fix: 'set pin: gpioN or an alias' });
   if (Object.keys(d.channels).length === 0) problems.push({ path: `${at}.channels`, message: 'a sensor needs at least one channel', fix: 'list its channels with their units' });
+}
+
+function checkActuatorWiring(p: BoardProfile, d: Extract<DeviceConfig, { kind: 'actuator' }>, at: string, problems: ProfileProblem[], known: (o: Record<string, unknown>) => string): void {
+  if (d.driver === 'gpio-out') {
+    if (d.pin === undefined) problems.push({ path: `${at}.pin`, message: 'a GPIO output needs a pin', fix: 'set pin: gpioN or an alias' });
+    if (d.commands.includes('duty')) problems.push({ path: `${at}.commands`, message: 'a GPIO output has no duty cycle', fix: 'use driver: pwm for a dimmable output, or drop "duty"' });
+    return;
+  }
+  const b = d.bus ? p.buses[d.bus] : undefined;
+  if (!d.bus || !b) problems.push({ path: `${at}.bus`, message: `driver pwm needs a pwm bus${d.bus ? `; "${d.bus}" is not defined` : ''}`, fix: `name one of the buses: ${known(p.buses)}` });
+  else if (b.kind !== 'pwm') problems.push({ path: `${at}.bus`, message: `"${d.bus}" is a ${b.kind} bus; driver pwm needs pwm`, fix: 'pick a bus of kind pwm' });
+  if (d.channel === undefined) problems.push({ path: `${at}.channel`, message: 'a PWM output needs its channel', fix: "channel: 0 or 1 on a Pi 4's PWM0 (GPIO18, GPIO19); 2 or 3 on a Pi 5" });
 }

@@ -18,10 +18,12 @@ import { SimI2cBus } from '../i2c/sim';
 import { RpicamProducer } from '../camera/rpicam';
 import type { BoardProfile, CameraConfig } from '../profile/schema';
 import { resolvePin } from '../profile/validate';
+import { SimPwm } from '../pwm/sim';
 import { Bme280Model, type Environment } from './bme280';
 
 export class SimBoard implements HalBackends {
   readonly gpio: SimGpio;
+  readonly pwm = new SimPwm();
   private readonly buses = new Map<string, SimI2cBus>();
   private readonly climates: Bme280Model[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -81,16 +83,28 @@ export class SimBoard implements HalBackends {
     const outside = 18 + 8 * Math.sin(((hour - 9) / 24) * 2 * Math.PI);
     const fan = this.relay('fan') === 1;
     const heater = this.relay('heater') === 1;
+    const lamp = this.lampDuty();
     const e = this.env;
-    e.temperature += ((outside - e.temperature) * 0.002 + (heater ? 0.02 : 0) - (fan ? 0.03 : 0)) * seconds;
+    e.temperature += ((outside - e.temperature) * 0.002 + (heater ? 0.02 : 0) + lamp * 0.005 - (fan ? 0.03 : 0)) * seconds;
     e.humidity = Math.min(95, Math.max(20, e.humidity + ((fan ? -0.02 : 0.01) + (Math.random() - 0.5) * 0.02) * seconds));
     e.pressure += (Math.random() - 0.5) * 0.01 * seconds;
     for (const m of this.climates) m.setEnvironment(e);
   }
 
+  /** the grow lights' summed duty: lamps warm the greenhouse a little */
+  private lampDuty(): number {
+    let sum = 0;
+    for (const d of this.profile.devices) {
+      const bus = d.kind === 'actuator' && d.driver === 'pwm' ? this.profile.buses[d.bus ?? ''] : undefined;
+      const s = bus && d.kind === 'actuator' ? this.pwm.stateOf(bus.device, d.channel ?? 0) : undefined;
+      if (s?.enabled) sum += s.duty;
+    }
+    return sum;
+  }
+
   private relay(id: string): number | undefined {
     const d = this.profile.devices.find((x) => x.id === id);
-    if (!d || d.kind !== 'actuator') return undefined;
+    if (!d || d.kind !== 'actuator' || d.pin === undefined) return undefined;
     const line = resolvePin(this.profile, d.pin);
     return line === undefined ? undefined : this.gpio.levelOf(line);
   }

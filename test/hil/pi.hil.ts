@@ -6,12 +6,15 @@
  *   OPENSTARRY_HIL_LOOP=OUT:IN     two BCM lines wired together (e.g. 23:24), for GPIO out → in and edges
  *   OPENSTARRY_HIL_BME280=ADDR     a BME280 on i2c1 (0x76 or 0x77), for a chip-id read through i2c-bus
  *   OPENSTARRY_HIL_SERIAL_LOOP=1   TX (14) wired to RX (15), for a round trip on /dev/serial0
+ *   OPENSTARRY_HIL_PWM=CHANNEL     dtoverlay=pwm-2chan loaded: the channel of the profile's pwm0 to drive
+ *                                  (0 for GPIO18 on a Pi 4, 2 on a Pi 5), read back from sysfs
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SysfsGpio } from '../../hal/gpio/sysfs';
 import { LinuxI2cBus } from '../../hal/i2c/linux';
-import { boardModel, gpioChips, i2cDevice, serialDevice, SysRoot } from '../../hal/platform/index';
+import { boardModel, gpioChips, i2cDevice, pwmChip, serialDevice, SysRoot } from '../../hal/platform/index';
+import { SysfsPwm } from '../../hal/pwm/sysfs';
 import { detectProfile, loadProfile } from '../../hal/profile/load';
 import { SerialportBackend } from '../../hal/serial/serialport';
 import { REPO } from '../helpers/tmp';
@@ -62,6 +65,20 @@ if (process.env.OPENSTARRY_HIL === '1') {
       await new Promise((r) => setTimeout(r, 200));
       expect(got).toBe('openstarry\n');
       await link.close();
+    });
+
+    const pwm = process.env.OPENSTARRY_HIL_PWM;
+    it.runIf(pwm)('drives a PWM channel of pwm0 and reads the period and duty back from sysfs', async () => {
+      const node = profile?.buses.pwm0?.device ?? '';
+      const ch = await new SysfsPwm({ root }).open(node, Number(pwm), 1000, 0.25);
+      const dir = `${pwmChip(root, node)}/pwm${Number(pwm)}`;
+      expect(root.readNumber(`${dir}/period`)).toBe(1_000_000);
+      expect(root.readNumber(`${dir}/duty_cycle`)).toBe(250_000);
+      await ch.set(0.5);
+      expect(root.readNumber(`${dir}/duty_cycle`)).toBe(500_000);
+      expect(root.readNumber(`${dir}/enable`)).toBe(1);
+      await ch.release();
+      expect(root.exists(dir)).toBe(false);
     });
   });
 }

@@ -29,10 +29,18 @@ export async function runAgent(env: NodeJS.ProcessEnv, transport: AgentTransport
   const heartbeatMs = Number(env.OPENSTARRY_HEARTBEAT_MS ?? '5000');
 
   // The agent's module loads while hello travels: the host learns at once that the sandbox is up,
-  // and an import error reaches it as the answer to agent.init instead of a silent exit.
-  const defP: Promise<AgentDefinition> = import(pathToFileURL(entry).href).then((mod: { default?: AgentDefinition }) => {
-    if (!mod.default) throw new OszError('OSZ_E_SPAWN_FAILED', `${entry} has no default export (export default { init, onEvent, snapshot, stop })`);
-    return mod.default;
+  // and an import error reaches it as the answer to agent.init instead of a silent exit. The error
+  // is logged before anything can answer with it, so the log line is on the wire ahead of the
+  // answer that makes the host end the process.
+  let logLoadError: (msg: string) => void = () => undefined;
+  const defP: Promise<AgentDefinition> = import(pathToFileURL(entry).href).then(
+    (mod: { default?: AgentDefinition }) => {
+      if (!mod.default) throw new OszError('OSZ_E_SPAWN_FAILED', `${entry} has no default export (export default { init, onEvent, snapshot, stop })`);
+      return mod.default;
+    },
+  ).catch((err: unknown) => {
+    logLoadError(`cannot load ${entry}: ${err instanceof Error ? err.message : String(err)}`);
+    throw err;
   });
   defP.catch(() => undefined);
   let def: AgentDefinition = {};
@@ -46,6 +54,7 @@ export async function runAgent(env: NodeJS.ProcessEnv, transport: AgentTransport
     },
   });
   const log = (level: string) => (msg: string) => peer.notify('log', { level, msg: String(msg) });
+  logLoadError = log('error');
   const ctx: AgentContext = {
     agentId: env.OPENSTARRY_AGENT_ID ?? '',
     instance,
@@ -107,11 +116,8 @@ export async function runAgent(env: NodeJS.ProcessEnv, transport: AgentTransport
 
   await peer.call('hello', { protocol: 1, instance, token }, 15_000);
   setInterval(() => peer.notify('heartbeat'), heartbeatMs);
-  def = await defP.catch((err: unknown) => {
-    // Keep the process up: agent.init answers with this error, so the host logs why.
-    ctx.log.error(`cannot load ${entry}: ${err instanceof Error ? err.message : String(err)}`);
-    return {};
-  });
+  // Keep the process up on a load error: agent.init answers with it, so the host logs why.
+  def = await defP.catch((): AgentDefinition => ({}));
   if (def.onSignal) {
     for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const) {
       transport.onSignal(sig, () => void Promise.resolve(def.onSignal?.(sig, ctx)).catch((err: unknown) => ctx.log.error(`onSignal failed: ${String(err)}`)));

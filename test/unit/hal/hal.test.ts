@@ -35,7 +35,7 @@ const pinOf = (alias: string): number => Number(/\d+/.exec(hal.profile.aliases[a
 describe('HAL facade', () => {
   it('starts every actuator in its safe state, audited', () => {
     expect(board.gpio.levelOf(pinOf('fan_relay'))).toBe(0);
-    expect(audit.filter((a) => a.op === 'safe-state').map((a) => a.deviceId).sort()).toEqual(['fan', 'heater', 'led']);
+    expect(audit.filter((a) => a.op === 'safe-state').map((a) => a.deviceId).sort()).toEqual(['fan', 'grow_light', 'heater', 'led']);
   });
 
   it('denies by default and audits the denial; with a grant it reads scaled, clamped, rounded values', async () => {
@@ -119,6 +119,28 @@ describe('HAL facade', () => {
     board.i2c('i2c1').failNext(0x76, 0);
     await vi.advanceTimersByTimeAsync(1500);
     expect(await hal.getSensorData('temperature', operator)).toBeCloseTo(before, 0);
+  });
+
+  it('dims a PWM grow light by duty cycle, reports the duty, and takes it to duty 0 at stop', async () => {
+    const light = (): unknown => board.pwm.stateOf('sim-pwm', 0);
+    expect(light()).toEqual({ frequencyHz: 1000, duty: 0, enabled: true });
+    await hal.controlActuator('grow_light', 'on', operator);
+    expect(light()).toMatchObject({ duty: 0.8 });
+    await hal.controlActuator('grow_light', '{"duty":0.35}', agent('lamp-1', [], ['grow_light']));
+    expect(light()).toMatchObject({ duty: 0.35 });
+    expect(events.at(-1)).toEqual({ type: 'hal:actuator.grow_light', data: { deviceId: 'grow_light', state: 'on', duty: 0.35, by: 'agent:lamp/lamp-1' } });
+    expect(audit.at(-1)).toMatchObject({ op: 'actuate', outcome: 'ok', detail: { command: 'duty=0.35', state: 'on', duty: 0.35 } });
+    expect(hal.list().find((d) => d.id === 'grow_light')).toMatchObject({ driver: 'pwm', state: 'on', duty: 0.35, owner: 'lamp-1', commands: ['on', 'off', 'toggle', 'duty'] });
+    await expect(hal.controlActuator('grow_light', { duty: 2 }, agent('lamp-1', [], ['grow_light']))).rejects.toMatchObject({ code: 'HAL_E_COMMAND_NOT_ALLOWED' });
+    expect(audit.at(-1)).toMatchObject({ outcome: 'denied', code: 'HAL_E_COMMAND_NOT_ALLOWED', detail: { command: '{"duty":2}' } });
+    await expect(hal.controlActuator('fan', '50%', operator)).rejects.toMatchObject({ code: 'HAL_E_COMMAND_NOT_ALLOWED', message: 'fan accepts on, off, not "duty=0.5"' });
+    await hal.controlActuator('grow_light', 'toggle', agent('lamp-1', [], ['grow_light']));
+    expect(light()).toMatchObject({ duty: 0 });
+    await hal.controlActuator('grow_light', 'duty=0.5', operator);
+    await hal.stop();
+    expect(light()).toMatchObject({ duty: 0, enabled: false });
+    hal = new Hal(hal.profile, new SimBoard(hal.profile), { record: () => undefined }, { emit: () => undefined });
+    await hal.start();
   });
 
   it('returns actuators to their safe state at stop', async () => {

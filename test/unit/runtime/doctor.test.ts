@@ -96,6 +96,7 @@ describe('doctor', () => {
         'devices:',
         '  - { id: fan, kind: actuator, driver: gpio-out, pin: gpio27, commands: [on, off], safeState: off }',
         '  - { id: cam0, kind: camera, driver: rpicam, width: 640, height: 480, fps: 5 }',
+        '  - { id: leaf, kind: sensor, driver: bme280, bus: i2c3, address: 0x77, channels: { temperature: { unit: C } } }',
         '',
       ].join('\n'),
     );
@@ -105,6 +106,11 @@ describe('doctor', () => {
     expect(c['bus i2c1']).toMatchObject({ status: 'ok', detail: 'i2c on /dev/i2c-1' });
     expect(c['bus uart0']).toMatchObject({ status: 'ok', detail: 'serial on /dev/ttyS0' });
     expect(c['bus i2c3']).toMatchObject({ status: 'fail', fix: 'add "dtoverlay=i2c3" to /boot/firmware/config.txt and reboot' });
+    expect(c['bus pwm0']).toMatchObject({ status: 'ok', detail: 'pwm on /sys/class/pwm/pwmchip0' });
+    // a header bus that no device uses need not be enabled
+    const bare = doctor({ board, platformRoot: tmpDir('osd-doc-bare-'), exec: () => undefined });
+    expect(bare['bus uart0']).toMatchObject({ status: 'ok', detail: 'not enabled; no device of this board uses it' });
+    expect(bare['bus i2c3']?.status).toBe('fail');
     expect(c.camera).toMatchObject({ status: 'fail', fix: 'apt-get install rpicam-apps' });
     expect(c.groups?.status).toBe('warn');
     expect(c.groups?.fix).toMatch(/usermod -aG .*gpio/);

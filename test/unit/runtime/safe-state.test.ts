@@ -4,6 +4,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { SimGpio } from '../../../hal/gpio/sim';
+import { SimPwm } from '../../../hal/pwm/sim';
 import { loadProfile } from '../../../hal/profile/load';
 import { driveSafeState } from '../../../runtime/safe-state';
 import { REPO, tmpDir } from '../../helpers/tmp';
@@ -12,10 +13,13 @@ describe('safe-state', () => {
   it('drives every actuator to its safe state, active-low included', async () => {
     const board = loadProfile('sim', [path.join(REPO, 'boards')]);
     const gpio = new SimGpio(28);
+    const pwm = new SimPwm();
     const lines: string[] = [];
-    expect(await driveSafeState(board, gpio, (l) => lines.push(l))).toBe(0);
-    expect(lines).toEqual(['fan: off', 'heater: off', 'led: off']);
+    expect(await driveSafeState(board, { gpio, pwm }, (l) => lines.push(l))).toBe(0);
+    expect(lines).toEqual(['fan: off', 'heater: off', 'led: off', 'grow_light: off']);
     expect(gpio.levelOf(27)).toBe(0);
+    // a PWM output stays enabled at duty 0: driven low, not floating
+    expect(pwm.stateOf('sim-pwm', 0)).toEqual({ frequencyHz: 1000, duty: 0, enabled: true });
   });
 
   it('runs without a daemon on a Pi profile and says which actuators it could not make safe', async () => {

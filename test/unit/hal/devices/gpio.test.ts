@@ -10,9 +10,9 @@ describe('GPIO devices', () => {
   it('switches an output on, off and toggles it', async () => {
     const gpio = new SimGpio();
     const relay = new GpioOutput(await gpio.request(27, { direction: 'out', initial: 0 }), 'off');
-    expect(await relay.apply('on')).toBe('on');
+    expect(await relay.apply({ name: 'on' })).toBe('on');
     expect(gpio.levelOf(27)).toBe(1);
-    expect(await relay.apply('toggle')).toBe('off');
+    expect(await relay.apply({ name: 'toggle' })).toBe('off');
     expect(gpio.levelOf(27)).toBe(0);
   });
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HalError } from '../../../../hal/errors';
-import { boardModel, cpuPercent, cpuTimes, gpioChips, gpioNumber, hostSampler, i2cDevice, memory, serialDevice, socTemperature, SysRoot, throttling } from '../../../../hal/platform/index';
+import { boardModel, cpuPercent, cpuTimes, gpioChips, gpioNumber, hostSampler, i2cDevice, memory, pwmChip, serialDevice, socTemperature, SysRoot, throttling } from '../../../../hal/platform/index';
 import { detectProfile, loadProfile } from '../../../../hal/profile/load';
 import { FIXTURES, REPO, tmpDir } from '../../../helpers/tmp';
 
@@ -37,6 +37,14 @@ describe('platform on a Pi 4 and a Pi 5 tree', () => {
     expect(errorOf(() => gpioNumber(gpioChips(pi5), 'pinctrl-bcm2711', 17)).message).toMatch(/no GPIO chip labelled "pinctrl-bcm2711".*pinctrl-rp1/);
     expect(errorOf(() => gpioNumber(gpioChips(pi4), 'pinctrl-bcm2711', 58)).code).toBe('HAL_E_PROFILE');
     expect(gpioChips(new SysRoot(tmpDir('osd-empty-')))).toEqual([]);
+  });
+
+  it('finds the PWM controller by its device-tree node, whatever pwmchip number it probed as', () => {
+    expect(pwmChip(pi4, loadProfile('raspberrypi-4b', [BOARDS]).buses.pwm0?.device ?? '')).toBe('/sys/class/pwm/pwmchip0');
+    expect(pwmChip(pi5, loadProfile('raspberrypi-5', [BOARDS]).buses.pwm0?.device ?? '')).toBe('/sys/class/pwm/pwmchip2');
+    const e = errorOf(() => pwmChip(pi4, '3f20c000.pwm', 'dtoverlay=pwm-2chan'));
+    expect(e.code).toBe('HAL_E_UNAVAILABLE');
+    expect(e.message).toBe('PWM controller 3f20c000.pwm is not enabled; enable it with "dtoverlay=pwm-2chan" in /boot/firmware/config.txt and reboot');
   });
 
   it('finds the I2C adapter behind the device-tree alias and the UART behind /dev/serial0', () => {

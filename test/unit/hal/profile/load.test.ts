@@ -40,7 +40,7 @@ describe('board profiles', () => {
       expect(p.schema).toBe('openstarry.board/v1');
     }
     const sim = loadProfile('sim', [BOARDS]);
-    expect(sim.devices.map((d) => d.id)).toEqual(['climate', 'soil', 'button', 'fan', 'heater', 'led', 'cam0']);
+    expect(sim.devices.map((d) => d.id)).toEqual(['climate', 'soil', 'button', 'fan', 'heater', 'led', 'grow_light', 'cam0']);
     expect(sim.sensorTypes.temperature).toBe('climate.temperature');
   });
 
@@ -77,9 +77,9 @@ describe('board profiles', () => {
   - { id: horn, kind: actuator, driver: gpio-out, pin: horn_relay, commands: [on] }`),
     );
     expect(msg).toContain('gh.yaml: invalid board profile');
-    expect(msg).toContain('devices[7] (pump).pin: gpio27 is already used by "fan"');
-    expect(msg).toContain('devices[8] (valve).pin: gpio14 is reserved on this board');
-    expect(msg).toContain('devices[9] (horn).pin: unknown pin or alias "horn_relay"; fix: use gpioN or one of the aliases: led0, button0, heater_relay, fan_relay');
+    expect(msg).toContain('devices[8] (pump).pin: gpio27 is already used by "fan"');
+    expect(msg).toContain('devices[9] (valve).pin: gpio14 is reserved on this board');
+    expect(msg).toContain('devices[10] (horn).pin: unknown pin or alias "horn_relay"; fix: use gpioN or one of the aliases: led0, button0, heater_relay, fan_relay');
   });
 
   it('refuses wiring and references that point nowhere', () => {
@@ -92,12 +92,29 @@ describe('board profiles', () => {
         'sensorTypes:\n  wind: anemometer\n  dew: climate.dewpoint',
       ),
     );
-    expect(msg).toContain('devices[7] (probe).bus: "uart0" is a serial bus; driver bme280 needs i2c');
-    expect(msg).toContain('devices[7] (probe).address: an I2C sensor needs its address');
-    expect(msg).toContain('devices[8] (probe2).bus: driver bme280 needs a i2c bus; "i2c9" is not defined');
+    expect(msg).toContain('devices[8] (probe).bus: "uart0" is a serial bus; driver bme280 needs i2c');
+    expect(msg).toContain('devices[8] (probe).address: an I2C sensor needs its address');
+    expect(msg).toContain('devices[9] (probe2).bus: driver bme280 needs a i2c bus; "i2c9" is not defined');
     expect(msg).toContain('interlocks[0].device: "climate" is not an actuator');
     expect(msg).toContain('sensorTypes.wind: "anemometer" is not a sensor');
     expect(msg).toContain('sensorTypes.dew: sensor "climate" has no channel "dewpoint"');
+  });
+
+  it('refuses a PWM output without its controller or channel, and a duty command on a plain GPIO output', () => {
+    const msg = problems(
+      'gh',
+      greenhouse(
+        `  - { id: dimmer, kind: actuator, driver: pwm, bus: uart0, commands: [on, duty] }
+  - { id: lamp, kind: actuator, driver: pwm, commands: [duty] }
+  - { id: relay, kind: actuator, driver: gpio-out, pin: gpio5, commands: [on, duty] }
+  - { id: nopin, kind: actuator, driver: gpio-out, commands: [on] }`,
+      ),
+    );
+    expect(msg).toContain('(dimmer).bus: "uart0" is a serial bus; driver pwm needs pwm');
+    expect(msg).toContain('(dimmer).channel: a PWM output needs its channel');
+    expect(msg).toContain('(lamp).bus: driver pwm needs a pwm bus; fix: name one of the buses: i2c1, uart0, pwm0');
+    expect(msg).toContain('(relay).commands: a GPIO output has no duty cycle');
+    expect(msg).toContain('(nopin).pin: a GPIO output needs a pin');
   });
 
   it('refuses malformed, hostile and inconsistent files', () => {
