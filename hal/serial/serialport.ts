@@ -47,6 +47,12 @@ export class SerialportBackend implements SerialBackend {
           port.write(data, (err) => (err ? reject(new HalError('HAL_E_BUS_IO', `write to ${path}: ${err.message}`, { path })) : port.drain(() => resolve())));
         }),
       onData: (fn) => void port.on('data', (c: Buffer) => !closed && fn(c)),
+      setBaudRate: (baud) =>
+        new Promise<void>((resolve, reject) => {
+          if (!Number.isInteger(baud) || baud < 50 || baud > 4_000_000) return reject(new HalError('HAL_E_COMMAND_NOT_ALLOWED', `${path}: a baud rate is a whole number from 50 to 4000000, not ${String(baud).slice(0, 16)}`, { path }));
+          if (closed) return reject(new HalError('HAL_E_BUS_IO', `${path} is closed${lost ? ` (${lost})` : ''}`, { path }));
+          port.update({ baudRate: baud }, (err) => (err ? reject(new HalError('HAL_E_BUS_IO', `${path}: cannot set ${baud} baud: ${err.message}`, { path })) : resolve()));
+        }),
       close: () =>
         new Promise<void>((resolve) => {
           if (closed) return resolve();

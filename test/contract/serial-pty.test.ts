@@ -1,5 +1,5 @@
 /** The real serialport binding over a real pty pair made by socat (DESIGN §5: real OS parts). */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +43,8 @@ describeWith('serial over a socat pty pair', [hasCommand('socat', 'socat')], () 
         }
         return Promise.resolve(received);
       },
+      // what the kernel's termios of our end says, read by stty as another program would
+      baudRate: () => new Promise((resolve, reject) => execFile('stty', ['-F', ours, 'speed'], (err, out) => (err ? reject(new Error(`stty: ${err.message}`)) : resolve(Number(out.trim()))))),
       cleanup: async () => {
         await link.close();
         fs.closeSync(far);

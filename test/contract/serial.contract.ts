@@ -10,6 +10,8 @@ export interface SerialHarness {
   deviceSends(data: string): Promise<void>;
   /** everything the device has received from us so far */
   deviceReceived(): Promise<string>;
+  /** the speed the port is set to now, as the OS (or the mock) has it */
+  baudRate(): Promise<number>;
   cleanup(): Promise<void>;
 }
 
@@ -37,6 +39,24 @@ export function describeSerialContract(name: string, factory: () => Promise<Seri
       expect(sensor.read()).toEqual({ moisture: 41.5, temp: 19 });
       await h.deviceSends(`${'x'.repeat(10_000)}\nMOISTURE 40\n`);
       await waitFor('next reading', () => (() => { try { return sensor.read().moisture === 40; } catch { return false; } })(), 5000);
+      await h.cleanup();
+    });
+
+    it('changes the baud rate of the open port, keeps carrying bytes, and refuses a rate that is not one', async () => {
+      const h = await factory();
+      expect(await h.baudRate()).toBe(9600);
+      await h.link.setBaudRate(115200);
+      expect(await h.baudRate()).toBe(115200);
+      let got = '';
+      h.link.onData((c) => (got += c.toString('latin1')));
+      await h.deviceSends('fast\n');
+      await waitFor('bytes at the new speed', () => got === 'fast\n', 5000);
+      await h.link.write('OK\n');
+      await waitFor('bytes to the device at the new speed', async () => (await h.deviceReceived()).includes('OK\n'), 5000);
+      for (const bad of [0, -9600, 9600.5, Number.NaN, 1e12]) await expect(h.link.setBaudRate(bad)).rejects.toMatchObject({ code: 'HAL_E_COMMAND_NOT_ALLOWED' });
+      expect(await h.baudRate()).toBe(115200);
+      await h.link.close();
+      await expect(h.link.setBaudRate(9600)).rejects.toMatchObject({ code: 'HAL_E_BUS_IO' });
       await h.cleanup();
     });
 

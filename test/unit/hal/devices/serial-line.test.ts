@@ -13,6 +13,7 @@ function fakeLink(path = '/dev/ttyUSB0'): SerialLink & { send(s: string): void; 
       return lost;
     },
     write: () => Promise.resolve(),
+    setBaudRate: () => Promise.resolve(),
     onData: (fn: (c: Buffer) => void) => void fns.push(fn),
     close: () => {
       link.closed = true;
