@@ -1,0 +1,232 @@
+/** The rule engine's semantics with fake timers: gates, modes, timeouts, loop protection, restarts. */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { makeEvent, type EventEnvelope } from '../../../../runtime/bus/envelope';
+import type { Step } from '../../../../runtime/rules/action';
+import { RuleEngine } from '../../../../runtime/rules/engine';
+import { loadRuleSet } from '../../../../runtime/rules/load';
+import { rebase, type PendingState } from '../../../../runtime/rules/state';
+
+let steps: Array<{ rule: string; step: Step; event: EventEnvelope }>;
+let emitted: Array<{ type: string; data: Record<string, unknown> }>;
+let saved: PendingState[];
+let n: number;
+
+function engine(yaml: string, pending: PendingState[] = []): RuleEngine {
+  const e = new RuleEngine({
+    runStep: (step, rule, event) => {
+      steps.push({ rule: rule.id, step, event });
+      return Promise.resolve(step.kind === 'spawn' ? { instance: `${step.agent}-${++n}` } : undefined);
+    },
+    world: () => ({ now: 0, device: { id: 'gh-1', board: 'sim' }, agents: { 'devops-agent': 0 } }),
+    emit: (type, data) => void emitted.push({ type, data }),
+    log: { info: () => undefined, warn: () => undefined },
+    mono: () => Date.now(),
+    persist: (s) => void (saved = s),
+  });
+  e.load(loadRuleSet(yaml), pending);
+  return e;
+}
+
+const ev = (type: string, data: Record<string, unknown> = {}, depth = 0): EventEnvelope => ({ ...makeEvent({ type, source: 'test', data }), depth });
+const exited = (instance: string): EventEnvelope => ev('agent:exited', { instance });
+const spawned = (): string[] => steps.filter((s) => s.step.kind === 'spawn').map((s) => (s.step as { agent: string }).agent);
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  steps = [];
+  emitted = [];
+  saved = [];
+  n = 0;
+});
+afterEach(() => vi.useRealTimers());
+
+const SEED = `rules:
+  - on: "git:commit_pushed"
+    if: "branch == 'main'"
+    action: "spawn(code-reviewer-agent)"
+
+  - on: "alert:server_down"
+    action: "spawn(devops-agent)"
+`;
+
+describe('rule engine', () => {
+  it("runs the seed's rules: main spawns the reviewer, another branch does not, an alert spawns devops", async () => {
+    const e = engine(SEED);
+    e.handle(ev('git:commit_pushed', { branch: 'main', commit: 'abc' }));
+    e.handle(ev('git:commit_pushed', { branch: 'feature' }));
+    e.handle(ev('alert:server_down', { target: 'db' }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(spawned()).toEqual(['code-reviewer-agent', 'devops-agent']);
+    expect(emitted.filter((x) => x.type === 'rules:fired').map((x) => x.data.rule)).toEqual(['rule-1', 'rule-2']);
+    const stats = e.stats();
+    expect(stats[0]).toMatchObject({ matched: 2, fired: 1, suppressed: { if: 1 } });
+  });
+
+  it('explains in a dry run which rules match, what they would do, and why others do not', () => {
+    const e = engine(SEED);
+    expect(e.test(ev('git:commit_pushed', { branch: 'dev' }))).toEqual([
+      { rule: 'rule-1', matches: false, reason: "if: branch == 'main' is false" },
+      { rule: 'rule-2', matches: false, reason: 'listens for alert:server_down, not git:commit_pushed' },
+    ]);
+    expect(e.test(ev('git:commit_pushed', { branch: 'main' }))[0]).toEqual({ rule: 'rule-1', matches: true, reason: 'fires', action: 'spawn code-reviewer-agent' });
+    expect(steps).toEqual([]);
+  });
+
+  it('counts an evaluation error as false and shows it', () => {
+    const e = engine(SEED);
+    e.handle(ev('git:commit_pushed', { ref: 'refs/heads/main' }));
+    expect(e.stats()[0]).toMatchObject({ fired: 0, evalErrors: 1, lastEvalError: 'Unknown variable: branch' });
+  });
+
+  it('for: fires once the condition held for the whole time, and starts over when it stops holding', async () => {
+    const e = engine(`rules:\n  - { id: hot, on: "hal:sensor.temperature", if: "value > 30.0", for: 60s, action: "spawn(cooler)" }\n`);
+    e.handle(ev('hal:sensor.temperature', { value: 31 }));
+    await vi.advanceTimersByTimeAsync(30_000);
+    e.handle(ev('hal:sensor.temperature', { value: 29 }));
+    await vi.advanceTimersByTimeAsync(40_000);
+    expect(spawned()).toEqual([]);
+    e.handle(ev('hal:sensor.temperature', { value: 32 }));
+    await vi.advanceTimersByTimeAsync(59_000);
+    e.handle(ev('hal:sensor.temperature', { value: 33 }));
+    expect(spawned()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(spawned()).toEqual(['cooler']);
+    expect(steps[0]?.event.data.value).toBe(33);
+  });
+
+  it('debounce (trailing) runs once with the last event; throttle (leading) runs the first and drops the rest', async () => {
+    const e = engine(`rules:
+  - { id: deb, on: "door:*", debounce: 5s, mode: parallel, action: "spawn(d)" }
+  - { id: thr, on: "bell:*", throttle: 10s, mode: parallel, action: "spawn(t)" }
+`);
+    for (let i = 0; i < 5; i++) {
+      e.handle(ev('door:moved', { i }));
+      e.handle(ev('bell:rang', { i }));
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    expect(spawned()).toEqual(['t']);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(spawned()).toEqual(['t', 'd']);
+    expect(steps[1]?.event.data.i).toBe(4);
+    e.handle(ev('bell:rang'));
+    expect(spawned()).toEqual(['t', 'd', 't']);
+  });
+
+  it('cooldown counts from the end of the run; dedup runs a key once per ttl', async () => {
+    const e = engine(`rules:
+  - { id: cool, on: "a:b", cooldown: 1m, mode: parallel, action: "spawn(worker)" }
+  - { id: dd, on: "c:d", dedup: { key: "host", ttl: 1h }, mode: parallel, action: "spawn(pager)" }
+`);
+    e.handle(ev('a:b'));
+    await vi.advanceTimersByTimeAsync(0);
+    e.handle(ev('a:b'));
+    await vi.advanceTimersByTimeAsync(120_000);
+    e.handle(ev('a:b'));
+    await vi.advanceTimersByTimeAsync(0);
+    // parallel runs overlap: the cooldown starts only when one ends
+    expect(spawned()).toEqual(['worker', 'worker', 'worker']);
+    e.handle(exited('worker-1'));
+    e.handle(ev('a:b'));
+    expect(e.stats()[0]?.suppressed.cooldown).toBe(1);
+    for (const host of ['db', 'db', 'web', 'db']) e.handle(ev('c:d', { host }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(spawned().filter((a) => a === 'pager')).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    e.handle(ev('c:d', { host: 'db' }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(spawned().filter((a) => a === 'pager')).toHaveLength(3);
+  });
+
+  it('modes: single skips while running, restart kills first, queued waits (up to max), parallel caps at max', async () => {
+    const e = engine(`rules:
+  - { id: s, on: "s:x", mode: single, action: "spawn(s)" }
+  - { id: r, on: "r:x", mode: restart, action: "spawn(r)" }
+  - { id: q, on: "q:x", mode: queued, max: 1, action: "spawn(q)" }
+  - { id: p, on: "p:x", mode: parallel, max: 2, action: "spawn(p)" }
+`);
+    for (const t of ['s:x', 'r:x', 'q:x', 'p:x']) for (let i = 0; i < 3; i++) {
+      e.handle(ev(t));
+      await vi.advanceTimersByTimeAsync(0);
+    }
+    expect(spawned()).toEqual(['s', 'r', 'r', 'r', 'q', 'p', 'p']);
+    expect(steps.filter((x) => x.step.kind === 'kill').map((x) => (x.step as { target: string }).target)).toEqual(['r-2', 'r-3']);
+    e.handle(exited('q-5'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(spawned().filter((a) => a === 'q')).toHaveLength(2);
+    expect(e.stats().find((s) => s.id === 'q')?.suppressed.queued).toBe(2);
+  });
+
+  it('timeout kills what the run spawned, and says so', async () => {
+    const e = engine(`rules:\n  - { id: t, on: "a:b", timeout: 30s, action: "spawn(slow)" }\n`);
+    e.handle(ev('a:b'));
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(steps.map((s) => s.step)).toEqual([{ kind: 'spawn', agent: 'slow' }, { kind: 'kill', target: 'slow-1' }]);
+    expect(e.stats()[0]?.lastError).toBe('timeout after 30000 ms: killed slow-1');
+    expect(e.stats()[0]?.running).toBe(0);
+  });
+
+  it('stops a rule storm: deep causal chains are ignored and spawns are rate-limited with a visible reason', async () => {
+    const e = engine(`rules:\n  - { id: storm, on: "agent:exited", mode: parallel, max: 100, maxPerMinute: 5, action: "spawn(echo)" }\n`);
+    e.handle(ev('agent:exited', { instance: 'x' }, 5));
+    expect(e.stats()[0]?.suppressed.depth).toBe(1);
+    for (let i = 0; i < 50; i++) {
+      e.handle(ev('agent:exited', { instance: `echo-${i}` }));
+      await vi.advanceTimersByTimeAsync(0);
+    }
+    expect(spawned()).toHaveLength(5);
+    expect(emitted.filter((x) => x.type === 'rules:limited')).toEqual([{ type: 'rules:limited', data: { rule: 'storm', reason: expect.stringContaining('started 5 actions in the last minute') as unknown } }]);
+    await vi.advanceTimersByTimeAsync(61_000);
+    e.handle(ev('agent:exited', { instance: 'later' }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(spawned()).toHaveLength(6);
+  });
+
+  it('runs steps in order with delays, and reports a failed step', async () => {
+    const e = new RuleEngine({
+      runStep: (step) => {
+        steps.push({ rule: 's', step, event: ev('x:y') });
+        return step.kind === 'kill' ? Promise.reject(Object.assign(new Error('no such instance'), { code: 'OSZ_E_NO_SUCH_INSTANCE' })) : Promise.resolve();
+      },
+      world: () => ({ now: 0, device: { id: 'd', board: 'sim' }, agents: {} }),
+      emit: (type, data) => void emitted.push({ type, data }),
+      log: { info: () => undefined, warn: () => undefined },
+      mono: () => Date.now(),
+    });
+    e.load(loadRuleSet('grants: { actuators: [fan] }\nrules:\n  - { id: s, on: "x:y", action: { steps: [{ hal: { device: fan, command: "on" } }, { delay: 5s }, { kill: ghost }] } }\n'));
+    e.handle(ev('x:y'));
+    await vi.advanceTimersByTimeAsync(4000);
+    expect(steps.map((s) => s.step.kind)).toEqual(['hal']);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(steps.map((s) => s.step.kind)).toEqual(['hal', 'kill']);
+    expect(emitted.at(-1)).toMatchObject({ type: 'rules:failed', data: { rule: 's', code: 'OSZ_E_NO_SUCH_INSTANCE' } });
+  });
+
+  it('keeps for timers and dedup keys across a restart, re-based when the clock went back', async () => {
+    const yaml = `rules:
+  - { id: hot, on: "t:x", for: 10m, action: "spawn(cooler)" }
+  - { id: dd, on: "c:d", dedup: { key: "host", ttl: 1h }, action: "spawn(pager)" }
+`;
+    const first = engine(yaml);
+    first.handle(ev('t:x'));
+    first.handle(ev('c:d', { host: 'db' }));
+    await vi.advanceTimersByTimeAsync(4 * 60_000);
+    first.handle(ev('t:x'));
+    expect(saved.length).toBeGreaterThan(0);
+    const state = { savedAt: Date.now(), bootId: 'boot-a', pending: first.pending() };
+    first.stop();
+    expect(state.pending.map((p) => [p.rule, p.kind, p.remainingMs])).toEqual([['hot', 'for', 6 * 60_000], ['dd', 'dedup', 56 * 60_000]]);
+    steps = [];
+    // the daemon restarts two minutes later on the same boot: the wall clock counts
+    vi.setSystemTime(Date.now() + 2 * 60_000);
+    const second = engine(yaml, rebase(state, Date.now(), 'boot-a'));
+    second.handle(ev('c:d', { host: 'db' }));
+    await vi.advanceTimersByTimeAsync(4 * 60_000 - 1);
+    expect(spawned()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(spawned()).toEqual(['cooler']);
+    second.stop();
+    // after a reboot into a clock that went back (no RTC), the time left at the save counts from now
+    const rebased = rebase(state, state.savedAt - 5 * 365 * 86_400_000, 'boot-b');
+    expect(rebased.map((p) => p.remainingMs)).toEqual([6 * 60_000, 56 * 60_000]);
+  });
+});
