@@ -5,6 +5,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Installer } from './agents/install';
 import { InstanceLogs } from './agents/logs';
@@ -38,6 +39,10 @@ import type { DoctorCheck } from './doctor';
 import { OszError } from './errors';
 import { planSandbox, untraversable } from './sandbox';
 import { createStore, type Store } from './store/store';
+import { RulesService } from './rules/service';
+import { type HookSourceConfig, Webhooks } from './hooks/webhooks';
+import { Probes } from './probes/probes';
+import { bootId } from './util/boot-id';
 import { nodeRunnerPath, packageVersion } from './util/package-root';
 
 /**
@@ -74,6 +79,9 @@ export class Daemon {
   private hostSample: (() => HostFigures) | undefined;
   private stopReplay: (() => void) | undefined;
   private docker: import('./agents/drivers/docker/driver').DockerDriver | undefined;
+  private rules: RulesService | undefined;
+  private hooksHttp: HttpServer | undefined;
+  private probes: Probes | undefined;
 
   constructor(
     readonly loaded: LoadedConfig,
@@ -264,6 +272,18 @@ export class Daemon {
             setDaemonLogLevel: (level) => this.log.setLevel(level),
           };
           const plane = new ControlPlane(OPERATIONS, services);
+          const supervisor = this.must(this.supervisor);
+          // Rule actions go through the plane like any caller's (DESIGN §6); the step below starts it.
+          this.rules = new RulesService({
+            repo: this.must(this.store).rules,
+            bus,
+            log: this.log,
+            call: (op, params, caller) => plane.call(op, params, caller),
+            world: () => ({ device: { id: cfg.fleet.deviceId ?? os.hostname(), board: cfg.board }, agents: runningByAgent(supervisor.list()) }),
+            bootId: bootId(),
+            file: path.join(this.paths.home, 'orchestration.yaml'),
+          });
+          services.rules = this.rules;
           prepareSocketDir(path.dirname(this.socketPath));
           const token = writeToken(tokenPathFor(this.socketPath));
           this.socket = new ControlSocketServer(plane, { path: this.socketPath, token, maxLineBytes: cfg.control.maxLineBytes, maxConnections: cfg.control.maxConnections }, this.log);
@@ -279,9 +299,38 @@ export class Daemon {
         start: async () => {
           this.http = new HttpServer({ listen: cfg.http.listen, allowedHosts: cfg.http.allowedHosts }, this.log);
           registerHealth(this.http, () => this.health(), packageVersion());
+          const { listen: hooksListen, ...sources } = cfg.hooks;
+          if (Object.keys(sources).length > 0) {
+            const webhooks = new Webhooks(sources as Record<string, HookSourceConfig>, bus, this.log);
+            webhooks.register(this.http);
+            if (hooksListen) {
+              // the LAN listener serves /hooks/* and nothing else (DESIGN §12.7)
+              this.hooksHttp = new HttpServer({ listen: hooksListen, allowedHosts: [], checkHost: false }, this.log);
+              webhooks.register(this.hooksHttp);
+              await this.hooksHttp.start();
+            }
+          }
           await this.http.start();
         },
-        stop: () => this.http?.stop(),
+        stop: async () => {
+          await this.hooksHttp?.stop();
+          await this.http?.stop();
+        },
+      },
+      {
+        name: 'rules',
+        start: () => this.must(this.rules).start(),
+        stop: () => this.rules?.stop(),
+      },
+      {
+        name: 'probes',
+        start: () => {
+          if (cfg.probes.length === 0) return;
+          const supervisor = this.must(this.supervisor);
+          this.probes = new Probes(cfg.probes, { root: new SysRoot('/'), running: (agent) => runningByAgent(supervisor.list())[agent] ?? 0 }, (type, data) => void bus.emit({ type, source: 'probe', data }));
+          this.probes.start();
+        },
+        stop: () => this.probes?.stop(),
       },
       {
         name: 'agents',
@@ -390,6 +439,7 @@ export class Daemon {
   }
 
   private flushEvents(): void {
+    this.rules?.saveState();
     try {
       this.store?.events.flush();
     } catch (err) {
@@ -403,3 +453,9 @@ export class Daemon {
   }
 }
 
+/** agent id → its running instances, for rule conditions (`agents`) */
+function runningByAgent(list: ReadonlyArray<{ agent: string; state: string }>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of list) if (s.state === 'running') out[s.agent] = (out[s.agent] ?? 0) + 1;
+  return out;
+}

@@ -6,28 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { OszError } from '../errors';
 import { type TraceEvent, traceHeader, traceLine } from '../../hal/trace';
-import type { ControlClient } from './client';
 import { duration, table, when } from './format';
+import { RULE_VERBS } from './rules-commands';
+import { need, print, type Verb } from './verb';
 
-export interface CliIO {
-  out(text: string): void;
-  err(text: string): void;
-  readStdin(): Promise<string>;
-}
-
-export interface VerbArgs {
-  positionals: string[];
-  flags: Record<string, string | boolean | string[] | undefined>;
-  json: boolean;
-}
-
-export interface Verb {
-  usage: string;
-  summary: string;
-  /** flags this verb accepts beyond the global ones */
-  flags?: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
-  run(client: ControlClient, a: VerbArgs, io: CliIO): Promise<number>;
-}
+export type { CliIO } from './verb';
 
 interface Status {
   instance: string;
@@ -68,16 +51,6 @@ interface LogLine {
   level: string;
   msg: string;
 }
-
-const need = (a: VerbArgs, n: number, usage: string): string[] => {
-  if (a.positionals.length < n) throw new OszError('OSZ_E_INVALID_PARAMS', `usage: openstarryctl ${usage}`);
-  return a.positionals;
-};
-
-const print = (io: CliIO, a: VerbArgs, value: unknown, human: () => string): number => {
-  io.out(a.json ? JSON.stringify(value, null, 2) : human());
-  return 0;
-};
 
 function looksLikePath(arg: string): boolean {
   return arg.includes('/') || arg === '.' || arg === '..' || arg.endsWith('.json') || fs.existsSync(arg);
@@ -365,6 +338,7 @@ export const VERBS: Record<string, Verb> = {
       return print(io, a, res, () => `log level of ${res.target} is now ${res.level}`);
     },
   },
+  ...RULE_VERBS,
   call: {
     usage: 'call <operation> [JSON params]',
     summary: 'call any operation of the control plane directly',

@@ -29,11 +29,20 @@ const hookSource = z.strictObject({
   kind: z.enum(['github', 'gitea', 'generic']).default('generic').describe('signature scheme'),
 });
 
-const probe = z.looseObject({
+const probeBase = {
   name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'probe names are lower-case words'),
-  kind: z.enum(['http', 'tcp', 'disk', 'temperature', 'agent']),
-  intervalMs: z.number().int().min(1000).default(30_000),
-});
+  intervalMs: z.number().int().min(1000).max(86_400_000).default(30_000),
+  timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+  failAfter: z.number().int().min(1).max(100).default(2).describe('consecutive failures before the down event'),
+};
+const probe = z.discriminatedUnion('kind', [
+  z.strictObject({ ...probeBase, kind: z.literal('http'), url: z.url({ protocol: /^https?$/ }).describe('GET this; any status below 400 is up') }),
+  z.strictObject({ ...probeBase, kind: z.literal('tcp'), host: z.string().min(1).max(253), port: z.number().int().min(1).max(65535) }),
+  z.strictObject({ ...probeBase, kind: z.literal('disk'), path: filePath.default('/'), minFreePercent: z.number().min(0).max(100).default(10) }),
+  z.strictObject({ ...probeBase, kind: z.literal('temperature'), maxC: z.number().min(0).max(150).default(80).describe('SoC temperature limit') }),
+  z.strictObject({ ...probeBase, kind: z.literal('agent'), agent: z.string().min(1).max(128).describe('an installed agent that should have a running instance') }),
+]);
+export type ProbeConfig = z.infer<typeof probe>;
 
 const issuer = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),

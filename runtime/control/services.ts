@@ -6,6 +6,7 @@ import type { Hal } from '../../hal/hal';
 import type { DoctorCheck } from '../doctor';
 import type { Logger } from '../log';
 import type { Store } from '../store/store';
+import type { RulesService } from '../rules/service';
 
 export interface SubsystemHealth {
   name: string;
@@ -46,6 +47,8 @@ export interface ControlServices {
   doctor(): Promise<DoctorCheck[]>;
   /** the HAL facade, when this board has a backend */
   hal: Hal | undefined;
+  /** the rule engine, once its step has started */
+  rules?: RulesService;
   /** the daemon's own log level */
   setDaemonLogLevel(level: 'debug' | 'info' | 'warn' | 'error'): void;
 }

@@ -95,4 +95,34 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX events_type ON events(type);
   `,
+  // 2: rule sets (each import one row, its rules beside it) and the rule engine's pending state
+  `
+  CREATE TABLE rule_sets (
+    id INTEGER PRIMARY KEY,
+    etag TEXT NOT NULL,
+    source TEXT NOT NULL,
+    file TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    applied_at INTEGER NOT NULL,
+    active INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1))
+  ) STRICT;
+  CREATE UNIQUE INDEX rule_sets_active ON rule_sets(active) WHERE active = 1;
+
+  CREATE TABLE rules (
+    set_id INTEGER NOT NULL REFERENCES rule_sets(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    condition TEXT,
+    action TEXT NOT NULL,
+    PRIMARY KEY (set_id, id)
+  ) STRICT;
+
+  CREATE TABLE rule_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    saved_at INTEGER NOT NULL,
+    boot_id TEXT NOT NULL,
+    pending TEXT NOT NULL
+  ) STRICT;
+  `,
 ];

@@ -6,6 +6,7 @@ import { openStore, type Db } from './db';
 import { EventsRepo } from './events-repo';
 import { InstancesRepo } from './instances-repo';
 import { PluginsRepo } from './plugins-repo';
+import { RulesRepo } from './rules-repo';
 import { SecretsRepo } from './secrets-repo';
 import { WriteGuard } from './write-guard';
 
@@ -19,6 +20,7 @@ export interface Store {
   instances: InstancesRepo;
   audit: AuditRepo;
   events: EventsRepo;
+  rules: RulesRepo;
   recoveredFrom: string | undefined;
   readOnly: boolean;
   close(): void;
@@ -40,6 +42,7 @@ export function createStore(file: string, log: Logger, opts: { keepEvents: numbe
     instances: new InstancesRepo(opened.db, guard),
     audit: new AuditRepo(opened.secure, guard),
     events: new EventsRepo(opened.db, opts.keepEvents, guard),
+    rules: new RulesRepo(opened.db, guard),
     recoveredFrom: opened.recoveredFrom,
     readOnly: opened.readOnly === true,
     close: () => opened.close(),

@@ -27,7 +27,7 @@ export const halOps = [
   defineOp({
     name: 'hal.set',
     summary: 'command an actuator as the operator (allow-list, interval and interlocks still apply)',
-    params: z.strictObject({ device: spec, command: z.string().min(1).max(32) }),
+    params: z.strictObject({ device: spec, command: z.string().min(1).max(64) }),
     role: 'operator',
     mutating: true,
     remote: false,

@@ -4,5 +4,6 @@ import { agentOps } from './agents';
 import { daemonOps } from './daemon';
 import { halOps } from './hal';
 import { registryOps } from './registry';
+import { ruleOps } from './rules';
 
-export const OPERATIONS: readonly Operation[] = [...agentOps, ...registryOps, ...halOps, ...daemonOps];
+export const OPERATIONS: readonly Operation[] = [...agentOps, ...registryOps, ...halOps, ...ruleOps, ...daemonOps];

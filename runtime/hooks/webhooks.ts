@@ -1,0 +1,110 @@
+/**
+ * `POST /hooks/<source>` (DESIGN §6, §12.7): the raw body is read under a cap, its HMAC checked
+ * against the source's secret before it is parsed, the delivery id checked against the ones seen
+ * within the replay window, and only then does it become an event on the bus. Answers: 202 with
+ * the event id, 401 bad or missing signature, 404 unknown source, 409 replay, 413 too large,
+ * 400 not a usable payload. Refusals are logged without the body or the signature.
+ */
+import fs from 'node:fs';
+import type http from 'node:http';
+import type { EventBus } from '../bus/bus';
+import type { Logger } from '../log';
+import { readBody } from '../http/body';
+import { type HttpServer, sendJson } from '../http/server';
+import { OszError } from '../errors';
+import { deliveryId, hookEvent } from './payload';
+import { type HookKind, signatureHeader, verifySignature } from './signature';
+
+export interface HookSourceConfig {
+  secretFile: string;
+  kind: HookKind;
+}
+
+export interface WebhookOptions {
+  maxBytes?: number;
+  replayTtlMs?: number;
+  now?: () => number;
+}
+
+const MAX_SEEN = 10_000;
+
+export class Webhooks {
+  private readonly sources = new Map<string, { kind: HookKind; secret: Buffer }>();
+  private readonly seen = new Map<string, number>();
+  private readonly maxBytes: number;
+  private readonly ttl: number;
+  private readonly now: () => number;
+  readonly counts = { accepted: 0, refused: 0 };
+
+  constructor(
+    config: Record<string, HookSourceConfig>,
+    private readonly bus: EventBus,
+    private readonly log: Logger,
+    opts: WebhookOptions = {},
+  ) {
+    this.maxBytes = opts.maxBytes ?? 1024 * 1024;
+    this.ttl = opts.replayTtlMs ?? 24 * 3_600_000;
+    this.now = opts.now ?? Date.now;
+    for (const [name, c] of Object.entries(config)) {
+      try {
+        const secret = Buffer.from(fs.readFileSync(c.secretFile, 'utf8').trim());
+        if (secret.length < 16) throw new Error('the secret is shorter than 16 bytes');
+        this.sources.set(name, { kind: c.kind, secret });
+      } catch (err) {
+        log.error('hooks', `webhook source ${name} is off: ${c.secretFile}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  get names(): string[] {
+    return [...this.sources.keys()];
+  }
+
+  register(server: HttpServer): void {
+    server.route('POST', '/hooks/*', (req, res, url) => this.handle(req, res, url));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const name = decodeURIComponent(url.pathname.slice('/hooks/'.length));
+    const refuse = (status: number, code: 'OSZ_E_HOOK_REFUSED' | 'OSZ_E_REQUEST_TOO_LARGE', message: string): void => {
+      this.counts.refused++;
+      this.log.warn('hooks', `refused a webhook for ${name.slice(0, 64)} from ${req.socket.remoteAddress ?? '?'}: ${message}`);
+      sendJson(res, status, { error: new OszError(code, message).toJSON() });
+    };
+    const source = this.sources.get(name);
+    if (!source) return refuse(404, 'OSZ_E_HOOK_REFUSED', `no webhook source "${name.slice(0, 64)}" (configure hooks.<source>.secretFile)`);
+    let body: Buffer;
+    try {
+      body = await readBody(req, this.maxBytes);
+    } catch (err) {
+      return refuse(413, 'OSZ_E_REQUEST_TOO_LARGE', (err as Error).message);
+    }
+    if (!verifySignature(source.secret, body, signatureHeader(source.kind, req.headers))) return refuse(401, 'OSZ_E_HOOK_REFUSED', 'missing or wrong signature');
+    const delivery = deliveryId(source.kind, req.headers);
+    if (!delivery) return refuse(400, 'OSZ_E_HOOK_REFUSED', 'no delivery id header (X-GitHub-Delivery, X-Gitea-Delivery or X-Delivery-Id)');
+    const key = `${name}\0${delivery}`;
+    const now = this.now();
+    const until = this.seen.get(key);
+    if (until !== undefined && until > now) return refuse(409, 'OSZ_E_HOOK_REFUSED', `delivery ${delivery} was already received`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      return refuse(400, 'OSZ_E_HOOK_REFUSED', 'the body is not JSON');
+    }
+    const event = hookEvent(name, source.kind, req.headers, parsed);
+    if (typeof event === 'string') return refuse(400, 'OSZ_E_HOOK_REFUSED', event);
+    this.remember(key, now);
+    const e = this.bus.emit({ type: event.type, source: `hook:${name}`, data: { ...event.data, delivery } });
+    this.counts.accepted++;
+    sendJson(res, 202, { event: e.id, type: e.type });
+  }
+
+  private remember(key: string, now: number): void {
+    for (const [k, until] of this.seen) {
+      if (until > now && this.seen.size < MAX_SEEN) break;
+      this.seen.delete(k);
+    }
+    this.seen.set(key, now + this.ttl);
+  }
+}

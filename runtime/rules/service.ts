@@ -1,0 +1,152 @@
+/**
+ * Rules in the daemon: the active rule set from the store, the engine on the bus, and its actions
+ * through the control plane under the caller `rules:<rule id>` (so they are checked and audited like
+ * anyone's). At start, `<home>/orchestration.yaml` is imported when it differs from the active set;
+ * a broken file is logged and the active set stays. `publish` actions wait in a bounded queue for
+ * the fleet link.
+ */
+import fs from 'node:fs';
+import type { EventBus } from '../bus/bus';
+import type { EventEnvelope } from '../bus/envelope';
+import type { Caller } from '../control/op';
+import type { Logger } from '../log';
+import type { RulesRepo, StoredRuleSet } from '../store/rules-repo';
+import type { Step } from './action';
+import type { World } from './condition';
+import { RuleEngine, type RuleStats, type Verdict } from './engine';
+import { loadRuleSet, type Rule, type RuleSet } from './load';
+import { rebase } from './state';
+
+export interface RulesServiceDeps {
+  repo: RulesRepo;
+  bus: EventBus;
+  log: Logger;
+  /** the control plane */
+  call(op: string, params: unknown, caller: Caller): Promise<unknown>;
+  world(): Omit<World, 'now'>;
+  bootId: string;
+  /** `<home>/orchestration.yaml` */
+  file: string;
+}
+
+export interface Publish {
+  topic: string;
+  data: Record<string, unknown>;
+  rule: string;
+  event: string;
+}
+
+const MAX_OUTBOX = 1000;
+
+export class RulesService {
+  readonly engine: RuleEngine;
+  private set: RuleSet | undefined;
+  private stored: StoredRuleSet | undefined;
+  /** publish actions waiting for the fleet link (issue 9 drains it) */
+  readonly outbox: Publish[] = [];
+  droppedPublishes = 0;
+
+  constructor(private readonly deps: RulesServiceDeps) {
+    this.engine = new RuleEngine({
+      runStep: (step, rule, cause) => this.runStep(step, rule, cause),
+      world: () => ({ ...deps.world(), now: Date.now() }),
+      emit: (type, data, cause) => void deps.bus.emit({ type, source: 'rules', data, cause }),
+      log: { info: (m) => deps.log.info('rules', m), warn: (m) => deps.log.warn('rules', m) },
+    });
+  }
+
+  start(): void {
+    const { repo, log } = this.deps;
+    this.stored = repo.active();
+    const saved = repo.loadState();
+    const pending = saved ? rebase(saved, Date.now(), this.deps.bootId) : [];
+    if (this.stored) {
+      try {
+        this.set = loadRuleSet(this.stored.source, this.stored.file);
+        this.engine.load(this.set, pending);
+      } catch (err) {
+        // a set stored by an older daemon that this one reads differently: say so, run none
+        log.error('rules', `the stored rule set ${this.stored.etag} no longer loads: ${(err as Error).message}`);
+      }
+    }
+    if (fs.existsSync(this.deps.file)) {
+      try {
+        const r = this.apply(fs.readFileSync(this.deps.file, 'utf8'), this.deps.file, 'daemon:start');
+        if (r.changed) log.info('rules', `imported ${this.deps.file}: ${r.rules} rules, etag ${r.etag}`);
+      } catch (err) {
+        log.error('rules', (err as Error).message);
+      }
+    }
+    this.deps.bus.on('rules', '**', (e) => this.engine.handle(e));
+  }
+
+  stop(): void {
+    this.saveState();
+    this.deps.bus.removeOwner('rules');
+    this.engine.stop();
+  }
+
+  /** Parses, stores in one transaction, then swaps the engine's rules. Throws OSZ_E_RULES with every problem. */
+  apply(source: string, file: string, actor: string): { etag: string; rules: number; changed: boolean; previous?: string } {
+    const set = loadRuleSet(source, file);
+    const previous = this.stored?.etag;
+    if (previous === set.etag) return { etag: set.etag, rules: set.rules.length, changed: false };
+    this.stored = this.deps.repo.apply({ etag: set.etag, source, file, actor, rules: set.rules.map((r) => ({ id: r.id, on: r.on, ...(r.condition ? { condition: r.condition.source } : {}), action: r.actionText })) });
+    this.set = set;
+    this.engine.load(set, this.engine.pending());
+    this.deps.bus.emit({ type: 'rules:applied', source: 'rules', data: { etag: set.etag, rules: set.rules.length, actor, ...(previous ? { previous } : {}) } });
+    return { etag: set.etag, rules: set.rules.length, changed: true, ...(previous ? { previous } : {}) };
+  }
+
+  get(): { etag: string; source: string; file: string; actor: string; appliedAt: number } | undefined {
+    const s = this.stored;
+    return s && { etag: s.etag, source: s.source, file: s.file, actor: s.actor, appliedAt: s.appliedAt };
+  }
+
+  list(): { etag: string | undefined; rules: RuleStats[]; outbox: number; droppedPublishes: number } {
+    return { etag: this.stored?.etag, rules: this.engine.stats(), outbox: this.outbox.length, droppedPublishes: this.droppedPublishes };
+  }
+
+  test(e: EventEnvelope): Verdict[] {
+    return this.engine.test(e);
+  }
+
+  saveState(): void {
+    try {
+      this.deps.repo.saveState({ savedAt: Date.now(), bootId: this.deps.bootId, pending: this.engine.pending() });
+    } catch (err) {
+      this.deps.log.warn('rules', `pending rule state not saved: ${(err as Error).message}`);
+    }
+  }
+
+  private async runStep(step: Step, rule: Rule, cause: EventEnvelope): Promise<{ instance?: string } | void> {
+    const caller: Caller = { actor: `rules:${rule.id}`, role: 'operator', transport: 'rules' };
+    const call = (op: string, params: unknown, who: Caller): Promise<unknown> => this.deps.call(op, params, who);
+    switch (step.kind) {
+      case 'spawn': {
+        const r = (await call('agents.spawn', { agent: step.agent, ...(step.env ? { env: step.env } : {}) }, caller)) as { instance?: string };
+        return r.instance ? { instance: r.instance } : undefined;
+      }
+      case 'kill':
+        await call('agents.kill', { instance: step.target }, caller);
+        return;
+      case 'signal':
+        await call('agents.signal', { instance: step.target, signal: step.signal }, caller);
+        return;
+      case 'hal':
+        // checked against the rule set's grants at import; checked again here in case the set changed
+        if (!this.set?.grants.actuators.includes(step.device)) throw Object.assign(new Error(`rule ${rule.id} may not command ${step.device}`), { code: 'HAL_E_DENIED' });
+        await call('hal.set', { device: step.device, command: typeof step.command === 'string' ? step.command : JSON.stringify(step.command) }, caller);
+        return;
+      case 'publish':
+        if (this.outbox.length >= MAX_OUTBOX) {
+          this.outbox.shift();
+          this.droppedPublishes++;
+        }
+        this.outbox.push({ topic: step.topic, data: step.data ?? cause.data, rule: rule.id, event: cause.id });
+        return;
+      case 'delay':
+        return;
+    }
+  }
+}
