@@ -100,6 +100,11 @@ export class AgentInstance {
     if (why) this.hostKill(why);
   }
 
+  /** `{cause}` for bus.emit: the rule event this instance was spawned for, if any */
+  private get cause(): { cause?: { id: string; depth: number } } {
+    return this.options.cause ? { cause: this.options.cause } : {};
+  }
+
   get osPid(): number | null {
     return this.launched?.osPid ?? null;
   }
@@ -155,6 +160,7 @@ export class AgentInstance {
         bus: d.bus,
         hal: d.hal,
         logs: d.logs,
+        ...this.cause,
         helloTimeoutMs: d.supervisor.helloTimeoutMs,
         onViolation: (why) => this.hostKill(`protocol violation: ${why}`),
         onHeartbeat: () => {
@@ -178,7 +184,7 @@ export class AgentInstance {
       this.lastHeartbeat = performance.now();
       this.setState('running', null);
       this.armHealthTimers();
-      d.bus.emit({ type: 'agent:started', source: 'supervisor', data: { instance: this.id, agent: this.agentId, pid: launched.osPid } });
+      d.bus.emit({ type: 'agent:started', source: 'supervisor', ...this.cause, data: { instance: this.id, agent: this.agentId, pid: launched.osPid } });
     } catch (err) {
       const e = toOszError(err);
       d.logs.open(this.id, secretValues, this.agentId);
@@ -190,7 +196,7 @@ export class AgentInstance {
         // Nothing is running: tampered store, missing secret, refused driver. Retrying cannot help.
         this.reason = `${e.code}: ${e.message}`;
         this.setState('failed', this.reason);
-        d.bus.emit({ type: 'agent:failed', source: 'supervisor', data: { instance: this.id, agent: this.agentId, reason: this.reason } });
+        d.bus.emit({ type: 'agent:failed', source: 'supervisor', ...this.cause, data: { instance: this.id, agent: this.agentId, reason: this.reason } });
         this.resolveExitWaiters();
       }
     }
@@ -267,7 +273,7 @@ export class AgentInstance {
     } catch (err) {
       d.log.error('supervisor', `could not record the exit of ${this.id}: ${(err as Error).message}`);
     }
-    d.bus.emit({ type: 'agent:exited', source: 'supervisor', data: { instance: this.id, agent: this.agentId, code: exit.code, signal: exit.signal, reason: exit.reason ?? null } });
+    d.bus.emit({ type: 'agent:exited', source: 'supervisor', ...this.cause, data: { instance: this.id, agent: this.agentId, code: exit.code, signal: exit.signal, reason: exit.reason ?? null } });
     this.afterExit(exit);
     this.resolveExitWaiters();
   }
@@ -290,7 +296,7 @@ export class AgentInstance {
       this.reason = `gave up after ${this.attempt} restarts (last: code ${exit.code}, signal ${exit.signal}${exit.reason ? `, ${exit.reason}` : ''})`;
       this.setState('failed', this.reason);
       d.logs.append(this.id, 'daemon', 'error', this.reason);
-      d.bus.emit({ type: 'agent:failed', source: 'supervisor', data: { instance: this.id, agent: this.agentId, reason: this.reason } });
+      d.bus.emit({ type: 'agent:failed', source: 'supervisor', ...this.cause, data: { instance: this.id, agent: this.agentId, reason: this.reason } });
       return;
     }
     this.attempt++;

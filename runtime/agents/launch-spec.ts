@@ -16,6 +16,8 @@ import { envNameRefusal, type Manifest } from './manifest';
 export interface SpawnOptions {
   /** extra env for this instance, under the same allow-list as the manifest */
   env?: Record<string, string>;
+  /** the event a rule spawned this instance for: its lifecycle events and emits continue that chain (loop protection) */
+  cause?: { id: string; depth: number };
 }
 
 export interface SpecInputs {

@@ -29,6 +29,8 @@ export interface SessionDeps {
   onViolation(reason: string): void;
   onHeartbeat(): void;
   onTokens(n: number): void;
+  /** the rule event the instance was spawned for: its emits continue that causal chain */
+  cause?: { id: string; depth: number };
 }
 
 export class AgentSession {
@@ -158,7 +160,7 @@ export class AgentSession {
     const data = p.data ?? {};
     if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new OszError('OSZ_E_INVALID_PARAMS', 'event data must be an object');
     if (Buffer.byteLength(JSON.stringify(data)) > MAX_EVENT_DATA_BYTES) throw new OszError('OSZ_E_INVALID_PARAMS', `event data is over ${MAX_EVENT_DATA_BYTES} bytes`);
-    const e = this.deps.bus.emit({ type, source: this.source, data: data as Record<string, unknown> });
+    const e = this.deps.bus.emit({ type, source: this.source, data: data as Record<string, unknown>, ...(this.deps.cause ? { cause: this.deps.cause } : {}) });
     return { id: e.id };
   }
 

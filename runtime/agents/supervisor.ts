@@ -133,7 +133,7 @@ export class Supervisor {
     this.store.instances.create(id, agentId, JSON.stringify(options), Date.now());
     const inst = this.makeInstance(id, agentId, manifest, options, 0);
     if (!inst) throw new OszError('OSZ_E_INTERNAL', `instance ${id} could not be created`);
-    this.bus.emit({ type: 'agent:spawned', source: 'supervisor', data: { instance: id, agent: agentId } });
+    this.bus.emit({ type: 'agent:spawned', source: 'supervisor', data: { instance: id, agent: agentId }, ...(options.cause ? { cause: options.cause } : {}) });
     await inst.launch();
     return { instance: id, state: inst.state, reason: inst.reason };
   }

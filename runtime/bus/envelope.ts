@@ -38,6 +38,7 @@ export function makeEvent(e: NewEvent, now = new Date()): EventEnvelope {
     time: now.toISOString(),
     data: e.data ?? {},
     ...(e.cause ? { causedBy: e.cause.id } : {}),
-    depth: e.cause ? e.cause.depth + 1 : 0,
+    // capped: a chain past the cap stays at it, and rules (maxDepth ≤ 15) ignore it
+    depth: e.cause ? Math.min(e.cause.depth + 1, MAX_EVENT_DEPTH) : 0,
   };
 }

@@ -56,7 +56,7 @@ export const ruleSchema = z.strictObject({
   mode: z.enum(['single', 'restart', 'queued', 'parallel']).default('single'),
   max: z.number().int().min(1).max(100).default(10).describe('queued: events waiting; parallel: runs at once'),
   timeout: duration.optional().describe('kill what the run spawned after this long'),
-  maxDepth: z.number().int().min(0).max(16).default(4).describe('ignore events this many rule actions deep'),
+  maxDepth: z.number().int().min(0).max(15).default(4).describe('ignore events this many rule actions deep'),
   maxPerMinute: z.number().int().min(1).max(600).default(30).describe('actions this rule may start per minute'),
   action: z.union([z.string().min(1).max(500), structuredAction]),
 });

@@ -141,4 +141,23 @@ describe("the seed's rules, end to end", () => {
     expect(applied.stdout).toMatch(/^applied 2 rules, etag [0-9a-f]{16}$/m);
     expect((await d.json<{ source: string }>(['rules', 'get'])).source).toContain("branch == 'release'");
   });
+
+  it('stops a rule storm at the causal depth limit, and says why', async () => {
+    const storm = path.join(tmpDir('osd-storm-'), 'storm.yaml');
+    fs.writeFileSync(storm, 'rules:\n  - id: storm\n    on: ["test:storm", "agent:exited"]\n    if: "event.type == \'test:storm\' || agent == \'code-reviewer-agent\'"\n    mode: parallel\n    maxDepth: 3\n    action: "spawn(code-reviewer-agent)"\n');
+    expect((await d.cli(['rules', 'apply', storm])).code).toBe(0);
+    const before = (await ps()).filter((s) => s.agent === 'code-reviewer-agent').length;
+    const forged = await d.cli(['events', 'emit', 'agent:exited', '{"agent":"code-reviewer-agent"}']);
+    expect(forged.stderr).toContain('OSZ_E_FORBIDDEN');
+    expect((await d.cli(['events', 'emit', 'test:storm'])).code).toBe(0);
+    await waitFor('the chain stopped', async () => {
+      const r = await d.json<{ rules: Array<{ suppressed: Record<string, number> }> }>(['rules', 'ls']);
+      return (r.rules[0]?.suppressed.depth ?? 0) >= 1;
+    }, 30_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    // the events at depth 0 (emitted) to 3 each spawned one; the exit at depth 4 was ignored
+    expect((await ps()).filter((s) => s.agent === 'code-reviewer-agent').length - before).toBe(4);
+    const exits = await d.json<Array<{ depth: number; data: { agent?: string } }>>(['events', 'tail', '--type', 'agent:exited']);
+    expect(exits.filter((e) => e.data.agent === 'code-reviewer-agent').map((e) => e.depth).slice(-4)).toEqual([1, 2, 3, 4]);
+  }, 60_000);
 });

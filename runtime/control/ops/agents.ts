@@ -60,12 +60,12 @@ export const agentOps = [
   defineOp({
     name: 'agents.spawn',
     summary: 'start a new instance of an installed agent',
-    params: z.strictObject({ agent: target, env: envRecord }),
+    params: z.strictObject({ agent: target, env: envRecord, cause: z.strictObject({ id: z.string().min(1).max(64), depth: z.number().int().min(0).max(64) }).optional().describe('the event a rule spawns it for (loop protection)') }),
     role: 'operator',
     mutating: true,
     remote: true,
     aliases: ['spawnAgent'],
-    handler: (p, { services }) => services.supervisor.spawn(p.agent, p.env ? { env: p.env } : {}),
+    handler: (p, { services }) => services.supervisor.spawn(p.agent, { ...(p.env ? { env: p.env } : {}), ...(p.cause ? { cause: p.cause } : {}) }),
   }),
   defineOp({
     name: 'agents.kill',

@@ -10,6 +10,8 @@ import { defineOp, streaming } from '../op';
 const data = z.record(z.string().max(128), z.unknown()).refine((d) => Buffer.byteLength(JSON.stringify(d)) <= MAX_EVENT_DATA_BYTES, `event data is at most ${MAX_EVENT_DATA_BYTES} bytes`);
 const eventType = z.string().max(200).regex(EVENT_TYPE, 'event types look like "area:thing" (lower case), e.g. git:commit_pushed');
 
+const RESERVED_AREAS = ['agent', 'hal', 'rules', 'timer'];
+
 function requireRules(rules: RulesService | undefined): RulesService {
   if (!rules) throw new OszError('OSZ_E_DRIVER_UNAVAILABLE', 'the rule engine is not running in this daemon');
   return rules;
@@ -95,6 +97,12 @@ export const ruleOps = [
     role: 'operator',
     mutating: true,
     remote: true,
-    handler: (p, { services, caller }) => services.bus.emit({ type: p.type, source: `operator:${caller.actor}`, data: p.data }),
+    handler: (p, { services, caller }) => {
+      // what the daemon itself reports (agent lifecycle, HAL readings, rule outcomes) cannot be forged:
+      // a fake hal:sensor reading could otherwise drive actuators through rules
+      const area = p.type.slice(0, p.type.indexOf(':'));
+      if (RESERVED_AREAS.includes(area)) throw new OszError('OSZ_E_FORBIDDEN', `"${area}:" events come from the daemon only; emit under another area, e.g. test:${p.type.slice(area.length + 1)}`);
+      return services.bus.emit({ type: p.type, source: `operator:${caller.actor}`, data: p.data });
+    },
   }),
 ];
