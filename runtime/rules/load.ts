@@ -9,6 +9,7 @@ import { LineCounter, parseDocument, type Node } from 'yaml';
 import { OszError } from '../errors';
 import { normaliseAction, type Step } from './action';
 import { compile, type Compiled } from './condition';
+import { type Cron, parseCron } from './cron';
 import { ruleSetSchema, type RuleInput } from './schema';
 
 export const MAX_RULES_BYTES = 1024 * 1024;
@@ -27,6 +28,7 @@ export interface RuleSet {
   etag: string;
   source: string;
   grants: { actuators: string[] };
+  timers: Map<string, Cron>;
   rules: Rule[];
 }
 
@@ -76,6 +78,12 @@ export function loadRuleSet(text: string, file = 'orchestration.yaml'): RuleSet 
     throw rulesError(file, problems);
   }
   const set = parsed.data;
+  const timers = new Map<string, Cron>();
+  for (const [name, expr] of Object.entries(set.timers)) {
+    const c = parseCron(expr);
+    if (typeof c === 'string') problems.push({ ...posOf(['timers', name]), message: `timers.${name}: ${c}` });
+    else timers.set(name, c);
+  }
   const seen = new Set<string>();
   const rules: Rule[] = [];
   set.rules.forEach((r, i) => {
@@ -109,7 +117,7 @@ export function loadRuleSet(text: string, file = 'orchestration.yaml'): RuleSet 
     rules.push({ ...rest, id, on: typeof on === 'string' ? [on] : on, ...(condition ? { condition } : {}), ...(dedup ? { dedup } : {}), steps: typeof steps === 'string' ? [] : steps, actionText: typeof action === 'string' ? action : JSON.stringify(action) });
   });
   if (problems.length) throw rulesError(file, problems);
-  return { etag: crypto.createHash('sha256').update(text).digest('hex').slice(0, 16), source: text, grants: set.grants, rules };
+  return { etag: crypto.createHash('sha256').update(text).digest('hex').slice(0, 16), source: text, grants: set.grants, timers, rules };
 }
 
 function at(lines: LineCounter, offset: number): { line: number; column: number } {

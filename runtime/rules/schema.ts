@@ -65,6 +65,10 @@ export const ruleSetSchema = z.strictObject({
   version: z.literal(1).default(1),
   description: z.string().max(500).optional(),
   grants: z.strictObject({ actuators: z.array(z.string().min(1).max(64)).max(64).default([]) }).prefault({}).describe('what hal actions of this rule set may command'),
+  timers: z
+    .record(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'timer names are lower-case words'), z.string().min(1).max(100))
+    .default({})
+    .describe('cron timers: each raises cron:<name> at its times (device local time)'),
   rules: z.array(ruleSchema).max(500),
 });
 

@@ -16,6 +16,7 @@ import type { World } from './condition';
 import { RuleEngine, type RuleStats, type Verdict } from './engine';
 import { loadRuleSet, type Rule, type RuleSet } from './load';
 import { rebase } from './state';
+import { CronTimers } from './cron-timers';
 
 export interface RulesServiceDeps {
   repo: RulesRepo;
@@ -45,6 +46,7 @@ export class RulesService {
   /** publish actions waiting for the fleet link (issue 9 drains it) */
   readonly outbox: Publish[] = [];
   droppedPublishes = 0;
+  private cron: CronTimers | undefined;
 
   constructor(private readonly deps: RulesServiceDeps) {
     this.engine = new RuleEngine({
@@ -64,6 +66,7 @@ export class RulesService {
       try {
         this.set = loadRuleSet(this.stored.source, this.stored.file);
         this.engine.load(this.set, pending);
+        this.startCron(this.set);
       } catch (err) {
         // a set stored by an older daemon that this one reads differently: say so, run none
         log.error('rules', `the stored rule set ${this.stored.etag} no longer loads: ${(err as Error).message}`);
@@ -81,6 +84,7 @@ export class RulesService {
   }
 
   stop(): void {
+    this.cron?.stop();
     this.saveState();
     this.deps.bus.removeOwner('rules');
     this.engine.stop();
@@ -94,6 +98,7 @@ export class RulesService {
     this.stored = this.deps.repo.apply({ etag: set.etag, source, file, actor, rules: set.rules.map((r) => ({ id: r.id, on: r.on, ...(r.condition ? { condition: r.condition.source } : {}), action: r.actionText })) });
     this.set = set;
     this.engine.load(set, this.engine.pending());
+    this.startCron(set);
     this.deps.bus.emit({ type: 'rules:applied', source: 'rules', data: { etag: set.etag, rules: set.rules.length, actor, ...(previous ? { previous } : {}) } });
     return { etag: set.etag, rules: set.rules.length, changed: true, ...(previous ? { previous } : {}) };
   }
@@ -103,8 +108,14 @@ export class RulesService {
     return s && { etag: s.etag, source: s.source, file: s.file, actor: s.actor, appliedAt: s.appliedAt };
   }
 
-  list(): { etag: string | undefined; rules: RuleStats[]; outbox: number; droppedPublishes: number } {
-    return { etag: this.stored?.etag, rules: this.engine.stats(), outbox: this.outbox.length, droppedPublishes: this.droppedPublishes };
+  list(): { etag: string | undefined; rules: RuleStats[]; timers: Record<string, number | null>; outbox: number; droppedPublishes: number } {
+    return { etag: this.stored?.etag, rules: this.engine.stats(), timers: this.cron?.schedule() ?? {}, outbox: this.outbox.length, droppedPublishes: this.droppedPublishes };
+  }
+
+  private startCron(set: RuleSet): void {
+    this.cron?.stop();
+    this.cron = new CronTimers(set.timers, (name, scheduledFor) => void this.deps.bus.emit({ type: `cron:${name}`, source: 'cron', data: { name, scheduledFor: new Date(scheduledFor).toISOString() } }));
+    this.cron.start();
   }
 
   test(e: EventEnvelope): Verdict[] {
