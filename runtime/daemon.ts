@@ -42,6 +42,8 @@ import { createStore, type Store } from './store/store';
 import { RulesService } from './rules/service';
 import { type HookSourceConfig, Webhooks } from './hooks/webhooks';
 import { Probes } from './probes/probes';
+import { Projector } from './dashboard/projector';
+import { daemonSources } from './dashboard/sources';
 import { bootId } from './util/boot-id';
 import { nodeRunnerPath, packageVersion } from './util/package-root';
 
@@ -82,6 +84,8 @@ export class Daemon {
   private rules: RulesService | undefined;
   private hooksHttp: HttpServer | undefined;
   private probes: Probes | undefined;
+  private services: ControlServices | undefined;
+  private dashboard: Projector | undefined;
 
   constructor(
     readonly loaded: LoadedConfig,
@@ -284,6 +288,7 @@ export class Daemon {
             file: path.join(this.paths.home, 'orchestration.yaml'),
           });
           services.rules = this.rules;
+          this.services = services;
           prepareSocketDir(path.dirname(this.socketPath));
           const token = writeToken(tokenPathFor(this.socketPath));
           this.socket = new ControlSocketServer(plane, { path: this.socketPath, token, maxLineBytes: cfg.control.maxLineBytes, maxConnections: cfg.control.maxConnections }, this.log);
@@ -336,6 +341,16 @@ export class Daemon {
         name: 'agents',
         start: () => this.must(this.supervisor).start(),
         stop: () => undefined,
+      },
+      {
+        name: 'dashboard',
+        start: () => {
+          const sources = daemonSources({ info: () => this.info(), health: () => this.health(), supervisor: this.must(this.supervisor), store: this.must(this.store), hal: this.hal, rules: this.rules, deviceId: cfg.fleet.deviceId ?? os.hostname() });
+          this.dashboard = new Projector(sources, { intervalMs: cfg.dashboard.pollMs, snapshotTimeoutMs: cfg.dashboard.snapshotTimeoutMs, onError: (m) => this.log.warn('dashboard', m) });
+          this.must(this.services).dashboard = this.dashboard;
+          this.dashboard.start();
+        },
+        stop: () => this.dashboard?.stop(),
       },
     );
 

@@ -1,4 +1,4 @@
-/** The CLI's rules and events verbs: `rules apply|get|ls|test`, `events tail|emit`. */
+/** The CLI's rules, events and dashboard verbs: `rules apply|get|ls|test`, `events tail|emit`, `dashboard`. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { OszError } from '../errors';
@@ -115,4 +115,59 @@ export const RULE_VERBS: Record<string, Verb> = {
       return 0;
     },
   },
+  dashboard: {
+    usage: 'dashboard [--json] [--watch]',
+    summary: 'the dashboard model: device, resources, agents with their snapshots, HAL, rules, fleet (--watch: each change)',
+    flags: { watch: { type: 'boolean', short: 'w' } },
+    async run(client, a, io) {
+      const show = (d: Dashboard): void => io.out(a.json ? JSON.stringify(d, null, 2) : formatDashboard(d));
+      if (a.flags.watch !== true) {
+        show((await client.call('dashboard.get', { refresh: true })) as Dashboard);
+        return 0;
+      }
+      const held: { model?: Dashboard } = {};
+      // sections can arrive in the same read as the answer: hold them until the model is shown
+      const early: Array<{ name: string }> = [];
+      const apply = (section: { name: string }): void => {
+        const model = held.model;
+        if (!model) return void early.push(section);
+        (model as Record<string, unknown>)[section.name] = section;
+        if (a.json) io.out(JSON.stringify(section));
+        else show(model);
+      };
+      held.model = (await client.stream('dashboard.watch', {}, (x) => apply(x as { name: string }))) as Dashboard;
+      show(held.model);
+      early.splice(0).forEach(apply);
+      await client.closed();
+      return 0;
+    },
+  },
 };
+
+interface Dashboard {
+  device?: { value: { id: string; board: string; version: string; startedAt: number } };
+  resources?: { value: { cpuPercent: number | null; memory: { totalBytes: number; availableBytes: number } | null; disk: { path: string; freeBytes: number; totalBytes: number } | null; socTempC: number | null; store: { state: string } } };
+  agents?: { value: { instances: Array<{ instance: string; agent: string; state: string; cpuPercent: number | null; snapshot: unknown; snapshotAt: number | null; snapshotError?: string }> } };
+  hal?: { value: { devices: Array<{ id: string; status: string }> } };
+  rules?: { value: { etag: string | null; rules: Array<{ id: string; fired: number }> } };
+  fleet?: { value: { state: string; outbox: number } };
+}
+
+const mb = (n: number): string => `${Math.round(n / 1048576)} MB`;
+
+function formatDashboard(d: Dashboard): string {
+  const dev = d.device?.value;
+  const r = d.resources?.value;
+  const lines = [
+    dev ? `device ${dev.id} (board ${dev.board}, openstarryd ${dev.version}, up since ${when(dev.startedAt)})` : 'device: not yet projected',
+    r ? `resources: cpu ${r.cpuPercent ?? '-'}%, memory ${r.memory ? `${mb(r.memory.availableBytes)} free of ${mb(r.memory.totalBytes)}` : '-'}, disk ${r.disk ? `${mb(r.disk.freeBytes)} free` : '-'}, SoC ${r.socTempC ?? '-'} °C, store ${r.store.state}` : '',
+    `hal: ${(d.hal?.value.devices ?? []).length} devices, ${(d.hal?.value.devices ?? []).filter((x) => x.status !== 'ok').length} not ok`,
+    `rules: ${(d.rules?.value.rules ?? []).length} (etag ${d.rules?.value.etag ?? 'none'}), fleet ${d.fleet?.value.state ?? '-'}`,
+    '',
+    table(
+      ['INSTANCE', 'AGENT', 'STATE', 'CPU%', 'SNAPSHOT'],
+      (d.agents?.value.instances ?? []).map((x) => [x.instance, x.agent, x.state, x.cpuPercent, x.snapshotError ? `(${x.snapshotError})` : x.snapshot === null ? null : JSON.stringify(x.snapshot).slice(0, 60)]),
+    ),
+  ];
+  return lines.filter((l, i) => l !== '' || i === 4).join('\n');
+}

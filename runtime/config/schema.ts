@@ -146,6 +146,12 @@ export const configSchema = z.strictObject({
       uidCount: z.number().int().min(1).max(100_000).default(1000),
     })
     .prefault({}),
+  dashboard: z
+    .strictObject({
+      pollMs: z.number().int().min(1000).max(3_600_000).default(10_000).describe('how often agents are asked for snapshots and the dashboard model is refreshed'),
+      snapshotTimeoutMs: z.number().int().min(100).max(60_000).default(2000).describe('how long an agent has to answer a snapshot call'),
+    })
+    .prefault({}),
   events: z
     .strictObject({ keep: z.number().int().min(100).max(10_000_000).default(10_000).describe('events kept in the event log') })
     .prefault({}),

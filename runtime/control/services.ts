@@ -7,6 +7,7 @@ import type { DoctorCheck } from '../doctor';
 import type { Logger } from '../log';
 import type { Store } from '../store/store';
 import type { RulesService } from '../rules/service';
+import type { Projector } from '../dashboard/projector';
 
 export interface SubsystemHealth {
   name: string;
@@ -49,6 +50,8 @@ export interface ControlServices {
   hal: Hal | undefined;
   /** the rule engine, once its step has started */
   rules?: RulesService;
+  /** the dashboard model's projector, once its step has started */
+  dashboard?: Projector;
   /** the daemon's own log level */
   setDaemonLogLevel(level: 'debug' | 'info' | 'warn' | 'error'): void;
 }

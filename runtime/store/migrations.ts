@@ -125,4 +125,13 @@ export const MIGRATIONS: readonly string[] = [
     pending TEXT NOT NULL
   ) STRICT;
   `,
+  // 3: the latest state snapshot of each agent, for the dashboard after a restart
+  `
+  CREATE TABLE agent_snapshots (
+    agent_id TEXT PRIMARY KEY,
+    instance_id TEXT NOT NULL,
+    taken_at INTEGER NOT NULL,
+    snapshot TEXT NOT NULL
+  ) STRICT;
+  `,
 ];

@@ -7,6 +7,7 @@ import { EventsRepo } from './events-repo';
 import { InstancesRepo } from './instances-repo';
 import { PluginsRepo } from './plugins-repo';
 import { RulesRepo } from './rules-repo';
+import { SnapshotsRepo } from './snapshots-repo';
 import { SecretsRepo } from './secrets-repo';
 import { WriteGuard } from './write-guard';
 
@@ -21,6 +22,7 @@ export interface Store {
   audit: AuditRepo;
   events: EventsRepo;
   rules: RulesRepo;
+  snapshots: SnapshotsRepo;
   recoveredFrom: string | undefined;
   readOnly: boolean;
   close(): void;
@@ -43,6 +45,7 @@ export function createStore(file: string, log: Logger, opts: { keepEvents: numbe
     audit: new AuditRepo(opened.secure, guard),
     events: new EventsRepo(opened.db, opts.keepEvents, guard),
     rules: new RulesRepo(opened.db, guard),
+    snapshots: new SnapshotsRepo(opened.db, guard),
     recoveredFrom: opened.recoveredFrom,
     readOnly: opened.readOnly === true,
     close: () => opened.close(),

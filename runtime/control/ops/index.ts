@@ -5,5 +5,6 @@ import { daemonOps } from './daemon';
 import { halOps } from './hal';
 import { registryOps } from './registry';
 import { ruleOps } from './rules';
+import { dashboardOps } from './dashboard';
 
-export const OPERATIONS: readonly Operation[] = [...agentOps, ...registryOps, ...halOps, ...ruleOps, ...daemonOps];
+export const OPERATIONS: readonly Operation[] = [...agentOps, ...registryOps, ...halOps, ...ruleOps, ...dashboardOps, ...daemonOps];

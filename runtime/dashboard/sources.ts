@@ -1,0 +1,51 @@
+/** Where the daemon's dashboard sections come from: the supervisor, the HAL, rules, the host and the store. */
+import type { Supervisor } from '../agents/supervisor';
+import type { DaemonInfo, SubsystemHealth } from '../control/services';
+import type { Hal } from '../../hal/hal';
+import type { RulesService } from '../rules/service';
+import type { Store } from '../store/store';
+import type { ProjectorSources } from './projector';
+
+export interface DaemonParts {
+  info(): DaemonInfo;
+  health(): SubsystemHealth[];
+  supervisor: Supervisor;
+  store: Store;
+  hal: Hal | undefined;
+  rules: RulesService | undefined;
+  deviceId: string;
+}
+
+export function daemonSources(p: DaemonParts): ProjectorSources {
+  return {
+    device: () => {
+      const i = p.info();
+      return { id: p.deviceId, board: i.board, version: i.version, node: i.node, startedAt: i.startedAt };
+    },
+    resources: () => {
+      const h = p.info().host;
+      const store = p.health().find((s) => s.name === 'store');
+      return {
+        cpuPercent: h?.cpuPercent ?? null,
+        memory: h?.memory ?? null,
+        disk: h?.disk ?? null,
+        socTempC: h?.socTempC ?? null,
+        throttling: h?.throttling ?? null,
+        store: { state: store?.state ?? 'down', ...(store?.detail ? { detail: store.detail } : {}) },
+      };
+    },
+    agents: () =>
+      p.supervisor.list().map((s) => ({ instance: s.instance, agent: s.agent, driver: s.driver, state: s.state, restarts: s.restarts, uptimeMs: s.uptimeMs, cpuPercent: s.cpuPercent, rssBytes: s.rssBytes, reason: s.reason })),
+    hal: () => ({ board: p.info().board, devices: p.hal?.list() ?? [] }),
+    rules: () => {
+      const r = p.rules?.list();
+      return { etag: r?.etag ?? null, rules: r?.rules ?? [], timers: r?.timers ?? {} };
+    },
+    fleet: () => ({ state: 'disabled', broker: null, outbox: p.rules?.outbox.length ?? 0 }),
+    snapshot: (instance, timeoutMs) => {
+      const inst = p.supervisor.get(instance);
+      return inst ? inst.snapshot(timeoutMs) : Promise.reject(new Error(`instance ${instance} is gone`));
+    },
+    snapshots: p.store.snapshots,
+  };
+}
