@@ -42,6 +42,10 @@ export interface RuleStats {
   running: number;
   queued: number;
   lastFiredAt?: number;
+  /** a `for` or debounce timer waiting: ms until it fires */
+  waitingMs?: number;
+  /** dedup keys still inside their ttl */
+  dedupKeys: number;
 }
 
 interface Run {
@@ -92,7 +96,7 @@ export class RuleEngine {
       const old = this.states.get(rule.id);
       const st: RuleState = old
         ? { ...old, rule, stats: { ...old.stats, on: rule.on, action: describeSteps(rule.steps), enabled: rule.enabled } }
-        : { rule, stats: { id: rule.id, on: rule.on, action: describeSteps(rule.steps), enabled: rule.enabled, matched: 0, fired: 0, suppressed: {}, evalErrors: 0, running: 0, queued: 0 }, runs: new Set(), queue: [], throttleUntil: 0, cooldownUntil: 0, dedup: new Map(), fires: [], limitedAt: -Infinity };
+        : { rule, stats: { id: rule.id, on: rule.on, action: describeSteps(rule.steps), enabled: rule.enabled, matched: 0, fired: 0, suppressed: {}, evalErrors: 0, running: 0, queued: 0, dedupKeys: 0 }, runs: new Set(), queue: [], throttleUntil: 0, cooldownUntil: 0, dedup: new Map(), fires: [], limitedAt: -Infinity };
       next.set(rule.id, st);
     }
     for (const [id, st] of this.states) if (!next.has(id)) this.clearTimers(st);
@@ -102,7 +106,11 @@ export class RuleEngine {
   }
 
   stats(): RuleStats[] {
-    return [...this.states.values()].map((s) => ({ ...s.stats, running: s.runs.size, queued: s.queue.length }));
+    const now = this.mono();
+    return [...this.states.values()].map((s) => {
+      const wait = s.forTimer ?? s.debounce;
+      return { ...s.stats, running: s.runs.size, queued: s.queue.length, dedupKeys: [...s.dedup.values()].filter((u) => u > now).length, ...(wait ? { waitingMs: Math.max(0, Math.round(wait.deadline - now)) } : {}) };
+    });
   }
 
   stop(): void {

@@ -117,7 +117,12 @@ export function loadRuleSet(text: string, file = 'orchestration.yaml'): RuleSet 
     rules.push({ ...rest, id, on: typeof on === 'string' ? [on] : on, ...(condition ? { condition } : {}), ...(dedup ? { dedup } : {}), steps: typeof steps === 'string' ? [] : steps, actionText: typeof action === 'string' ? action : JSON.stringify(action) });
   });
   if (problems.length) throw rulesError(file, problems);
-  return { etag: crypto.createHash('sha256').update(text).digest('hex').slice(0, 16), source: text, grants: set.grants, timers, rules };
+  return { etag: etagOf(text), source: text, grants: set.grants, timers, rules };
+}
+
+/** a rule set's etag: the first 16 hex digits of the sha256 of its source */
+export function etagOf(text: string): string {
+  return crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
 function at(lines: LineCounter, offset: number): { line: number; column: number } {

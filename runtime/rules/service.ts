@@ -1,8 +1,8 @@
 /**
  * Rules in the daemon: the active rule set from the store, the engine on the bus, and its actions
  * through the control plane under the caller `rules:<rule id>` (so they are checked and audited like
- * anyone's). At start, `<home>/orchestration.yaml` is imported when it differs from the active set;
- * a broken file is logged and the active set stays. `publish` actions wait in a bounded queue for
+ * anyone's). At start, `<home>/orchestration.yaml` is imported when it changed since its last
+ * import; a broken file is logged and the active set stays. `publish` actions wait in a bounded queue for
  * the fleet link.
  */
 import fs from 'node:fs';
@@ -14,7 +14,7 @@ import type { RulesRepo, StoredRuleSet } from '../store/rules-repo';
 import type { Step } from './action';
 import type { World } from './condition';
 import { RuleEngine, type RuleStats, type Verdict } from './engine';
-import { loadRuleSet, type Rule, type RuleSet } from './load';
+import { etagOf, loadRuleSet, type Rule, type RuleSet } from './load';
 import { rebase } from './state';
 import { CronTimers } from './cron-timers';
 
@@ -38,6 +38,7 @@ export interface Publish {
 }
 
 const MAX_OUTBOX = 1000;
+const START_ACTOR = 'daemon:start';
 
 export class RulesService {
   readonly engine: RuleEngine;
@@ -47,6 +48,7 @@ export class RulesService {
   readonly outbox: Publish[] = [];
   droppedPublishes = 0;
   private cron: CronTimers | undefined;
+  private stopped = false;
 
   constructor(private readonly deps: RulesServiceDeps) {
     this.engine = new RuleEngine({
@@ -74,18 +76,28 @@ export class RulesService {
     }
     if (fs.existsSync(this.deps.file)) {
       try {
-        const r = this.apply(fs.readFileSync(this.deps.file, 'utf8'), this.deps.file, 'daemon:start');
+        // Imported when the file changed since it was last imported: a set applied since with
+        // `rules apply` is not undone by a restart, and an edit of the file is picked up.
+        const text = fs.readFileSync(this.deps.file, 'utf8');
+        if (repo.lastEtagBy(START_ACTOR) === etagOf(text)) return this.listen();
+        const r = this.apply(text, this.deps.file, START_ACTOR);
         if (r.changed) log.info('rules', `imported ${this.deps.file}: ${r.rules} rules, etag ${r.etag}`);
       } catch (err) {
         log.error('rules', (err as Error).message);
       }
     }
+    this.listen();
+  }
+
+  private listen(): void {
     this.deps.bus.on('rules', '**', (e) => this.engine.handle(e));
   }
 
   stop(): void {
     this.cron?.stop();
     this.saveState();
+    // what was saved is what survives: later flushes (the store's own stop) must not overwrite it
+    this.stopped = true;
     this.deps.bus.removeOwner('rules');
     this.engine.stop();
   }
@@ -123,6 +135,7 @@ export class RulesService {
   }
 
   saveState(): void {
+    if (this.stopped) return;
     try {
       this.deps.repo.saveState({ savedAt: Date.now(), bootId: this.deps.bootId, pending: this.engine.pending() });
     } catch (err) {

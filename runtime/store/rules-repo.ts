@@ -39,6 +39,12 @@ export class RulesRepo {
     return r;
   }
 
+  /** the etag of the newest set applied by `actor` (kept or not) */
+  lastEtagBy(actor: string): string | undefined {
+    const r = this.db.prepare('SELECT etag FROM rule_sets WHERE actor = ? ORDER BY id DESC LIMIT 1').get(actor) as { etag: string } | undefined;
+    return r?.etag;
+  }
+
   history(): Omit<StoredRuleSet, 'source'>[] {
     return this.db.prepare('SELECT id, etag, file, actor, applied_at AS appliedAt FROM rule_sets ORDER BY id DESC').all() as Omit<StoredRuleSet, 'source'>[];
   }
@@ -50,7 +56,8 @@ export class RulesRepo {
         const id = Number(this.db.prepare('INSERT INTO rule_sets (etag, source, file, actor, applied_at, active) VALUES (?, ?, ?, ?, ?, 1)').run(set.etag, set.source, set.file, set.actor, now).lastInsertRowid);
         const insert = this.db.prepare('INSERT INTO rules (set_id, id, position, event, condition, action) VALUES (?, ?, ?, ?, ?, ?)');
         set.rules.forEach((r, i) => insert.run(id, r.id, i, r.on.join(','), r.condition ?? null, r.action));
-        this.db.prepare('DELETE FROM rule_sets WHERE id <= ? AND active = 0').run(id - KEEP);
+        // history: the last KEEP sets, and always the newest one imported from the home file at start
+        this.db.prepare("DELETE FROM rule_sets WHERE id <= ? AND active = 0 AND id NOT IN (SELECT MAX(id) FROM rule_sets WHERE actor = 'daemon:start')").run(id - KEEP);
         return { id, etag: set.etag, source: set.source, file: set.file, actor: set.actor, appliedAt: now };
       })(),
     );

@@ -160,4 +160,24 @@ describe("the seed's rules, end to end", () => {
     const exits = await d.json<Array<{ depth: number; data: { agent?: string } }>>(['events', 'tail', '--type', 'agent:exited']);
     expect(exits.filter((e) => e.data.agent === 'code-reviewer-agent').map((e) => e.depth).slice(-4)).toEqual([1, 2, 3, 4]);
   }, 60_000);
+
+  it('keeps a pending for timer and dedup keys across a daemon restart', async () => {
+    const file = path.join(tmpDir('osd-for-'), 'for.yaml');
+    fs.writeFileSync(file, 'rules:\n  - { id: slow, on: "test:hot", for: 10m, action: "spawn(devops-agent)" }\n  - { id: once, on: "test:page", dedup: { key: "host", ttl: 1h }, action: "kill(nobody)" }\n');
+    expect((await d.cli(['rules', 'apply', file])).code).toBe(0);
+    expect((await d.cli(['events', 'emit', 'test:hot'])).code).toBe(0);
+    expect((await d.cli(['events', 'emit', 'test:page', '{"host":"db"}'])).code).toBe(0);
+    const before = await d.json<{ rules: Array<{ id: string; waitingMs?: number; dedupKeys: number }> }>(['rules', 'ls']);
+    expect(before.rules[0]?.waitingMs).toBeGreaterThan(590_000);
+    expect(before.rules[1]?.dedupKeys).toBe(1);
+    expect(await d.stop()).toBe(0);
+    d = await startDaemon({ home: d.home });
+    const after = await d.json<{ rules: Array<{ id: string; waitingMs?: number; dedupKeys: number }> }>(['rules', 'ls']);
+    expect(after.rules[0]?.waitingMs).toBeGreaterThan(500_000);
+    expect(after.rules[0]?.waitingMs).toBeLessThanOrEqual(before.rules[0]?.waitingMs ?? 0);
+    expect(after.rules[1]?.dedupKeys).toBe(1);
+    expect((await d.cli(['events', 'emit', 'test:page', '{"host":"db"}'])).code).toBe(0);
+    const r = await d.json<{ rules: Array<{ suppressed: Record<string, number> }> }>(['rules', 'ls']);
+    expect(r.rules[1]?.suppressed.dedup).toBe(1);
+  }, 60_000);
 });
