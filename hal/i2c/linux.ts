@@ -64,13 +64,17 @@ export class LinuxI2cBus implements I2cBus {
       const dev = this.device();
       const n = Number(/i2c-(\d+)$/.exec(dev)?.[1]);
       const moduleName = 'i2c-bus'; // optional native package: not bundled, loaded only here
-      let mod: { openPromisified(n: number): Promise<PromisifiedBus> };
+      type I2cBusModule = { openPromisified?(n: number): Promise<PromisifiedBus>; default?: { openPromisified(n: number): Promise<PromisifiedBus> } };
+      let mod: I2cBusModule;
       try {
-        mod = (await import(moduleName)) as typeof mod;
+        mod = (await import(moduleName)) as I2cBusModule;
       } catch {
         throw new HalError('HAL_E_UNAVAILABLE', `${this.name}: the i2c-bus package is not installed (npm install i2c-bus on the board)`);
       }
-      return mod.openPromisified(n);
+      // CommonJS: its functions are named exports, or on `default`, depending on how it was loaded
+      const open = mod.openPromisified ?? mod.default?.openPromisified;
+      if (!open) throw new HalError('HAL_E_UNAVAILABLE', `${this.name}: the i2c-bus package has no openPromisified()`);
+      return open(n);
     })();
     this.bus.catch(() => (this.bus = undefined));
     return this.bus;

@@ -17,8 +17,13 @@ export class SerialportBackend implements SerialBackend {
   ) {}
 
   async open(path: string, baudRate: number): Promise<SerialLink> {
-    const { SerialPortStream } = await import('@serialport/stream');
-    const native = async (): Promise<unknown> => ((await import('@serialport/bindings-cpp')) as { autoDetect(): unknown }).autoDetect();
+    // Both are CommonJS: bundled, their exports sit on `default`; run from source, also by name.
+    const stream = (await import('@serialport/stream')) as typeof import('@serialport/stream') & { default?: typeof import('@serialport/stream') };
+    const SerialPortStream = stream.SerialPortStream ?? stream.default?.SerialPortStream;
+    const native = async (): Promise<unknown> => {
+      const m = (await import('@serialport/bindings-cpp')) as { autoDetect?: () => unknown; default?: { autoDetect(): unknown } };
+      return (m.autoDetect ?? m.default?.autoDetect)?.();
+    };
     const binding = this.binding ?? (await native());
     const port = new SerialPortStream({ binding: binding as never, path, baudRate, autoOpen: false });
     await new Promise<void>((resolve, reject) =>

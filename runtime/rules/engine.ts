@@ -120,29 +120,39 @@ export class RuleEngine {
   /** The bus listener: every event, every rule. */
   handle(e: EventEnvelope): void {
     if (e.type === 'agent:exited' || e.type === 'agent:failed') this.instanceEnded(typeof e.data.instance === 'string' ? e.data.instance : '');
+    // the condition variables (and the world: agents, device) are built once per event, and only if a rule needs them
+    let vars: Record<string, unknown> | undefined;
+    const varsOf = (): Record<string, unknown> => (vars ??= variables(e, this.worldNow()));
     for (const st of this.states.values()) {
       if (!st.rule.enabled || !matchesAny(st.rule.on, e.type)) continue;
       st.stats.matched++;
-      const v = this.gate(st, e, false);
-      if (v.reason !== 'fires') st.stats.suppressed[v.reason.split(':')[0] ?? v.reason] = (st.stats.suppressed[v.reason.split(':')[0] ?? v.reason] ?? 0) + 1;
+      const v = this.gate(st, e, false, varsOf);
+      if (v.reason !== 'fires') {
+        const kind = v.reason.slice(0, Math.max(0, v.reason.indexOf(':'))) || v.reason;
+        st.stats.suppressed[kind] = (st.stats.suppressed[kind] ?? 0) + 1;
+      }
     }
   }
 
   /** A dry run: what each rule would do with `e`, and why the others would not. Changes nothing. */
   test(e: EventEnvelope): Verdict[] {
+    let vars: Record<string, unknown> | undefined;
+    const varsOf = (): Record<string, unknown> => (vars ??= variables(e, this.worldNow()));
     return [...this.states.values()].map((st) => {
       if (!st.rule.enabled) return { rule: st.rule.id, matches: false, reason: 'disabled' };
       if (!matchesAny(st.rule.on, e.type)) return { rule: st.rule.id, matches: false, reason: `listens for ${st.rule.on.join(', ')}, not ${e.type}` };
-      const v = this.gate(st, e, true);
+      const v = this.gate(st, e, true, varsOf);
       return { ...v, ...(v.matches ? { action: describeSteps(st.rule.steps) } : {}) };
     });
   }
 
-  private condition(st: RuleState, e: EventEnvelope, dry: boolean): { ok: boolean; why?: string } {
+  private condition(st: RuleState, dry: boolean, varsOf: () => Record<string, unknown>): { ok: boolean; why?: string } {
     if (!st.rule.condition) return { ok: true };
     try {
-      const r = st.rule.condition.evaluate(variables(e, this.worldNow()));
-      return r === true ? { ok: true } : { ok: false, why: `if: ${st.rule.condition.source} is ${keyOf(r)}` };
+      const r = st.rule.condition.evaluate(varsOf());
+      if (r === true) return { ok: true };
+      // the explanation is only built for a dry run: on the bus, only the count is kept
+      return { ok: false, why: dry ? `if: ${st.rule.condition.source} is ${keyOf(r)}` : 'if: false' };
     } catch (err) {
       // An evaluation error counts as false, and is counted and shown (DESIGN §6).
       const msg = (err as Error).message.split('\n')[0] ?? String(err);
@@ -160,11 +170,11 @@ export class RuleEngine {
   }
 
   /** Decides, and unless `dry`, acts. */
-  private gate(st: RuleState, e: EventEnvelope, dry: boolean): Verdict {
+  private gate(st: RuleState, e: EventEnvelope, dry: boolean, varsOf: () => Record<string, unknown>): Verdict {
     const r = st.rule;
     const no = (reason: string): Verdict => ({ rule: r.id, matches: false, reason });
     if (e.depth > r.maxDepth) return no(`depth: the event is ${e.depth} rule actions deep (maxDepth ${r.maxDepth})`);
-    const cond = this.condition(st, e, dry);
+    const cond = this.condition(st, dry, varsOf);
     if (!cond.ok) {
       // a `for` rule whose condition stops holding starts over
       if (!dry && st.forTimer) this.cancelFor(st);
@@ -174,7 +184,7 @@ export class RuleEngine {
     if (r.dedup) {
       let key: string;
       try {
-        key = keyOf(r.dedup.key.evaluate(variables(e, this.worldNow())));
+        key = keyOf(r.dedup.key.evaluate(varsOf()));
       } catch (err) {
         return no(`dedup: key failed: ${(err as Error).message.split('\n')[0] ?? ''}`);
       }

@@ -39,6 +39,8 @@ describe('dashboard', () => {
     expect(by.thermostat?.snapshot).toMatchObject({ fan: expect.any(Boolean) as unknown, maxC: expect.any(Number) as unknown });
     expect(dash.hal.value.devices.map((x) => x.id)).toContain('grow_light');
     expect(dash.fleet.value.state).toBe('disabled');
+    // the bundled daemon's simulated soil probe talks over serialport's mock binding
+    await waitFor('a moisture reading', async () => (await d.cli(['hal', 'read', 'moisture'])).code === 0, 20_000);
     const text = await d.cli(['dashboard']);
     expect(text.stdout).toMatch(/^device .* \(board sim, openstarryd /m);
     expect(text.stdout).toMatch(/thermostat-\S+ +thermostat +running .*\{"fan":/);
