@@ -64,7 +64,8 @@ export class LinuxI2cBus implements I2cBus {
       const dev = this.device();
       const n = Number(/i2c-(\d+)$/.exec(dev)?.[1]);
       const moduleName = 'i2c-bus'; // optional native package: not bundled, loaded only here
-      type I2cBusModule = { openPromisified?(n: number): Promise<PromisifiedBus>; default?: { openPromisified(n: number): Promise<PromisifiedBus> } };
+      type Open = (this: void, n: number) => Promise<PromisifiedBus>;
+      type I2cBusModule = { openPromisified?: Open; default?: { openPromisified: Open } };
       let mod: I2cBusModule;
       try {
         mod = (await import(moduleName)) as I2cBusModule;
