@@ -103,4 +103,22 @@ describe('webhooks', () => {
     expect(events.length).toBe(before + 2);
     expect(log.lines.some((l) => l.includes(SECRET))).toBe(false);
   });
+
+  it('the LAN listener takes any Host header; the main server refuses unknown ones', async () => {
+    const lan = new HttpServer({ listen: '127.0.0.1:0', allowedHosts: [], checkHost: false }, log);
+    const bus = new EventBus(log);
+    new Webhooks({}, bus, log).register(lan);
+    await lan.start();
+    const ask = (addr: string, host: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const [h, port] = addr.split(':');
+        http.request({ host: h, port: Number(port), path: '/hooks/x', method: 'POST', headers: { Host: host, 'Content-Length': 2 } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on('error', reject).end('{}');
+      });
+    expect(await ask(lan.address ?? '', 'hooks.example.com')).toBe(404);
+    expect(await ask(server.address ?? '', 'hooks.example.com')).toBe(421);
+    await lan.stop();
+  });
 });

@@ -78,6 +78,18 @@ describe('rule engine', () => {
     expect(e.stats()[0]).toMatchObject({ fired: 0, evalErrors: 1, lastEvalError: 'Unknown variable: branch' });
   });
 
+  it('gives conditions no way to the host: prototype names are unknown variables, counted as false', () => {
+    const e = engine(`rules:
+  - { id: p1, on: "x:y", if: "constructor != null", action: "spawn(a)" }
+  - { id: p3, on: "x:y", if: "has(event.constructor)", action: "spawn(a)" }
+`);
+    e.handle(ev('x:y', JSON.parse('{"__proto__": {"polluted": 1}}') as Record<string, unknown>));
+    expect(e.stats().map((s) => [s.id, s.fired, s.evalErrors])).toEqual([['p1', 0, 1], ['p3', 0, 0]]);
+    expect(() => loadRuleSet('rules:\n  - { on: "x:y", if: "__proto__ != null", action: "spawn(a)" }\n')).toThrow(/Reserved identifier: __proto__/);
+    expect(e.stats()[0]?.lastEvalError).toBe('Unknown variable: constructor');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('for: fires once the condition held for the whole time, and starts over when it stops holding', async () => {
     const e = engine(`rules:\n  - { id: hot, on: "hal:sensor.temperature", if: "value > 30.0", for: 60s, action: "spawn(cooler)" }\n`);
     e.handle(ev('hal:sensor.temperature', { value: 31 }));
