@@ -286,6 +286,7 @@ export class Daemon {
             world: () => ({ device: { id: cfg.fleet.deviceId ?? os.hostname(), board: cfg.board }, agents: runningByAgent(supervisor.list()) }),
             bootId: bootId(),
             file: path.join(this.paths.home, 'orchestration.yaml'),
+            maxActionsPerMinute: cfg.rules.maxActionsPerMinute,
           });
           services.rules = this.rules;
           this.services = services;

@@ -146,6 +146,11 @@ export const configSchema = z.strictObject({
       uidCount: z.number().int().min(1).max(100_000).default(1000),
     })
     .prefault({}),
+  rules: z
+    .strictObject({
+      maxActionsPerMinute: z.number().int().min(1).max(6000).default(120).describe('actions all rules together may start per minute (each rule also has its maxPerMinute)'),
+    })
+    .prefault({}),
   dashboard: z
     .strictObject({
       pollMs: z.number().int().min(1000).max(3_600_000).default(10_000).describe('how often agents are asked for snapshots and the dashboard model is refreshed'),

@@ -24,6 +24,8 @@ export interface EngineDeps {
   mono?: () => number;
   /** wall-clock milliseconds (for persisted deadlines and `now` in conditions) */
   wall?: () => number;
+  /** actions all rules together may start per minute on this device (default 120) */
+  maxActionsPerMinute?: number;
   /** called whenever pending timers or dedup keys change */
   persist?: (state: PendingState[]) => void;
 }
@@ -83,10 +85,14 @@ export class RuleEngine {
   private readonly mono: () => number;
   private readonly wall: () => number;
   etag: string | undefined;
+  private deviceFires: number[] = [];
+  private deviceLimitedAt = -Infinity;
+  private readonly maxPerMinute: number;
 
   constructor(private readonly deps: EngineDeps) {
     this.mono = deps.mono ?? (() => performance.now());
     this.wall = deps.wall ?? Date.now;
+    this.maxPerMinute = deps.maxActionsPerMinute ?? 120;
   }
 
   /** Replaces the rules; a rule whose id stays keeps its counters, dedup keys and pending timers. */
@@ -244,6 +250,18 @@ export class RuleEngine {
       }
       return no(`rate: ${r.maxPerMinute} actions a minute`);
     }
+    // and all rules together: a storm spread over many rules is stopped too
+    this.deviceFires = this.deviceFires.filter((t) => now - t < 60_000);
+    if (this.deviceFires.length >= this.maxPerMinute) {
+      if (now - this.deviceLimitedAt > 60_000) {
+        this.deviceLimitedAt = now;
+        const why = `the rules started ${this.maxPerMinute} actions on this device in the last minute (rules.maxActionsPerMinute); further matches of any rule are dropped until the rate falls`;
+        this.deps.log.warn(why);
+        this.deps.emit('rules:limited', { rule: r.id, reason: why, device: true }, e);
+      }
+      return no(`rate: ${this.maxPerMinute} actions a minute on this device`);
+    }
+    this.deviceFires.push(now);
     st.fires.push(now);
     st.stats.fired++;
     st.stats.lastFiredAt = this.wall();

@@ -28,6 +28,7 @@ export interface RulesServiceDeps {
   bootId: string;
   /** `<home>/orchestration.yaml` */
   file: string;
+  maxActionsPerMinute?: number;
 }
 
 export interface Publish {
@@ -56,6 +57,7 @@ export class RulesService {
       world: () => ({ ...deps.world(), now: Date.now() }),
       emit: (type, data, cause) => void deps.bus.emit({ type, source: 'rules', data, cause }),
       log: { info: (m) => deps.log.info('rules', m), warn: (m) => deps.log.warn('rules', m) },
+      ...(deps.maxActionsPerMinute ? { maxActionsPerMinute: deps.maxActionsPerMinute } : {}),
     });
   }
 

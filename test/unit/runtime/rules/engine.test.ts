@@ -193,6 +193,27 @@ describe('rule engine', () => {
     expect(spawned()).toHaveLength(6);
   });
 
+  it('limits the actions of all rules together per device, saying so', async () => {
+    const e = new RuleEngine({
+      runStep: (step) => {
+        steps.push({ rule: '', step, event: ev('x:y') });
+        return Promise.resolve();
+      },
+      world: () => ({ now: 0, device: { id: 'd', board: 'sim' }, agents: {} }),
+      emit: (type, data) => void emitted.push({ type, data }),
+      log: { info: () => undefined, warn: () => undefined },
+      mono: () => Date.now(),
+      maxActionsPerMinute: 10,
+    });
+    const rules = Array.from({ length: 6 }, (_, i) => `  - { id: r${i}, on: "x:y", mode: parallel, action: "kill(t${i})" }`).join('\n');
+    e.load(loadRuleSet(`rules:\n${rules}\n`));
+    for (let i = 0; i < 5; i++) e.handle(ev('x:y'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(steps).toHaveLength(10);
+    expect(emitted.filter((x) => x.type === 'rules:limited')).toHaveLength(1);
+    expect(emitted.find((x) => x.type === 'rules:limited')?.data.reason).toMatch(/rules.maxActionsPerMinute/);
+  });
+
   it('runs steps in order with delays, and reports a failed step', async () => {
     const e = new RuleEngine({
       runStep: (step) => {
