@@ -39,9 +39,9 @@ import type { DoctorCheck } from './doctor';
 import { OszError } from './errors';
 import { planSandbox, untraversable } from './sandbox';
 import { createStore, type Store } from './store/store';
-import { RulesService } from './rules/service';
-import { type HookSourceConfig, Webhooks } from './hooks/webhooks';
-import { Probes } from './probes/probes';
+import { LazyRules } from './rules/lazy';
+import type { HookSourceConfig } from './hooks/webhooks';
+import type { Probes } from './probes/probes';
 import { Projector } from './dashboard/projector';
 import { daemonSources } from './dashboard/sources';
 import { bootId } from './util/boot-id';
@@ -81,7 +81,7 @@ export class Daemon {
   private hostSample: (() => HostFigures) | undefined;
   private stopReplay: (() => void) | undefined;
   private docker: import('./agents/drivers/docker/driver').DockerDriver | undefined;
-  private rules: RulesService | undefined;
+  private rules: LazyRules | undefined;
   private hooksHttp: HttpServer | undefined;
   private probes: Probes | undefined;
   private services: ControlServices | undefined;
@@ -278,7 +278,7 @@ export class Daemon {
           const plane = new ControlPlane(OPERATIONS, services);
           const supervisor = this.must(this.supervisor);
           // Rule actions go through the plane like any caller's (DESIGN §6); the step below starts it.
-          this.rules = new RulesService({
+          this.rules = new LazyRules({
             repo: this.must(this.store).rules,
             bus,
             log: this.log,
@@ -307,6 +307,8 @@ export class Daemon {
           registerHealth(this.http, () => this.health(), packageVersion());
           const { listen: hooksListen, ...sources } = cfg.hooks;
           if (Object.keys(sources).length > 0) {
+            // loaded only when a webhook source is configured (DESIGN §12.13)
+            const { Webhooks } = await import('./hooks/webhooks');
             const webhooks = new Webhooks(sources as Record<string, HookSourceConfig>, bus, this.log);
             webhooks.register(this.http);
             if (hooksListen) {
@@ -330,8 +332,9 @@ export class Daemon {
       },
       {
         name: 'probes',
-        start: () => {
+        start: async () => {
           if (cfg.probes.length === 0) return;
+          const { Probes } = await import('./probes/probes');
           const supervisor = this.must(this.supervisor);
           this.probes = new Probes(cfg.probes, { root: new SysRoot('/'), running: (agent) => runningByAgent(supervisor.list())[agent] ?? 0 }, (type, data) => void bus.emit({ type, source: 'probe', data }));
           this.probes.start();
@@ -441,6 +444,7 @@ export class Daemon {
       { name: 'control', state: this.socket ? 'ok' : 'down', detail: this.socketPath },
       { name: 'http', state: this.http?.address ? 'ok' : 'down' },
       this.halHealth(),
+      this.rules?.loaded ? { name: 'rules', state: 'ok', detail: `rule set ${this.rules.list().etag ?? 'none'}, ${this.rules.list().rules.length} rules` } : { name: 'rules', state: 'disabled', detail: 'no rule set: apply one with openstarryctl rules apply FILE, or put orchestration.yaml in the home' },
       ...(this.docker ? [{ name: 'docker', state: this.docker.problem ? ('degraded' as const) : ('ok' as const), detail: this.docker.problem ?? this.loaded.config.docker.socket }] : []),
       { name: 'fleet', state: 'disabled', detail: this.loaded.config.fleet.broker ? 'fleet link not in this build' : 'no broker configured' },
     ];

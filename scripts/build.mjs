@@ -37,6 +37,12 @@ await Promise.all([
     chunkNames: 'chunks/[name]-[hash]',
     outExtension: { '.js': '.mjs' },
     external: ['better-sqlite3', '@serialport/bindings-cpp'],
+    metafile: true,
+  }).then((r) => {
+    // chunks of earlier builds (other hashes) would pile up in dist/chunks: keep this build's only
+    const made = new Set(Object.keys(r.metafile.outputs).map((f) => path.resolve(root, f)));
+    const dir = path.join(dist, 'chunks');
+    for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) if (!made.has(path.join(dir, f))) fs.rmSync(path.join(dir, f), { force: true });
   }),
   build({ ...common, entryPoints: [path.join(root, 'runtime/bin/openstarryctl.ts')], outfile: path.join(dist, 'openstarryctl.mjs'), external: ['better-sqlite3', '@serialport/bindings-cpp', 'assemblyscript', 'assemblyscript/*'] }),
   // The runner runs under the permission model with read access to itself only: no externals.

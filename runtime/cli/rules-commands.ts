@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { OszError } from '../errors';
-import { MAX_RULES_BYTES } from '../rules/load';
+import { MAX_RULES_BYTES } from '../rules/limits';
 import { table, when } from './format';
 import { need, print, type Verb } from './verb';
 

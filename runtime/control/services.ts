@@ -6,7 +6,7 @@ import type { Hal } from '../../hal/hal';
 import type { DoctorCheck } from '../doctor';
 import type { Logger } from '../log';
 import type { Store } from '../store/store';
-import type { RulesService } from '../rules/service';
+import type { LazyRules } from '../rules/lazy';
 import type { Projector } from '../dashboard/projector';
 
 export interface SubsystemHealth {
@@ -49,7 +49,7 @@ export interface ControlServices {
   /** the HAL facade, when this board has a backend */
   hal: Hal | undefined;
   /** the rule engine, once its step has started */
-  rules?: RulesService;
+  rules?: LazyRules;
   /** the dashboard model's projector, once its step has started */
   dashboard?: Projector;
   /** the daemon's own log level */

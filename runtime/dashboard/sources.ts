@@ -2,7 +2,7 @@
 import type { Supervisor } from '../agents/supervisor';
 import type { DaemonInfo, SubsystemHealth } from '../control/services';
 import type { Hal } from '../../hal/hal';
-import type { RulesService } from '../rules/service';
+import type { LazyRules } from '../rules/lazy';
 import type { Store } from '../store/store';
 import type { ProjectorSources } from './projector';
 
@@ -12,7 +12,7 @@ export interface DaemonParts {
   supervisor: Supervisor;
   store: Store;
   hal: Hal | undefined;
-  rules: RulesService | undefined;
+  rules: LazyRules | undefined;
   deviceId: string;
 }
 
@@ -41,7 +41,7 @@ export function daemonSources(p: DaemonParts): ProjectorSources {
       const r = p.rules?.list();
       return { etag: r?.etag ?? null, rules: r?.rules ?? [], timers: r?.timers ?? {} };
     },
-    fleet: () => ({ state: 'disabled', broker: null, outbox: p.rules?.outbox.length ?? 0 }),
+    fleet: () => ({ state: 'disabled', broker: null, outbox: p.rules?.outboxLength ?? 0 }),
     snapshot: (instance, timeoutMs) => {
       const inst = p.supervisor.get(instance);
       return inst ? inst.snapshot(timeoutMs) : Promise.reject(new Error(`instance ${instance} is gone`));

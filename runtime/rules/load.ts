@@ -12,7 +12,9 @@ import { compile, type Compiled } from './condition';
 import { type Cron, parseCron } from './cron';
 import { ruleSetSchema, type RuleInput } from './schema';
 
-export const MAX_RULES_BYTES = 1024 * 1024;
+import { MAX_RULES_BYTES } from './limits';
+
+export { MAX_RULES_BYTES };
 
 export interface Rule extends Omit<RuleInput, 'id' | 'on' | 'if' | 'action' | 'dedup'> {
   id: string;

@@ -3,8 +3,8 @@ import * as z from 'zod';
 import { envelopeSchema, makeEvent, type EventEnvelope, EVENT_TYPE, MAX_EVENT_DATA_BYTES } from '../../bus/envelope';
 import { matchesPattern } from '../../bus/pattern';
 import { OszError } from '../../errors';
-import { MAX_RULES_BYTES } from '../../rules/load';
-import type { RulesService } from '../../rules/service';
+import { MAX_RULES_BYTES } from '../../rules/limits';
+import type { LazyRules } from '../../rules/lazy';
 import { defineOp, streaming } from '../op';
 
 const data = z.record(z.string().max(128), z.unknown()).refine((d) => Buffer.byteLength(JSON.stringify(d)) <= MAX_EVENT_DATA_BYTES, `event data is at most ${MAX_EVENT_DATA_BYTES} bytes`);
@@ -12,7 +12,7 @@ const eventType = z.string().max(200).regex(EVENT_TYPE, 'event types look like "
 
 const RESERVED_AREAS = ['agent', 'hal', 'rules', 'timer'];
 
-function requireRules(rules: RulesService | undefined): RulesService {
+function requireRules(rules: LazyRules | undefined): LazyRules {
   if (!rules) throw new OszError('OSZ_E_DRIVER_UNAVAILABLE', 'the rule engine is not running in this daemon');
   return rules;
 }
@@ -66,9 +66,9 @@ export const ruleOps = [
     role: 'viewer',
     mutating: false,
     remote: false,
-    handler: (p, { services }) => {
+    handler: async (p, { services }) => {
       const e = eventFromTestInput(p.event);
-      return { event: e, verdicts: requireRules(services.rules).test(e) };
+      return { event: e, verdicts: await requireRules(services.rules).test(e) };
     },
   }),
   defineOp({
