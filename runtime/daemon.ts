@@ -44,6 +44,7 @@ import type { HookSourceConfig } from './hooks/webhooks';
 import type { Probes } from './probes/probes';
 import { Projector } from './dashboard/projector';
 import { daemonSources } from './dashboard/sources';
+import { resolveDeviceId } from './fleet/device-id';
 import { bootId } from './util/boot-id';
 import { nodeRunnerPath, packageVersion } from './util/package-root';
 
@@ -86,6 +87,9 @@ export class Daemon {
   private probes: Probes | undefined;
   private services: ControlServices | undefined;
   private dashboard: Projector | undefined;
+  private plane: ControlPlane | undefined;
+  private fleet: import('./fleet/link').FleetLink | undefined;
+  private deviceId = os.hostname();
 
   constructor(
     readonly loaded: LoadedConfig,
@@ -120,6 +124,9 @@ export class Daemon {
             throw new OszError('OSZ_E_CONFIG', `--replay feeds the sim board; board ${this.board.name} reads real hardware`, { replay: cfg.replay });
           }
           prepareHome(this.paths);
+          const resolved = resolveDeviceId(this.paths.home, cfg.fleet.deviceId, process.env, new SysRoot('/'));
+          this.deviceId = resolved.id;
+          if (resolved.source === 'random' || resolved.source === 'board serial') this.log.info('fleet', `device id ${resolved.id} (from the ${resolved.source}; kept in ${path.join(this.paths.home, 'device-id')})`);
           this.sandbox = planSandbox(cfg.sandbox.setpriv, isRoot);
           for (const w of this.sandbox.warnings) this.log.warn('sandbox', w);
           this.runnerPath = installRunner(this.paths.home, this.log);
@@ -276,6 +283,7 @@ export class Daemon {
             setDaemonLogLevel: (level) => this.log.setLevel(level),
           };
           const plane = new ControlPlane(OPERATIONS, services);
+          this.plane = plane;
           const supervisor = this.must(this.supervisor);
           // Rule actions go through the plane like any caller's (DESIGN §6); the step below starts it.
           this.rules = new LazyRules({
@@ -283,7 +291,7 @@ export class Daemon {
             bus,
             log: this.log,
             call: (op, params, caller) => plane.call(op, params, caller),
-            world: () => ({ device: { id: cfg.fleet.deviceId ?? os.hostname(), board: cfg.board }, agents: runningByAgent(supervisor.list()) }),
+            world: () => ({ device: { id: this.deviceId, board: cfg.board }, agents: runningByAgent(supervisor.list()) }),
             bootId: bootId(),
             file: path.join(this.paths.home, 'orchestration.yaml'),
             maxActionsPerMinute: cfg.rules.maxActionsPerMinute,
@@ -349,12 +357,33 @@ export class Daemon {
       {
         name: 'dashboard',
         start: () => {
-          const sources = daemonSources({ info: () => this.info(), health: () => this.health(), supervisor: this.must(this.supervisor), store: this.must(this.store), hal: this.hal, rules: this.rules, deviceId: cfg.fleet.deviceId ?? os.hostname() });
+          const sources = daemonSources({ info: () => this.info(), health: () => this.health(), supervisor: this.must(this.supervisor), store: this.must(this.store), hal: this.hal, rules: this.rules, deviceId: this.deviceId, fleet: () => this.fleetState() });
           this.dashboard = new Projector(sources, { intervalMs: cfg.dashboard.pollMs, snapshotTimeoutMs: cfg.dashboard.snapshotTimeoutMs, onError: (m) => this.log.warn('dashboard', m) });
           this.must(this.services).dashboard = this.dashboard;
           this.dashboard.start();
         },
         stop: () => this.dashboard?.stop(),
+      },
+      {
+        name: 'fleet',
+        start: async () => {
+          if (!cfg.fleet.broker) return;
+          // MQTT.js and the link are loaded only for a device with a broker (DESIGN §12.13)
+          const { createFleetLink } = await import('./fleet/setup');
+          this.fleet = createFleetLink({
+            config: cfg.fleet,
+            deviceId: this.deviceId,
+            board: cfg.board,
+            version: packageVersion(),
+            plane: this.must(this.plane),
+            store: this.must(this.store),
+            ...(this.dashboard ? { dashboard: this.dashboard } : {}),
+            emit: (type, data) => void bus.emit({ type, source: 'fleet', data }),
+            log: { info: (m) => this.log.info('fleet', m), warn: (m) => this.log.warn('fleet', m), error: (m) => this.log.error('fleet', m) },
+          });
+          await this.fleet.start();
+        },
+        stop: () => this.fleet?.stop(),
       },
     );
 
@@ -386,6 +415,12 @@ export class Daemon {
     }
   }
 
+  private fleetState(): { state: 'disabled' | 'connecting' | 'online' | 'offline'; broker: string | null } {
+    const broker = this.loaded.config.fleet.broker;
+    if (!broker) return { state: 'disabled', broker: null };
+    return { state: this.fleet?.state ?? 'connecting', broker: redactUrl(broker) };
+  }
+
   /** On a second stop signal: end every agent at once. */
   killAgentsNow(): void {
     for (const s of this.supervisor?.list() ?? []) this.supervisor?.get(s.instance)?.signal('SIGKILL');
@@ -405,7 +440,7 @@ export class Daemon {
       board: cfg.board,
       socket: this.socketPath,
       http: this.http?.address,
-      deviceId: cfg.fleet.deviceId,
+      deviceId: this.deviceId,
       node: process.version,
       sandbox: { permissionFlag: permissionFlag(), separateUid: this.sandbox?.separateUid ?? false, setpriv: this.sandbox?.setprivPath },
       ...(this.wasm ? { wasm: this.wasm.stats() } : {}),
@@ -478,4 +513,15 @@ function runningByAgent(list: ReadonlyArray<{ agent: string; state: string }>): 
   const out: Record<string, number> = {};
   for (const s of list) if (s.state === 'running') out[s.agent] = (out[s.agent] ?? 0) + 1;
   return out;
+}
+
+/** a broker URL without its password, for the dashboard */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
 }

@@ -14,6 +14,7 @@ export interface DaemonParts {
   hal: Hal | undefined;
   rules: LazyRules | undefined;
   deviceId: string;
+  fleet?: () => { state: 'disabled' | 'connecting' | 'online' | 'offline'; broker: string | null };
 }
 
 export function daemonSources(p: DaemonParts): ProjectorSources {
@@ -41,7 +42,7 @@ export function daemonSources(p: DaemonParts): ProjectorSources {
       const r = p.rules?.list();
       return { etag: r?.etag ?? null, rules: r?.rules ?? [], timers: r?.timers ?? {} };
     },
-    fleet: () => ({ state: 'disabled', broker: null, outbox: p.rules?.outboxLength ?? 0 }),
+    fleet: () => ({ ...(p.fleet?.() ?? { state: 'disabled' as const, broker: null }), outbox: p.rules?.outboxLength ?? 0 }),
     snapshot: (instance, timeoutMs) => {
       const inst = p.supervisor.get(instance);
       return inst ? inst.snapshot(timeoutMs) : Promise.reject(new Error(`instance ${instance} is gone`));

@@ -134,4 +134,18 @@ export const MIGRATIONS: readonly string[] = [
     snapshot TEXT NOT NULL
   ) STRICT;
   `,
+  // 4: remote command replay protection (written on the synchronous=FULL connection)
+  `
+  CREATE TABLE issuer_counters (
+    issuer TEXT PRIMARY KEY,
+    last_ts INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE command_nonces (
+    issuer TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (issuer, nonce)
+  ) STRICT;
+  `,
 ];

@@ -8,6 +8,7 @@ import { InstancesRepo } from './instances-repo';
 import { PluginsRepo } from './plugins-repo';
 import { RulesRepo } from './rules-repo';
 import { SnapshotsRepo } from './snapshots-repo';
+import { CommandsRepo } from './commands-repo';
 import { SecretsRepo } from './secrets-repo';
 import { WriteGuard } from './write-guard';
 
@@ -23,6 +24,8 @@ export interface Store {
   events: EventsRepo;
   rules: RulesRepo;
   snapshots: SnapshotsRepo;
+  /** remote command counters and nonces, on the synchronous=FULL connection */
+  commands: CommandsRepo;
   recoveredFrom: string | undefined;
   readOnly: boolean;
   close(): void;
@@ -46,6 +49,7 @@ export function createStore(file: string, log: Logger, opts: { keepEvents: numbe
     events: new EventsRepo(opened.db, opts.keepEvents, guard),
     rules: new RulesRepo(opened.db, guard),
     snapshots: new SnapshotsRepo(opened.db, guard),
+    commands: new CommandsRepo(opened.secure, guard),
     recoveredFrom: opened.recoveredFrom,
     readOnly: opened.readOnly === true,
     close: () => opened.close(),

@@ -1,0 +1,211 @@
+/**
+ * The fleet link (DESIGN §8): one MQTT connection to the collector's broker. It announces the
+ * device (retained birth on `status`, a retained will for when it dies, an explicit offline status
+ * on a clean stop), publishes the dashboard sections as retained `state/<section>` (on change,
+ * debounced; `resources` at most every 30 s at QoS 0), and serves signed commands on `cmd/req/+`
+ * through the control plane, replying only under its own `cmd/res/`. It reconnects itself with
+ * exponential backoff and full jitter (1 s to 60 s), and raises `alert:fleet_takeover` when the
+ * broker keeps dropping it right after connecting (two devices with one id, e.g. a cloned card).
+ */
+import type { MqttClient, IClientOptions, IPublishPacket } from 'mqtt';
+import type { Caller } from '../control/op';
+import { isStreaming } from '../control/op';
+import type { Dashboard, Section } from '../dashboard/model';
+import { toOszError } from '../errors';
+import type { CommandReply } from './command';
+import { ReplyCache } from './reply-cache';
+import { opOfRequestTopic, topics } from './topics';
+import { checkCommand, type Issuer } from './verify';
+import type { Role } from '../control/op';
+
+export interface FleetLinkDeps {
+  deviceId: string;
+  board: string;
+  version: string;
+  connectOptions: IClientOptions & { url: string };
+  issuers: ReadonlyMap<string, Issuer>;
+  call(op: string, params: unknown, caller: Caller): Promise<unknown>;
+  opInfo(op: string): { role: Role; remote: boolean } | undefined;
+  commands: { lastTs(issuer: string): number | undefined; nonceSeen(issuer: string, nonce: string): boolean; accept(issuer: string, ts: number, nonce: string, exp: number, now: number): void };
+  /** a persisted counter, bumped once per connection */
+  nextSession(): number;
+  dashboard?: { get(): Dashboard; watch(fn: (changed: Section[]) => void): () => void };
+  audit(entry: { actor: string; op: string; outcome: 'ok' | 'error' | 'denied'; code?: string }): void;
+  emit(type: string, data: Record<string, unknown>): void;
+  log: { info(m: string): void; warn(m: string): void; error(m: string): void };
+}
+
+const QOS0_SECTIONS = new Set(['resources']);
+const RESOURCES_EVERY_MS = 30_000;
+
+export class FleetLink {
+  private client: MqttClient | undefined;
+  private session = 0;
+  private attempt = 0;
+  private retry: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private connectedAt = 0;
+  private quickDrops: number[] = [];
+  private unwatch: (() => void) | undefined;
+  private readonly pending = new Map<string, Section>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private resourcesAt = 0;
+  private readonly replies = new ReplyCache();
+  readonly t: ReturnType<typeof topics>;
+  state: 'connecting' | 'online' | 'offline' = 'offline';
+  readonly counts = { published: 0, bytes: 0, commands: 0, refused: 0 };
+
+  constructor(private readonly deps: FleetLinkDeps) {
+    this.t = topics(deps.deviceId);
+  }
+
+  async start(): Promise<void> {
+    // CommonJS: bundled, its exports sit on `default`; run from source, also by name
+    const mqtt = (await import('mqtt')) as typeof import('mqtt') & { default?: typeof import('mqtt') };
+    const connect = mqtt.connect ?? mqtt.default?.connect;
+    this.unwatch = this.deps.dashboard?.watch((changed) => this.queueSections(changed));
+    this.connect(connect);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.unwatch?.();
+    const c = this.client;
+    if (!c) return;
+    if (c.connected) await c.publishAsync(this.t.status, JSON.stringify({ v: 1, online: false, session: this.session, clean: true }), { qos: 1, retain: true }).catch(() => undefined);
+    await c.endAsync().catch(() => undefined);
+  }
+
+  private connect(connect: typeof import('mqtt').connect): void {
+    if (this.stopped) return;
+    this.state = 'connecting';
+    this.session = this.deps.nextSession();
+    const { url, ...opts } = this.deps.connectOptions;
+    const will = { topic: this.t.status, payload: Buffer.from(JSON.stringify({ v: 1, online: false, session: this.session })), qos: 1 as const, retain: true };
+    const client = connect(url, { ...opts, clientId: this.deps.deviceId, clean: false, reconnectPeriod: 0, queueQoSZero: false, will, ...(opts.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 7 * 86_400 } } : {}) });
+    this.client = client;
+    client.on('connect', () => {
+      const sock = client.stream as { setNoDelay?: (v: boolean) => void } | undefined;
+      sock?.setNoDelay?.(true);
+      this.attempt = 0;
+      this.state = 'online';
+      this.connectedAt = Date.now();
+      this.deps.log.info(`connected to ${url} as ${this.deps.deviceId} (session ${this.session})`);
+      void this.online(client);
+    });
+    client.on('message', (topic, payload, packet) => void this.onMessage(client, topic, payload, packet));
+    client.on('error', (err) => this.deps.log.warn(`broker: ${err.message}`));
+    client.on('close', () => {
+      if (this.client !== client) return;
+      this.state = 'offline';
+      if (this.stopped) return;
+      this.noteDrop();
+      client.removeAllListeners();
+      client.end(true);
+      // full jitter: anywhere from 0 to the capped exponential delay, at least 1 s
+      const cap = Math.min(60_000, 1000 * 2 ** this.attempt++);
+      const delay = Math.max(1000, Math.random() * cap);
+      this.retry = setTimeout(() => this.connect(connect), delay);
+    });
+  }
+
+  private async online(client: MqttClient): Promise<void> {
+    try {
+      await client.publishAsync(this.t.status, JSON.stringify({ v: 1, online: true, session: this.session, ts: Date.now(), version: this.deps.version, board: this.deps.board }), { qos: 1, retain: true });
+      await client.subscribeAsync(this.t.cmdReqFilter, { qos: 1 });
+      // everything fresh after each (re)connect
+      const all = this.deps.dashboard?.get() ?? {};
+      this.resourcesAt = 0;
+      this.queueSections((Object.values(all) as Array<Section | undefined>).filter((s): s is Section => s !== undefined), true);
+    } catch (err) {
+      this.deps.log.warn(`announcing the device failed: ${(err as Error).message}`);
+    }
+  }
+
+  private noteDrop(): void {
+    const now = Date.now();
+    if (this.connectedAt && now - this.connectedAt < 10_000) this.quickDrops = [...this.quickDrops.filter((t) => now - t < 60_000), now];
+    if (this.quickDrops.length >= 3) {
+      this.quickDrops = [];
+      const why = `the broker dropped ${this.deps.deviceId} three times within a minute right after connecting: another device probably uses the same id (a cloned SD card?)`;
+      this.deps.log.error(why);
+      this.deps.emit('alert:fleet_takeover', { deviceId: this.deps.deviceId, reason: why });
+    }
+  }
+
+  private queueSections(changed: readonly Section[], now = false): void {
+    for (const s of changed) if (s.name !== 'fleet') this.pending.set(s.name, s);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = setTimeout(() => void this.flush(), now ? 0 : 500);
+  }
+
+  private async flush(): Promise<void> {
+    const c = this.client;
+    if (!c?.connected) return;
+    const now = Date.now();
+    for (const [name, s] of this.pending) {
+      const qos0 = QOS0_SECTIONS.has(name);
+      if (qos0 && now - this.resourcesAt < RESOURCES_EVERY_MS) continue;
+      this.pending.delete(name);
+      if (qos0) this.resourcesAt = now;
+      const payload = JSON.stringify({ v: 1, rev: s.rev, at: s.at, value: s.value });
+      this.counts.published++;
+      this.counts.bytes += payload.length;
+      await c.publishAsync(this.t.state(name), payload, { qos: qos0 ? 0 : 1, retain: true }).catch((err: Error) => this.deps.log.warn(`state/${name}: ${err.message}`));
+    }
+    if (this.pending.size) this.flushTimer = setTimeout(() => void this.flush(), RESOURCES_EVERY_MS - (now - this.resourcesAt));
+  }
+
+  private async onMessage(client: MqttClient, topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+    const op = opOfRequestTopic(this.deps.deviceId, topic);
+    if (!op) return;
+    this.counts.commands++;
+    const verdict = checkCommand(payload, op, {
+      self: this.deps.deviceId,
+      issuers: this.deps.issuers,
+      opInfo: (o) => this.deps.opInfo(o),
+      lastTs: (i) => this.deps.commands.lastTs(i),
+      nonceSeen: (i, n) => this.deps.commands.nonceSeen(i, n),
+      cached: (i, id) => this.replies.get(i, id),
+      now: Date.now,
+    });
+    // replies only under this device's cmd/res/, whatever the request says
+    const props = packet.properties;
+    const responseTopic = props?.responseTopic?.startsWith(this.t.cmdResPrefix) ? props.responseTopic : undefined;
+    const reply = async (r: CommandReply, replyTo?: string): Promise<void> => {
+      const to = responseTopic ?? (replyTo?.startsWith(this.t.cmdResPrefix) ? replyTo : this.t.cmdRes(r.id || 'invalid'));
+      const opts = { qos: 1 as const, ...(props?.correlationData ? { properties: { correlationData: props.correlationData } } : {}) };
+      await client.publishAsync(to, JSON.stringify(r), opts).catch((err: Error) => this.deps.log.warn(`reply ${r.id}: ${err.message}`));
+    };
+    if (verdict.kind === 'cached') return reply(verdict.reply);
+    if (verdict.kind === 'refused') {
+      this.counts.refused++;
+      // only signed commands reach the audit table: unsigned noise must not wear the card
+      if (verdict.signed) this.auditAndPublish(`mqtt:${verdict.issuer ?? '?'}`, op, 'denied', verdict.code);
+      else this.deps.log.warn(`refused a command on ${topic.slice(0, 200)}: ${verdict.code}: ${verdict.message}`);
+      return reply({ v: 1, id: verdict.id ?? '', ok: false, error: { code: verdict.code, message: verdict.message } });
+    }
+    const { request, body, role } = verdict;
+    this.deps.commands.accept(request.issuer, body.ts, body.nonce, body.exp, Date.now());
+    let r: CommandReply;
+    try {
+      const result = await this.deps.call(body.op, body.params, { actor: `mqtt:${request.issuer}`, role, transport: 'mqtt' });
+      r = { v: 1, id: request.id, ok: true, result: isStreaming(result) ? result.initial : result };
+      this.auditAndPublish(`mqtt:${request.issuer}`, body.op, 'ok');
+    } catch (err) {
+      const e = toOszError(err);
+      r = { v: 1, id: request.id, ok: false, error: { code: e.code, message: e.message, hint: e.hint } };
+      this.auditAndPublish(`mqtt:${request.issuer}`, body.op, 'error', e.code);
+    }
+    this.replies.put(request.issuer, request.id, r);
+    await reply(r, body.replyTo);
+  }
+
+  private auditAndPublish(actor: string, op: string, outcome: 'ok' | 'error' | 'denied', code?: string): void {
+    this.deps.audit({ actor, op: `remote:${op}`, outcome, ...(code ? { code } : {}) });
+    const c = this.client;
+    if (c?.connected) void c.publishAsync(this.t.evt('audit'), JSON.stringify({ v: 1, ts: Date.now(), actor, op, outcome, ...(code ? { code } : {}) }), { qos: 1 }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,82 @@
+/** Builds the fleet link from the daemon's config and parts (loaded only when `fleet.broker` is set). */
+import fs from 'node:fs';
+import type { IClientOptions } from 'mqtt';
+import type { LoadedConfig } from '../config/loader';
+import { OszError } from '../errors';
+import type { ControlPlane } from '../control/plane';
+import type { Store } from '../store/store';
+import type { Dashboard, Section } from '../dashboard/model';
+import { readPublicKey } from './keys';
+import { FleetLink } from './link';
+import type { Issuer } from './verify';
+
+type FleetConfig = LoadedConfig['config']['fleet'];
+
+export function connectOptions(f: FleetConfig): IClientOptions & { url: string } {
+  const broker = f.broker ?? '';
+  // unix:///run/mosquitto.sock → MQTT.js's mqtt+unix
+  const url = broker.startsWith('unix://') ? `mqtt+unix://${broker.slice('unix://'.length)}` : broker;
+  const read = (p: string | undefined): Buffer | undefined => (p ? fs.readFileSync(p) : undefined);
+  const ca = read(f.tls?.caFile);
+  const cert = read(f.tls?.certFile);
+  const key = read(f.tls?.keyFile);
+  return {
+    url,
+    protocolVersion: f.mqttVersion,
+    connectTimeout: 10_000,
+    keepalive: 60,
+    ...(f.username ? { username: f.username } : {}),
+    ...(f.passwordFile ? { password: fs.readFileSync(f.passwordFile, 'utf8').trim() } : {}),
+    ...(ca ? { ca } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
+  };
+}
+
+export function loadIssuers(f: FleetConfig): Map<string, Issuer> {
+  const out = new Map<string, Issuer>();
+  for (const i of f.issuers) {
+    if (out.has(i.id)) throw new OszError('OSZ_E_CONFIG', `fleet.issuers lists ${i.id} twice`);
+    out.set(i.id, { key: readPublicKey(i.publicKeyFile), role: i.role });
+  }
+  return out;
+}
+
+export interface FleetParts {
+  config: FleetConfig;
+  deviceId: string;
+  board: string;
+  version: string;
+  plane: ControlPlane;
+  store: Store;
+  dashboard?: { get(): Dashboard; watch(fn: (changed: Section[]) => void): () => void };
+  emit(type: string, data: Record<string, unknown>): void;
+  log: { info(m: string): void; warn(m: string): void; error(m: string): void };
+}
+
+export function createFleetLink(p: FleetParts): FleetLink {
+  const db = p.store.db;
+  return new FleetLink({
+    deviceId: p.deviceId,
+    board: p.board,
+    version: p.version,
+    connectOptions: connectOptions(p.config),
+    issuers: loadIssuers(p.config),
+    call: (op, params, caller) => p.plane.call(op, params, caller),
+    opInfo: (name) => {
+      const op = p.plane.find(name);
+      return op && { role: op.role, remote: op.remote };
+    },
+    commands: { lastTs: (i) => p.store.commands.lastTs(i), nonceSeen: (i, n) => p.store.commands.nonceSeen(i, n), accept: (i, ts, n, exp, now) => p.store.commands.accept(i, ts, n, exp, now) },
+    nextSession: () => {
+      const row = db.prepare("SELECT value FROM meta WHERE key = 'fleet.session'").get() as { value: string } | undefined;
+      const next = (Number(row?.value ?? 0) || 0) + 1;
+      db.prepare("INSERT INTO meta (key, value) VALUES ('fleet.session', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(next));
+      return next;
+    },
+    ...(p.dashboard ? { dashboard: p.dashboard } : {}),
+    audit: (e) => p.store.audit.append({ ts: Date.now(), actor: e.actor, op: e.op, params: {}, outcome: e.outcome, ...(e.code ? { errorCode: e.code } : {}) }),
+    emit: (type, data) => p.emit(type, data),
+    log: p.log,
+  });
+}

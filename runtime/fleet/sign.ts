@@ -1,0 +1,20 @@
+/** The operator's side of a command (DESIGN §12.12): the body string, its signature, the request. */
+import crypto from 'node:crypto';
+import type { CommandRequest } from './command';
+import { signBody } from './keys';
+
+export interface CommandOptions {
+  id?: string;
+  /** the issuer's clock, strictly increasing per issuer; Date.now() by default */
+  ts?: number;
+  /** valid for this long (default 60 s) */
+  ttlMs?: number;
+  nonce?: string;
+  replyTo?: string;
+}
+
+export function makeCommand(issuer: string, key: crypto.KeyObject | string, device: string, op: string, params: Record<string, unknown> = {}, o: CommandOptions = {}): CommandRequest {
+  const ts = o.ts ?? Date.now();
+  const body = JSON.stringify({ op, params, device, ts, exp: ts + (o.ttlMs ?? 60_000), nonce: o.nonce ?? crypto.randomBytes(12).toString('base64url'), ...(o.replyTo ? { replyTo: o.replyTo } : {}) });
+  return { v: 1, id: o.id ?? crypto.randomUUID(), issuer, body, sig: signBody(body, key) };
+}

@@ -1,0 +1,28 @@
+/**
+ * The fleet topic tree (DESIGN §8, §12.12): everything of a device is under
+ * `openstarry/v1/<deviceId>/`: `status` (birth and will, retained), `state/<section>` (retained),
+ * `evt/<kind>`, `cmd/req/<area.verb>` (commands to it), `cmd/res/<id>` (its replies).
+ */
+export const ROOT = 'openstarry/v1';
+
+export const topics = (deviceId: string) => {
+  const base = `${ROOT}/${deviceId}`;
+  return {
+    base,
+    status: `${base}/status`,
+    state: (section: string) => `${base}/state/${section}`,
+    evt: (kind: string) => `${base}/evt/${kind}`,
+    cmdReqFilter: `${base}/cmd/req/+`,
+    cmdReq: (op: string) => `${base}/cmd/req/${op}`,
+    cmdResPrefix: `${base}/cmd/res/`,
+    cmdRes: (id: string) => `${base}/cmd/res/${id}`,
+  };
+};
+
+/** the operation named by a request topic, or undefined when the topic is not one */
+export function opOfRequestTopic(deviceId: string, topic: string): string | undefined {
+  const prefix = `${ROOT}/${deviceId}/cmd/req/`;
+  if (!topic.startsWith(prefix)) return undefined;
+  const op = topic.slice(prefix.length);
+  return /^[a-z]+\.[a-z]+$/.test(op) ? op : undefined;
+}

@@ -1,0 +1,50 @@
+/** An embedded aedes broker on 127.0.0.1 for tests (DESIGN §11), and a client that collects messages. */
+import net from 'node:net';
+import { Aedes } from 'aedes';
+import mqtt, { type MqttClient } from 'mqtt';
+
+export interface TestBroker {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startBroker(port = 0): Promise<TestBroker> {
+  const broker = await Aedes.createBroker();
+  const server = net.createServer((s) => broker.handle(s));
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  const p = (server.address() as net.AddressInfo).port;
+  return {
+    url: `mqtt://127.0.0.1:${p}`,
+    port: p,
+    close: () =>
+      new Promise<void>((resolve) => {
+        broker.close(() => server.close(() => resolve()));
+        // connected clients keep the server open: end them
+        for (const c of Object.values((broker as unknown as { clients: Record<string, { close(): void }> }).clients)) c.close();
+      }),
+  };
+}
+
+export interface Listener {
+  client: MqttClient;
+  messages: Array<{ topic: string; payload: string; retain: boolean }>;
+  json<T = Record<string, unknown>>(topic: string): T | undefined;
+  close(): Promise<void>;
+}
+
+export async function listen(url: string, filter: string): Promise<Listener> {
+  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
+  const messages: Listener['messages'] = [];
+  client.on('message', (topic, payload, packet) => messages.push({ topic, payload: payload.toString(), retain: packet.retain }));
+  await client.subscribeAsync(filter, { qos: 1 });
+  return {
+    client,
+    messages,
+    json: <T>(topic: string) => {
+      const m = [...messages].reverse().find((x) => x.topic === topic);
+      return m ? (JSON.parse(m.payload) as T) : undefined;
+    },
+    close: () => client.endAsync(),
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * The fleet link of a real daemon against the embedded aedes broker: birth, retained state, signed
+ * commands and every refusal, a redelivered command answered from the cache, the will on kill -9,
+ * and an explicit offline status on a clean stop.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CommandReply } from '../../runtime/fleet/command';
+import { newKeyPair } from '../../runtime/fleet/keys';
+import { makeCommand, type CommandOptions } from '../../runtime/fleet/sign';
+import { type RunningDaemon, startDaemon } from '../helpers/daemon';
+import { listen, type Listener, startBroker, type TestBroker } from '../helpers/mqtt';
+import { FIXTURES, tmpDir, waitFor } from '../helpers/tmp';
+
+const DEVICE = 'gh-test-1';
+const base = `openstarry/v1/${DEVICE}`;
+let broker: TestBroker;
+let d: RunningDaemon;
+let watch: Listener;
+const keys: Record<string, crypto.KeyObject> = {};
+let config: Record<string, unknown>;
+
+async function send(issuer: string, op: string, params: Record<string, unknown> = {}, o: CommandOptions & { device?: string; raw?: string; sig?: string; replyId?: string } = {}): Promise<CommandReply> {
+  const cmd = makeCommand(issuer, keys[issuer] ?? keys.admin ?? '', o.device ?? DEVICE, op, params, o);
+  if (o.sig) cmd.sig = o.sig;
+  const before = watch.messages.length;
+  await watch.client.publishAsync(`${base}/cmd/req/${op}`, o.raw ?? JSON.stringify(cmd), { qos: 1 });
+  const id = o.replyId ?? (o.raw ? 'invalid' : cmd.id);
+  const m = await waitFor(`reply to ${op}`, () => watch.messages.slice(before).find((x) => x.topic === `${base}/cmd/res/${id}`), 15_000);
+  return JSON.parse(m.payload) as CommandReply;
+}
+
+beforeAll(async () => {
+  broker = await startBroker();
+  const dir = tmpDir('osd-keys-');
+  const issuers = [];
+  for (const [id, role] of [['admin', 'admin'], ['watcher', 'viewer']] as const) {
+    const pair = newKeyPair();
+    fs.writeFileSync(path.join(dir, `${id}.pub`), pair.publicPem);
+    keys[id] = crypto.createPrivateKey(pair.privatePem);
+    issuers.push({ id, publicKeyFile: path.join(dir, `${id}.pub`), role });
+  }
+  keys.stranger = crypto.createPrivateKey(newKeyPair().privatePem);
+  watch = await listen(broker.url, `${base}/#`);
+  config = { fleet: { broker: broker.url, deviceId: DEVICE, mqttVersion: 4, issuers }, dashboard: { pollMs: 1000 } };
+  d = await startDaemon({ config });
+  expect((await d.cli(['agent', 'add', path.join(FIXTURES, 'agents/devops-agent')])).code).toBe(0);
+}, 60_000);
+
+afterAll(async () => {
+  await d?.stop();
+  await watch?.close();
+  await broker?.close();
+});
+
+describe('fleet link', () => {
+  it('announces the device with a retained birth and publishes its state sections, retained', async () => {
+    const birth = await waitFor('birth', () => watch.json<{ online: boolean; session: number; board: string; version: string }>(`${base}/status`));
+    expect(birth).toMatchObject({ v: 1, online: true, board: 'sim', session: expect.any(Number) as unknown });
+    for (const section of ['agents', 'hal', 'rules', 'resources']) await waitFor(`state/${section}`, () => watch.messages.find((m) => m.topic === `${base}/state/${section}`));
+    const late = await listen(broker.url, `${base}/state/+`);
+    await waitFor('retained state for a late subscriber', () => late.messages.filter((m) => m.retain).length >= 4);
+    await late.close();
+    expect(watch.json<{ value: { devices: Array<{ id: string }> } }>(`${base}/state/hal`)?.value.devices.map((x) => x.id)).toContain('fan');
+  });
+
+  it('runs signed commands through the control plane and replies under its own cmd/res', async () => {
+    expect(await send('admin', 'daemon.ping')).toMatchObject({ v: 1, ok: true });
+    const read = await send('watcher', 'hal.read', { sensor: 'temperature' });
+    expect(read).toMatchObject({ ok: true, result: { unit: '°C', deviceId: 'climate' } });
+    const spawn = await send('admin', 'agents.spawn', { agent: 'devops-agent' });
+    expect(spawn).toMatchObject({ ok: true, result: { instance: expect.stringMatching(/^devops-agent-/) as unknown } });
+    const list = await send('watcher', 'agents.list');
+    expect((list.result as Array<{ agent: string }>).map((a) => a.agent)).toContain('devops-agent');
+    // replyTo outside this device's subtree is ignored: the reply still comes under cmd/res/<id>
+    expect(await send('admin', 'daemon.ping', {}, { replyTo: 'openstarry/v1/other/cmd/res/x' })).toMatchObject({ ok: true });
+    expect(watch.messages.some((m) => m.topic.includes('/other/'))).toBe(false);
+  });
+
+  it('refuses forged, expired, replayed, misdirected and unauthorised commands with a code, and keeps serving', async () => {
+    const code = async (p: Promise<CommandReply>): Promise<string | undefined> => (await p).error?.code;
+    expect(await code(send('admin', 'daemon.ping', {}, { sig: Buffer.alloc(64).toString('base64') }))).toBe('OSZ_E_BAD_SIGNATURE');
+    expect(await code(send('stranger', 'daemon.ping'))).toBe('OSZ_E_BAD_SIGNATURE');
+    expect(await code(send('admin', 'daemon.ping', {}, { ts: Date.now() + 1000, ttlMs: -5000 }))).toBe('OSZ_E_EXPIRED');
+    expect(await code(send('admin', 'daemon.ping', {}, { ts: Date.now() - 30_000, ttlMs: 120_000 }))).toBe('OSZ_E_REPLAYED');
+    expect(await code(send('admin', 'daemon.ping', {}, { nonce: 'same-nonce-1' }))).toBeUndefined();
+    expect(await code(send('admin', 'daemon.ping', {}, { nonce: 'same-nonce-1' }))).toBe('OSZ_E_REPLAYED');
+    expect(await code(send('admin', 'daemon.ping', {}, { device: 'gh-other' }))).toBe('OSZ_E_WRONG_DEVICE');
+    expect(await code(send('watcher', 'agents.spawn', { agent: 'devops-agent' }))).toBe('OSZ_E_FORBIDDEN');
+    expect(await code(send('admin', 'agents.add', { path: '/tmp' }))).toBe('OSZ_E_FORBIDDEN');
+    expect(await code(send('admin', 'nothing.here'))).toBe('OSZ_E_UNKNOWN_OPERATION');
+    expect(await code(send('admin', 'daemon.ping', {}, { raw: 'not json' }))).toBe('OSZ_E_INVALID_PARAMS');
+    expect(await code(send('admin', 'daemon.ping', {}, { raw: JSON.stringify({ v: 2, id: 'x' }), replyId: 'x' }))).toBe('OSZ_E_INVALID_PARAMS');
+    expect(await code(send('admin', 'daemon.ping', {}, { raw: 'x'.repeat(260 * 1024) }))).toBe('OSZ_E_REQUEST_TOO_LARGE');
+    expect(await code(send('admin', 'agents.spawn', { agent: 'no-such-agent' }))).toBe('OSZ_E_NO_SUCH_AGENT');
+    expect(await send('admin', 'daemon.ping')).toMatchObject({ ok: true });
+    const audit = watch.messages.filter((m) => m.topic === `${base}/evt/audit`).map((m) => JSON.parse(m.payload) as { op: string; outcome: string; code?: string });
+    expect(audit).toContainEqual(expect.objectContaining({ op: 'agents.spawn', outcome: 'denied', code: 'OSZ_E_FORBIDDEN' }));
+  }, 60_000);
+
+  it('answers a redelivered command from its cache instead of running it again', async () => {
+    const cmd = makeCommand('admin', keys.admin ?? '', DEVICE, 'agents.spawn', { agent: 'devops-agent' });
+    const replies = (): string[] => watch.messages.filter((m) => m.topic === `${base}/cmd/res/${cmd.id}`).map((m) => m.payload);
+    const count = async (): Promise<number> => (await d.json<Array<{ agent: string }>>(['ps', '-a'])).filter((s) => s.agent === 'devops-agent').length;
+    const before = await count();
+    await watch.client.publishAsync(`${base}/cmd/req/agents.spawn`, JSON.stringify(cmd), { qos: 1 });
+    await waitFor('first reply', () => replies().length === 1);
+    await watch.client.publishAsync(`${base}/cmd/req/agents.spawn`, JSON.stringify(cmd), { qos: 1 });
+    await waitFor('second reply', () => replies().length === 2);
+    const [a, b] = replies();
+    expect(b).toBe(a);
+    expect(await count()).toBe(before + 1);
+  });
+
+  it('says offline on a clean stop, and its will says so when it is killed', async () => {
+    expect(await d.stop()).toBe(0);
+    await waitFor('offline status', () => watch.json<{ online: boolean; clean?: boolean }>(`${base}/status`)?.online === false);
+    expect(watch.json(`${base}/status`)).toMatchObject({ online: false, clean: true });
+    d = await startDaemon({ home: d.home, config });
+    await waitFor('online again', () => watch.json<{ online: boolean }>(`${base}/status`)?.online === true);
+    const session = watch.json<{ session: number }>(`${base}/status`)?.session ?? 0;
+    await d.kill9();
+    await waitFor('the will', () => watch.json<{ online: boolean }>(`${base}/status`)?.online === false, 30_000);
+    expect(watch.json(`${base}/status`)).toEqual({ v: 1, online: false, session });
+  }, 60_000);
+});
