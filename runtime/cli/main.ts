@@ -8,6 +8,7 @@ import { OszError, toOszError } from '../errors';
 import { closest } from '../util/suggest';
 import { ControlClient } from './client';
 import { type CliIO, VERBS } from './commands';
+import { OFFLINE_VERBS, type OfflineVerb } from './remote-commands';
 import { discoverSocket } from './discover';
 import { buildAsAgent, scaffoldAgent } from './scaffold';
 
@@ -25,6 +26,7 @@ function usage(): string {
     '',
     ...rows,
     `  ${'new agent <name> --lang node'.padEnd(58)} scaffold an agent folder in the current directory`,
+    ...Object.values(OFFLINE_VERBS).map((v) => `  ${v.usage.padEnd(58)} ${v.summary}`),
     '',
     'The daemon is found through --socket, OPENSTARRY_SOCKET, --home / OPENSTARRYD_HOME, /run/openstarry, ~/.openstarry.',
   ].join('\n');
@@ -38,9 +40,11 @@ export async function runCli(argv: string[], io: CliIO, env: NodeJS.ProcessEnv =
     return verbName || argv.length ? 0 : 2;
   }
   if (verbName === 'new') return runNew(argv.slice(verbIndex + 1), io);
+  const offline = OFFLINE_VERBS[verbName];
+  if (offline) return runOffline(verbName, offline, argv, verbIndex, io);
   const verb = VERBS[verbName];
   if (!verb) {
-    const guess = closest(verbName, [...Object.keys(VERBS), 'new']);
+    const guess = closest(verbName, [...Object.keys(VERBS), ...Object.keys(OFFLINE_VERBS), 'new']);
     io.err(`openstarryctl: unknown verb "${verbName}"${guess ? `; did you mean "${guess}"?` : ''}\n\n${usage()}`);
     return 2;
   }
@@ -64,6 +68,26 @@ export async function runCli(argv: string[], io: CliIO, env: NodeJS.ProcessEnv =
     return e.code === 'OSZ_E_DAEMON_UNREACHABLE' ? 3 : e.code === 'OSZ_E_INVALID_PARAMS' && e.message.startsWith('usage:') ? 2 : 1;
   } finally {
     client?.close();
+  }
+}
+
+/** Verbs that talk to a broker or the disk, not to a local daemon. */
+async function runOffline(name: string, verb: OfflineVerb, argv: string[], verbIndex: number, io: CliIO): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv.slice(0, verbIndex), ...argv.slice(verbIndex + 1)], options: { ...GLOBAL, ...(verb.flags ?? {}) }, allowPositionals: true, strict: true });
+  } catch (err) {
+    io.err(`openstarryctl ${name}: ${(err as Error).message}\nusage: openstarryctl ${verb.usage}`);
+    return 2;
+  }
+  const json = parsed.values.json === true;
+  try {
+    return await verb.run({ positionals: parsed.positionals, flags: parsed.values, json }, io);
+  } catch (err) {
+    const e = toOszError(err);
+    if (json) io.err(JSON.stringify({ error: e.toJSON() }));
+    else io.err(`openstarryctl: ${e.code}: ${e.message}\n  hint: ${e.hint}`);
+    return e.code === 'OSZ_E_INVALID_PARAMS' && e.message.startsWith('usage:') ? 2 : 1;
   }
 }
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandReply } from '../../runtime/fleet/command';
-import { newKeyPair } from '../../runtime/fleet/keys';
+import { newKeyPair, readPublicKey } from '../../runtime/fleet/keys';
 import { makeCommand, type CommandOptions } from '../../runtime/fleet/sign';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon';
 import { listen, type Listener, startBroker, type TestBroker } from '../helpers/mqtt';
@@ -20,6 +20,7 @@ let broker: TestBroker;
 let d: RunningDaemon;
 let watch: Listener;
 const keys: Record<string, crypto.KeyObject> = {};
+let keyDir: string;
 let config: Record<string, unknown>;
 
 async function send(issuer: string, op: string, params: Record<string, unknown> = {}, o: CommandOptions & { device?: string; raw?: string; sig?: string; replyId?: string } = {}): Promise<CommandReply> {
@@ -35,11 +36,13 @@ async function send(issuer: string, op: string, params: Record<string, unknown> 
 beforeAll(async () => {
   broker = await startBroker();
   const dir = tmpDir('osd-keys-');
+  keyDir = dir;
   const issuers = [];
   for (const [id, role] of [['admin', 'admin'], ['watcher', 'viewer']] as const) {
     const pair = newKeyPair();
     fs.writeFileSync(path.join(dir, `${id}.pub`), pair.publicPem);
     keys[id] = crypto.createPrivateKey(pair.privatePem);
+    fs.writeFileSync(path.join(dir, `${id}.key`), pair.privatePem, { mode: 0o600 });
     issuers.push({ id, publicKeyFile: path.join(dir, `${id}.pub`), role });
   }
   keys.stranger = crypto.createPrivateKey(newKeyPair().privatePem);
@@ -113,6 +116,26 @@ describe('fleet link', () => {
     expect(b).toBe(a);
     expect(await count()).toBe(before + 1);
   });
+
+  it('the operator CLI writes issuer keys, sends signed commands and prints the replies', async () => {
+    const out = tmpDir('osd-opkeys-');
+    const k = await d.cli(['keys', 'new', '--out', out, '--name', 'alice']);
+    expect(k.code).toBe(0);
+    expect(fs.statSync(path.join(out, 'alice.key')).mode & 0o777).toBe(0o600);
+    expect(() => readPublicKey(path.join(out, 'alice.pub'))).not.toThrow();
+    expect((await d.cli(['keys', 'new', '--out', out, '--name', 'alice'])).stderr).toContain('exists');
+    const common = ['--broker', broker.url, '--mqtt-version', '4'];
+    const list = await d.cli(['remote', DEVICE, 'agents.list', ...common, '--key', path.join(keyDir, 'watcher.key'), '--issuer', 'watcher']);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ agent: 'devops-agent' })]));
+    const denied = await d.cli(['remote', DEVICE, 'agents.spawn', '{"agent":"devops-agent"}', ...common, '--key', path.join(keyDir, 'watcher.key'), '--issuer', 'watcher']);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(/OSZ_E_FORBIDDEN: agents.spawn needs the operator role/);
+    const unknownKey = await d.cli(['remote', DEVICE, 'daemon.ping', ...common, '--key', path.join(out, 'alice.key'), '--issuer', 'alice']);
+    expect(unknownKey.stderr).toContain('OSZ_E_BAD_SIGNATURE');
+    const nobody = await d.cli(['remote', 'no-such-device', 'daemon.ping', ...common, '--key', path.join(keyDir, 'admin.key'), '--issuer', 'admin', '--timeout', '1']);
+    expect(nobody.stderr).toMatch(/no reply from no-such-device within 1 s/);
+  }, 60_000);
 
   it('says offline on a clean stop, and its will says so when it is killed', async () => {
     expect(await d.stop()).toBe(0);

@@ -70,9 +70,12 @@ describe('HAL through the daemon', () => {
 
   it('serves worker agents the same way, by grant: readings, actuators and camera stills', async () => {
     const id = lastWord((await d.cli(['spawn', path.join(FIXTURES, 'agents/wthermo')])).stdout);
+    // a camera still starts the fake rpicam-vid: on a loaded machine that can take a while
     const log = await waitFor('worker done', async () => {
       const t = (await d.cli(['logs', id])).stdout;
       return t.includes('worker fan') ? t : undefined;
+    }, 45_000).catch(async (err: Error) => {
+      throw new Error(`${err.message}; its log:\n${(await d.cli(['logs', id])).stdout}`);
     });
     expect(log).toMatch(/worker read [\d.]+ °C/);
     expect(log).toContain('worker led on');
@@ -80,7 +83,7 @@ describe('HAL through the daemon', () => {
     expect(log).toContain('worker fan HAL_E_DENIED');
     await d.cli(['kill', id]);
     await waitFor('led back to its safe state', async () => (await d.json<{ devices: Device[] }>(['hal', 'ls'])).devices.find((x) => x.id === 'led')?.state === 'off');
-  });
+  }, 60_000);
 
   it('keeps sensor samples off the SD card but logs actuations', async () => {
     await new Promise((r) => setTimeout(r, 2500));
