@@ -377,6 +377,7 @@ export class Daemon {
             version: packageVersion(),
             plane: this.must(this.plane),
             store: this.must(this.store),
+            bus,
             ...(this.dashboard ? { dashboard: this.dashboard } : {}),
             emit: (type, data) => void bus.emit({ type, source: 'fleet', data }),
             log: { info: (m) => this.log.info('fleet', m), warn: (m) => this.log.warn('fleet', m), error: (m) => this.log.error('fleet', m) },

@@ -82,7 +82,9 @@ export const OFFLINE_VERBS: Record<string, OfflineVerb> = {
         await client.subscribeAsync(t.cmdRes(cmd.id), { qos: 1 });
         await client.publishAsync(t.cmdReq(op), JSON.stringify(cmd), { qos: 1 });
         const seconds = Number(str(a, 'timeout') ?? 15);
-        const r = await Promise.race([reply, new Promise<undefined>((r2) => setTimeout(() => r2(undefined), seconds * 1000))]);
+        let timer: NodeJS.Timeout | undefined;
+        const r = await Promise.race([reply, new Promise<undefined>((r2) => (timer = setTimeout(() => r2(undefined), seconds * 1000)))]);
+        clearTimeout(timer);
         if (!r) throw new OszError('OSZ_E_AGENT_TIMEOUT', `no reply from ${device} within ${seconds} s (is it online? openstarryctl remote watch ${device})`);
         if (a.json) io.out(JSON.stringify(r, null, 2));
         else if (r.ok) io.out(JSON.stringify(r.result, null, 2));

@@ -88,6 +88,11 @@ export const configSchema = z.strictObject({
       username: z.string().max(256).optional(),
       passwordFile: filePath.optional(),
       issuers: z.array(issuer).max(32).default([]),
+      export: z
+        .array(z.string().max(200).regex(/^[a-z*][a-z0-9_*-]*:[a-z0-9_.*-]+$/, 'an event type pattern like "agent:*" or "alert:**"'))
+        .max(64)
+        .default(['agent:**', 'rules:**', 'alert:**', 'git:**', 'hook:**'])
+        .describe('events sent to the collector as evt/<area> through the outbox'),
       outbox: z
         .strictObject({
           maxMessages: z.number().int().min(10).max(1_000_000).default(10_000),

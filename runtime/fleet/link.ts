@@ -14,6 +14,8 @@ import type { Dashboard, Section } from '../dashboard/model';
 import { toOszError } from '../errors';
 import type { CommandReply } from './command';
 import { ReplyCache } from './reply-cache';
+import type { FleetOutbox } from './outbox';
+import type { EventEnvelope } from '../bus/envelope';
 import { opOfRequestTopic, topics } from './topics';
 import { checkCommand, type Issuer } from './verify';
 import type { Role } from '../control/op';
@@ -31,6 +33,10 @@ export interface FleetLinkDeps {
   nextSession(): number;
   dashboard?: { get(): Dashboard; watch(fn: (changed: Section[]) => void): () => void };
   audit(entry: { actor: string; op: string; outcome: 'ok' | 'error' | 'denied'; code?: string }): void;
+  /** the SQLite outbox for evt/* (absent in unit tests that do not need it) */
+  outbox?: FleetOutbox;
+  /** the bus events to export: calls `fn` for each; returns the function that stops it */
+  exported?(fn: (e: EventEnvelope) => void): () => void;
   emit(type: string, data: Record<string, unknown>): void;
   log: { info(m: string): void; warn(m: string): void; error(m: string): void };
 }
@@ -47,6 +53,7 @@ export class FleetLink {
   private connectedAt = 0;
   private quickDrops: number[] = [];
   private unwatch: (() => void) | undefined;
+  private unexport: (() => void) | undefined;
   private readonly pending = new Map<string, Section>();
   private flushTimer: NodeJS.Timeout | undefined;
   private resourcesAt = 0;
@@ -64,6 +71,8 @@ export class FleetLink {
     const mqtt = (await import('mqtt')) as typeof import('mqtt') & { default?: typeof import('mqtt') };
     const connect = mqtt.connect ?? mqtt.default?.connect;
     this.unwatch = this.deps.dashboard?.watch((changed) => this.queueSections(changed));
+    this.unexport = this.deps.exported?.((e) => this.deps.outbox?.enqueue(this.t.evt(e.type.slice(0, e.type.indexOf(':'))), JSON.stringify(e)));
+    this.deps.outbox?.start();
     this.connect(connect);
   }
 
@@ -72,6 +81,8 @@ export class FleetLink {
     if (this.retry) clearTimeout(this.retry);
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.unwatch?.();
+    this.unexport?.();
+    this.deps.outbox?.stop();
     const c = this.client;
     if (!c) return;
     if (c.connected) await c.publishAsync(this.t.status, JSON.stringify({ v: 1, online: false, session: this.session, clean: true }), { qos: 1, retain: true }).catch(() => undefined);
@@ -118,6 +129,8 @@ export class FleetLink {
       // everything fresh after each (re)connect
       const all = this.deps.dashboard?.get() ?? {};
       this.resourcesAt = 0;
+      // what waited while offline goes out now, in order
+      void this.deps.outbox?.drain();
       this.queueSections((Object.values(all) as Array<Section | undefined>).filter((s): s is Section => s !== undefined), true);
     } catch (err) {
       this.deps.log.warn(`announcing the device failed: ${(err as Error).message}`);
@@ -126,7 +139,9 @@ export class FleetLink {
 
   private noteDrop(): void {
     const now = Date.now();
+    // only a connection that was accepted and then dropped counts: a broker that is down does not
     if (this.connectedAt && now - this.connectedAt < 10_000) this.quickDrops = [...this.quickDrops.filter((t) => now - t < 60_000), now];
+    this.connectedAt = 0;
     if (this.quickDrops.length >= 3) {
       this.quickDrops = [];
       const why = `the broker dropped ${this.deps.deviceId} three times within a minute right after connecting: another device probably uses the same id (a cloned SD card?)`;
@@ -205,7 +220,19 @@ export class FleetLink {
 
   private auditAndPublish(actor: string, op: string, outcome: 'ok' | 'error' | 'denied', code?: string): void {
     this.deps.audit({ actor, op: `remote:${op}`, outcome, ...(code ? { code } : {}) });
+    const payload = JSON.stringify({ v: 1, ts: Date.now(), actor, op, outcome, ...(code ? { code } : {}) });
+    if (this.deps.outbox) this.deps.outbox.enqueue(this.t.evt('audit'), payload);
+    else if (this.client?.connected) void this.client.publishAsync(this.t.evt('audit'), payload, { qos: 1 }).catch(() => undefined);
+  }
+
+  /** for the outbox: publish at QoS 1, resolved on PUBACK */
+  publishEvent(topic: string, payload: string): Promise<void> {
     const c = this.client;
-    if (c?.connected) void c.publishAsync(this.t.evt('audit'), JSON.stringify({ v: 1, ts: Date.now(), actor, op, outcome, ...(code ? { code } : {}) }), { qos: 1 }).catch(() => undefined);
+    if (!c?.connected) return Promise.reject(new Error('offline'));
+    return c.publishAsync(topic, payload, { qos: 1 }).then(() => undefined);
+  }
+
+  get connected(): boolean {
+    return this.client?.connected === true;
   }
 }

@@ -8,6 +8,8 @@ import type { Store } from '../store/store';
 import type { Dashboard, Section } from '../dashboard/model';
 import { readPublicKey } from './keys';
 import { FleetLink } from './link';
+import { FleetOutbox } from './outbox';
+import type { EventEnvelope } from '../bus/envelope';
 import type { Issuer } from './verify';
 
 type FleetConfig = LoadedConfig['config']['fleet'];
@@ -43,6 +45,7 @@ export function loadIssuers(f: FleetConfig): Map<string, Issuer> {
 }
 
 export interface FleetParts {
+  bus: { on(owner: string, pattern: string, fn: (e: EventEnvelope) => void): () => void; removeOwner(owner: string): void };
   config: FleetConfig;
   deviceId: string;
   board: string;
@@ -56,7 +59,15 @@ export interface FleetParts {
 
 export function createFleetLink(p: FleetParts): FleetLink {
   const db = p.store.db;
-  return new FleetLink({
+  const out = { link: undefined as FleetLink | undefined };
+  const outbox = new FleetOutbox(p.store.outbox, p.config.outbox, { connected: () => out.link?.connected === true, publish: (t, m) => out.link?.publishEvent(t, m) ?? Promise.reject(new Error('offline')) }, (m) => p.log.warn(m));
+  const link = new FleetLink({
+    outbox,
+    exported: (fn) => {
+      const owner = 'fleet:export';
+      for (const pattern of p.config.export) p.bus.on(owner, pattern, fn);
+      return () => p.bus.removeOwner(owner);
+    },
     deviceId: p.deviceId,
     board: p.board,
     version: p.version,
@@ -79,4 +90,6 @@ export function createFleetLink(p: FleetParts): FleetLink {
     emit: (type, data) => p.emit(type, data),
     log: p.log,
   });
+  out.link = link;
+  return link;
 }

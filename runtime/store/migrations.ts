@@ -148,4 +148,14 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (issuer, nonce)
   ) STRICT;
   `,
+  // 5: the fleet outbox: events waiting for the broker
+  `
+  CREATE TABLE fleet_outbox (
+    seq INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];

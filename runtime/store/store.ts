@@ -9,6 +9,7 @@ import { PluginsRepo } from './plugins-repo';
 import { RulesRepo } from './rules-repo';
 import { SnapshotsRepo } from './snapshots-repo';
 import { CommandsRepo } from './commands-repo';
+import { OutboxRepo } from './outbox-repo';
 import { SecretsRepo } from './secrets-repo';
 import { WriteGuard } from './write-guard';
 
@@ -26,6 +27,7 @@ export interface Store {
   snapshots: SnapshotsRepo;
   /** remote command counters and nonces, on the synchronous=FULL connection */
   commands: CommandsRepo;
+  outbox: OutboxRepo;
   recoveredFrom: string | undefined;
   readOnly: boolean;
   close(): void;
@@ -50,6 +52,7 @@ export function createStore(file: string, log: Logger, opts: { keepEvents: numbe
     rules: new RulesRepo(opened.db, guard),
     snapshots: new SnapshotsRepo(opened.db, guard),
     commands: new CommandsRepo(opened.secure, guard),
+    outbox: new OutboxRepo(opened.db, guard),
     recoveredFrom: opened.recoveredFrom,
     readOnly: opened.readOnly === true,
     close: () => opened.close(),

@@ -99,8 +99,13 @@ describe('fleet link', () => {
     expect(await code(send('admin', 'daemon.ping', {}, { raw: 'x'.repeat(260 * 1024) }))).toBe('OSZ_E_REQUEST_TOO_LARGE');
     expect(await code(send('admin', 'agents.spawn', { agent: 'no-such-agent' }))).toBe('OSZ_E_NO_SUCH_AGENT');
     expect(await send('admin', 'daemon.ping')).toMatchObject({ ok: true });
-    const audit = watch.messages.filter((m) => m.topic === `${base}/evt/audit`).map((m) => JSON.parse(m.payload) as { op: string; outcome: string; code?: string });
-    expect(audit).toContainEqual(expect.objectContaining({ op: 'agents.spawn', outcome: 'denied', code: 'OSZ_E_FORBIDDEN' }));
+    // audit events go out through the outbox (written once a second)
+    await waitFor('the denial in evt/audit', () =>
+      watch.messages
+        .filter((m) => m.topic === `${base}/evt/audit`)
+        .map((m) => JSON.parse(m.payload) as { op: string; outcome: string; code?: string })
+        .some((a) => a.op === 'agents.spawn' && a.outcome === 'denied' && a.code === 'OSZ_E_FORBIDDEN'),
+    );
   }, 60_000);
 
   it('answers a redelivered command from its cache instead of running it again', async () => {
@@ -135,6 +140,28 @@ describe('fleet link', () => {
     expect(unknownKey.stderr).toContain('OSZ_E_BAD_SIGNATURE');
     const nobody = await d.cli(['remote', 'no-such-device', 'daemon.ping', ...common, '--key', path.join(keyDir, 'admin.key'), '--issuer', 'admin', '--timeout', '1']);
     expect(nobody.stderr).toMatch(/no reply from no-such-device within 1 s/);
+  }, 60_000);
+
+  it('keeps events in the outbox while the broker is down and delivers them all, in order, after', async () => {
+    const port = broker.port;
+    await watch.close();
+    await broker.close();
+    for (let i = 0; i < 20; i++) expect((await d.cli(['events', 'emit', `alert:probe_${i % 2 ? 'up' : 'down'}`, JSON.stringify({ n: i })])).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 1500));
+    broker = await startBroker(port);
+    watch = await listen(broker.url, `${base}/#`);
+    const got = await waitFor('the 20 alerts', () => {
+      const alerts = watch.messages
+        .filter((m) => m.topic === `${base}/evt/alert`)
+        .map((m) => JSON.parse(m.payload) as { type: string; data: { n: number } })
+        .filter((e) => e.type.startsWith('alert:probe_'))
+        .map((e) => e.data.n);
+      return alerts.length >= 20 ? alerts : undefined;
+    }, 40_000);
+    expect(got).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    // a broker that was down is not a session takeover
+    expect(watch.messages.some((m) => m.payload.includes('alert:fleet_takeover'))).toBe(false);
+    await waitFor('online again', () => watch.json<{ online: boolean }>(`${base}/status`)?.online === true);
   }, 60_000);
 
   it('says offline on a clean stop, and its will says so when it is killed', async () => {
