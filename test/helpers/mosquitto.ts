@@ -1,0 +1,44 @@
+/**
+ * Debian's mosquitto for interop tests (DESIGN §11): on a Unix socket in a private folder, with a
+ * password file and an ACL in which each device may write only its own subtree and read only its
+ * own commands, and `ops` may command every device. Stops with the test file.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll } from 'vitest';
+import { isRoot, waitFor } from './tmp';
+
+export const ACL = `pattern write openstarry/v1/%u/status
+pattern write openstarry/v1/%u/state/#
+pattern write openstarry/v1/%u/evt/#
+pattern write openstarry/v1/%u/cmd/res/#
+pattern read openstarry/v1/%u/cmd/req/#
+
+user ops
+topic write openstarry/v1/+/cmd/req/#
+topic read openstarry/v1/#
+`;
+
+export async function startMosquitto(users: Record<string, string>): Promise<{ url: string; socket: string; dir: string }> {
+  // short: a Unix socket path is at most 107 bytes
+  const dir = fs.mkdtempSync('/tmp/mq-');
+  const pw = path.join(dir, 'pw');
+  for (const [i, [user, pass]] of Object.entries(users).entries()) execFileSync('mosquitto_passwd', [...(i === 0 ? ['-c'] : []), '-b', pw, user, pass]);
+  fs.writeFileSync(path.join(dir, 'acl'), ACL);
+  const socket = path.join(dir, 's');
+  fs.writeFileSync(path.join(dir, 'conf'), [`listener 0 ${socket}`, 'allow_anonymous false', `password_file ${pw}`, `acl_file ${path.join(dir, 'acl')}`, 'persistence false', ...(isRoot ? ['user root'] : []), ''].join('\n'));
+  const proc: ChildProcess = spawn('mosquitto', ['-c', path.join(dir, 'conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stderr?.on('data', (d: Buffer) => (out += String(d)));
+  proc.stdout?.on('data', (d: Buffer) => (out += String(d)));
+  afterAll(() => {
+    proc.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  await waitFor('mosquitto listening', () => {
+    if (proc.exitCode !== null) throw new Error(`mosquitto exited: ${out}`);
+    return fs.existsSync(socket);
+  });
+  return { url: `unix://${socket}`, socket, dir };
+}
