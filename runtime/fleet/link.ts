@@ -14,6 +14,7 @@ import type { Dashboard, Section } from '../dashboard/model';
 import { toOszError } from '../errors';
 import type { CommandReply } from './command';
 import { ReplyCache } from './reply-cache';
+import { fleetView } from './views';
 import type { FleetOutbox } from './outbox';
 import type { EventEnvelope } from '../bus/envelope';
 import { opOfRequestTopic, topics } from './topics';
@@ -58,6 +59,8 @@ export class FleetLink {
   private flushTimer: NodeJS.Timeout | undefined;
   private resourcesAt = 0;
   private readonly replies = new ReplyCache();
+  /** the last view published per section, on this connection */
+  private readonly published = new Map<string, string>();
   readonly t: ReturnType<typeof topics>;
   state: 'connecting' | 'online' | 'offline' = 'offline';
   readonly counts = { published: 0, bytes: 0, commands: 0, refused: 0 };
@@ -129,6 +132,7 @@ export class FleetLink {
       // everything fresh after each (re)connect
       const all = this.deps.dashboard?.get() ?? {};
       this.resourcesAt = 0;
+      this.published.clear();
       // what waited while offline goes out now, in order
       void this.deps.outbox?.drain();
       this.queueSections((Object.values(all) as Array<Section | undefined>).filter((s): s is Section => s !== undefined), true);
@@ -165,7 +169,11 @@ export class FleetLink {
       if (qos0 && now - this.resourcesAt < RESOURCES_EVERY_MS) continue;
       this.pending.delete(name);
       if (qos0) this.resourcesAt = now;
-      const payload = JSON.stringify({ v: 1, rev: s.rev, at: s.at, value: s.value });
+      const view = JSON.stringify(fleetView(s));
+      // diffs: a section whose view did not change is not sent again
+      if (this.published.get(name) === view) continue;
+      this.published.set(name, view);
+      const payload = `{"v":1,"rev":${s.rev},"at":${s.at},"value":${view}}`;
       this.counts.published++;
       this.counts.bytes += payload.length;
       await c.publishAsync(this.t.state(name), payload, { qos: qos0 ? 0 : 1, retain: true }).catch((err: Error) => this.deps.log.warn(`state/${name}: ${err.message}`));

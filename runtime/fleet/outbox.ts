@@ -73,12 +73,9 @@ export class FleetOutbox {
         // in order: MQTT keeps the order of QoS 1 publishes on one connection
         const acks = rows.map((r) => this.out.publish(r.topic, r.payload).then(() => r.seq));
         const results = await Promise.allSettled(acks);
-        for (const r of results) {
-          if (r.status === 'fulfilled') {
-            this.repo.remove(r.value);
-            this.sent++;
-          }
-        }
+        const acked = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+        this.repo.remove(acked);
+        this.sent += acked.length;
         if (results.some((r) => r.status === 'rejected')) break;
         after = rows.at(-1)?.seq ?? after;
       }

@@ -56,8 +56,14 @@ export class OutboxRepo {
     return this.db.prepare('SELECT seq, topic, payload FROM fleet_outbox WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as OutboxRow[];
   }
 
-  remove(seq: number): void {
-    this.guard.run('trim the fleet outbox', () => this.del.run(seq));
+  /** deletes acknowledged rows, in one transaction */
+  remove(seqs: readonly number[]): void {
+    if (seqs.length === 0) return;
+    this.guard.run('trim the fleet outbox', () =>
+      this.db.transaction(() => {
+        for (const s of seqs) this.del.run(s);
+      })(),
+    );
   }
 
   stats(): { messages: number; bytes: number; dropped: number } {

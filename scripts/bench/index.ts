@@ -14,6 +14,7 @@ import { memoryLogger } from '../../runtime/log';
 import { createStore } from '../../runtime/store/store';
 import { median, rssOf, sleep, spawnToHelloMs, startUntil, ussOf } from './measure';
 import { dockerBench } from './docker';
+import { fleetBench } from './fleet';
 import { rulesBench } from './rules';
 import { serialBench } from './serial';
 import { wasmBench } from './wasm';
@@ -190,6 +191,7 @@ await wasmBench(root, work, add);
 await dockerBench(root, work, add);
 await serialBench(work, add);
 await rulesBench(root, work, add);
+await fleetBench(root, work, add);
 fs.rmSync(work, { recursive: true, force: true });
 
 const header = ['benchmark', 'value', 'baseline', 'ratio', 'budget'];
