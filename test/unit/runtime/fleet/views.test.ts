@@ -4,7 +4,7 @@ import type { Section } from '../../../../runtime/dashboard/model';
 import { fleetView } from '../../../../runtime/fleet/views';
 
 const agents = (at: number, uptimeMs: number, cpu: number, rss: number): Section =>
-  ({ name: 'agents', v: 1, rev: 1, at, value: { instances: [{ instance: 'a-1', agent: 'a', driver: 'wasm', state: 'running', restarts: 0, uptimeMs, cpuPercent: cpu, rssBytes: rss, reason: null, snapshot: { n: 1 }, snapshotAt: at }] } }) as Section;
+  ({ name: 'agents', v: 1, rev: 1, at, value: { instances: [{ instance: 'a-1', agent: 'a', driver: 'wasm', state: 'running', restarts: 0, uptimeMs, cpuPercent: cpu, rssBytes: rss, reason: null, snapshot: { n: 1 }, snapshotAt: at }] } });
 
 describe('fleet views', () => {
   it('an idle agent looks the same round after round', () => {
@@ -20,9 +20,9 @@ describe('fleet views', () => {
   });
 
   it('resources in buckets, HAL without readings, rules without their clocks', () => {
-    const res = fleetView({ name: 'resources', v: 1, rev: 1, at: 0, value: { cpuPercent: 3.2, memory: { totalBytes: 4e9, availableBytes: 3.1e9 }, disk: { path: '/', totalBytes: 100, freeBytes: 41.4 }, socTempC: 47.3, throttling: null, store: { state: 'ok' } } } as Section);
+    const res = fleetView({ name: 'resources', v: 1, rev: 1, at: 0, value: { cpuPercent: 3.2, memory: { totalBytes: 4e9, availableBytes: 3.1e9 }, disk: { path: '/', totalBytes: 100, freeBytes: 41.4 }, socTempC: 47.3, throttling: null, store: { state: 'ok' } } });
     expect(res).toEqual({ cpuPercent: 5, memory: { totalMb: 3815, availableMb: 2956 }, disk: { path: '/', freePercent: 41 }, socTempC: 48, throttling: null, store: { state: 'ok' } });
-    const hal = fleetView({ name: 'hal', v: 1, rev: 1, at: 0, value: { board: 'sim', devices: [{ id: 'climate', kind: 'sensor', status: 'ok', channels: { t: { value: 21.3 } } }, { id: 'soil', kind: 'sensor', status: 'error', detail: 'no data', channels: {} }] } } as Section);
+    const hal = fleetView({ name: 'hal', v: 1, rev: 1, at: 0, value: { board: 'sim', devices: [{ id: 'climate', kind: 'sensor', status: 'ok', channels: { t: { value: 21.3 } } }, { id: 'soil', kind: 'sensor', status: 'error', detail: 'no data', channels: {} }] } });
     expect(hal).toEqual({ board: 'sim', devices: [{ id: 'climate', kind: 'sensor', status: 'ok' }, { id: 'soil', kind: 'sensor', status: 'error', detail: 'no data' }] });
   });
 });
