@@ -383,6 +383,7 @@ export class Daemon {
             log: { info: (m) => this.log.info('fleet', m), warn: (m) => this.log.warn('fleet', m), error: (m) => this.log.error('fleet', m) },
           });
           await this.fleet.start();
+          this.must(this.services).fleet = this.fleet;
         },
         stop: () => this.fleet?.stop(),
       },

@@ -34,6 +34,12 @@ export interface DaemonInfo {
   config: unknown;
 }
 
+/** What the control plane may ask of the fleet link (runtime/fleet/link.ts). */
+export interface FleetControl {
+  rebirth(): Promise<void>;
+  issuers(): Array<{ id: string; role: string; fingerprint: string }>;
+}
+
 export interface ControlServices {
   /** docker: the image id of a reference (pulling when allowed); absent when docker is off */
   imageId?: (ref: string) => Promise<string>;
@@ -50,6 +56,8 @@ export interface ControlServices {
   hal: Hal | undefined;
   /** the rule engine, once its step has started */
   rules?: LazyRules;
+  /** the fleet link, when fleet.broker is set */
+  fleet?: FleetControl;
   /** the dashboard model's projector, once its step has started */
   dashboard?: Projector;
   /** the daemon's own log level */

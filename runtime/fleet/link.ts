@@ -7,6 +7,7 @@
  * exponential backoff and full jitter (1 s to 60 s), and raises `alert:fleet_takeover` when the
  * broker keeps dropping it right after connecting (two devices with one id, e.g. a cloned card).
  */
+import crypto from 'node:crypto';
 import type { MqttClient, IClientOptions, IPublishPacket } from 'mqtt';
 import type { Caller } from '../control/op';
 import { isStreaming } from '../control/op';
@@ -43,6 +44,8 @@ export interface FleetLinkDeps {
 }
 
 const QOS0_SECTIONS = new Set(['resources']);
+/** the collector announces itself here (retained); when it comes online, devices republish */
+export const COLLECTOR_STATUS = 'openstarry/collector/status';
 const RESOURCES_EVERY_MS = 30_000;
 
 export class FleetLink {
@@ -128,7 +131,7 @@ export class FleetLink {
   private async online(client: MqttClient): Promise<void> {
     try {
       await client.publishAsync(this.t.status, JSON.stringify({ v: 1, online: true, session: this.session, ts: Date.now(), version: this.deps.version, board: this.deps.board }), { qos: 1, retain: true });
-      await client.subscribeAsync(this.t.cmdReqFilter, { qos: 1 });
+      await client.subscribeAsync([this.t.cmdReqFilter, COLLECTOR_STATUS], { qos: 1 });
       // everything fresh after each (re)connect
       const all = this.deps.dashboard?.get() ?? {};
       this.resourcesAt = 0;
@@ -139,6 +142,21 @@ export class FleetLink {
     } catch (err) {
       this.deps.log.warn(`announcing the device failed: ${(err as Error).message}`);
     }
+  }
+
+  private collectorOnline: boolean | undefined;
+
+  /** a collector that comes (back) online gets everything fresh; its retained status at connect does not count as a change */
+  private async collectorStatus(payload: Buffer): Promise<void> {
+    let online = false;
+    try {
+      online = (JSON.parse(payload.toString('utf8')) as { online?: unknown }).online === true;
+    } catch {
+      return;
+    }
+    const was = this.collectorOnline;
+    this.collectorOnline = online;
+    if (online && was === false) await this.rebirth().catch(() => undefined);
   }
 
   private noteDrop(): void {
@@ -182,6 +200,7 @@ export class FleetLink {
   }
 
   private async onMessage(client: MqttClient, topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+    if (topic === COLLECTOR_STATUS) return this.collectorStatus(payload);
     const op = opOfRequestTopic(this.deps.deviceId, topic);
     if (!op) return;
     this.counts.commands++;
@@ -231,6 +250,18 @@ export class FleetLink {
     const payload = JSON.stringify({ v: 1, ts: Date.now(), actor, op, outcome, ...(code ? { code } : {}) });
     if (this.deps.outbox) this.deps.outbox.enqueue(this.t.evt('audit'), payload);
     else if (this.client?.connected) void this.client.publishAsync(this.t.evt('audit'), payload, { qos: 1 }).catch(() => undefined);
+  }
+
+  /** the birth and every section again, unchanged or not (daemon.rebirth, the collector coming online) */
+  async rebirth(): Promise<void> {
+    const c = this.client;
+    if (!c?.connected) throw Object.assign(new Error('the fleet link is offline'), { code: 'OSZ_E_DAEMON_UNREACHABLE' });
+    this.published.clear();
+    await this.online(c);
+  }
+
+  issuers(): Array<{ id: string; role: string; fingerprint: string }> {
+    return [...this.deps.issuers].map(([id, i]) => ({ id, role: i.role, fingerprint: crypto.createHash('sha256').update(i.key.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16) }));
   }
 
   /** for the outbox: publish at QoS 1, resolved on PUBACK */

@@ -142,6 +142,23 @@ describe('fleet link', () => {
     expect(nobody.stderr).toMatch(/no reply from no-such-device within 1 s/);
   }, 60_000);
 
+  it('republishes its birth and state on daemon.rebirth and when the collector comes back online; lists its issuers', async () => {
+    const births = (): number => watch.messages.filter((m) => m.topic === `${base}/status` && m.payload.includes('"online":true')).length;
+    const agentStates = (): number => watch.messages.filter((m) => m.topic === `${base}/state/agents`).length;
+    const [b0, a0] = [births(), agentStates()];
+    expect(await send('admin', 'daemon.rebirth')).toMatchObject({ ok: true });
+    await waitFor('a second birth and the unchanged state again', () => births() > b0 && agentStates() > a0);
+    const b1 = births();
+    await watch.client.publishAsync('openstarry/collector/status', JSON.stringify({ online: false }), { qos: 1, retain: true });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(births()).toBe(b1);
+    await watch.client.publishAsync('openstarry/collector/status', JSON.stringify({ online: true }), { qos: 1, retain: true });
+    await waitFor('a birth for the collector', () => births() > b1);
+    const issuers = await d.json<Array<{ id: string; role: string; fingerprint: string }>>(['call', 'issuers.list']);
+    expect(issuers.map((i) => [i.id, i.role])).toEqual([['admin', 'admin'], ['watcher', 'viewer']]);
+    expect(issuers[0]?.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+  });
+
   it('keeps events in the outbox while the broker is down and delivers them all, in order, after', async () => {
     const port = broker.port;
     await watch.close();

@@ -6,5 +6,6 @@ import { halOps } from './hal';
 import { registryOps } from './registry';
 import { ruleOps } from './rules';
 import { dashboardOps } from './dashboard';
+import { fleetOps } from './fleet';
 
-export const OPERATIONS: readonly Operation[] = [...agentOps, ...registryOps, ...halOps, ...ruleOps, ...dashboardOps, ...daemonOps];
+export const OPERATIONS: readonly Operation[] = [...agentOps, ...registryOps, ...halOps, ...ruleOps, ...dashboardOps, ...fleetOps, ...daemonOps];
