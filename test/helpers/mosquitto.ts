@@ -14,7 +14,7 @@ pattern write openstarry/v1/%u/state/#
 pattern write openstarry/v1/%u/evt/#
 pattern write openstarry/v1/%u/cmd/res/#
 pattern read openstarry/v1/%u/cmd/req/#
-topic read openstarry/collector/status
+pattern read openstarry/collector/status
 
 user ops
 topic write openstarry/v1/+/cmd/req/#
