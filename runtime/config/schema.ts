@@ -93,6 +93,17 @@ export const configSchema = z.strictObject({
         .max(64)
         .default(['agent:**', 'rules:**', 'alert:**', 'git:**', 'hook:**'])
         .describe('events sent to the collector as evt/<area> through the outbox'),
+      telemetry: z
+        .record(
+          z.string().regex(/^[a-z][a-z0-9_-]*$/, 'a sensor type of the board'),
+          z.strictObject({
+            deadband: z.number().min(0).default(0).describe('send only when the value moved at least this much'),
+            minIntervalMs: z.number().int().min(100).max(86_400_000).default(10_000).describe('never more often than this'),
+            maxIntervalMs: z.number().int().min(1000).max(86_400_000).default(600_000).describe('at least this often, changed or not'),
+          }),
+        )
+        .default({})
+        .describe('sensor types sent to the collector as tele/<type> (QoS 0)'),
       outbox: z
         .strictObject({
           maxMessages: z.number().int().min(10).max(1_000_000).default(10_000),

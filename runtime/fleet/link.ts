@@ -16,6 +16,7 @@ import { toOszError } from '../errors';
 import type { CommandReply } from './command';
 import { ReplyCache } from './reply-cache';
 import { fleetView } from './views';
+import { Telemetry, type TelemetryRule } from './telemetry';
 import type { FleetOutbox } from './outbox';
 import type { EventEnvelope } from '../bus/envelope';
 import { opOfRequestTopic, topics } from './topics';
@@ -37,6 +38,8 @@ export interface FleetLinkDeps {
   audit(entry: { actor: string; op: string; outcome: 'ok' | 'error' | 'denied'; code?: string }): void;
   /** the SQLite outbox for evt/* (absent in unit tests that do not need it) */
   outbox?: FleetOutbox;
+  /** sensor telemetry: the rules per type, and the readings (calls `fn` for each; returns the function that stops it) */
+  telemetry?: { rules: Readonly<Record<string, TelemetryRule>>; readings(fn: (type: string, value: number, unit: string, ts: number) => void): () => void };
   /** the bus events to export: calls `fn` for each; returns the function that stops it */
   exported?(fn: (e: EventEnvelope) => void): () => void;
   emit(type: string, data: Record<string, unknown>): void;
@@ -58,6 +61,7 @@ export class FleetLink {
   private quickDrops: number[] = [];
   private unwatch: (() => void) | undefined;
   private unexport: (() => void) | undefined;
+  private unsensor: (() => void) | undefined;
   private readonly pending = new Map<string, Section>();
   private flushTimer: NodeJS.Timeout | undefined;
   private resourcesAt = 0;
@@ -79,6 +83,20 @@ export class FleetLink {
     this.unwatch = this.deps.dashboard?.watch((changed) => this.queueSections(changed));
     this.unexport = this.deps.exported?.((e) => this.deps.outbox?.enqueue(this.t.evt(e.type.slice(0, e.type.indexOf(':'))), JSON.stringify(e)));
     this.deps.outbox?.start();
+    const tele = this.deps.telemetry;
+    if (tele && Object.keys(tele.rules).length > 0) {
+      const filter = new Telemetry(tele.rules);
+      this.unsensor = tele.readings((type, value, unit, ts) => {
+        const c = this.client;
+        // QoS 0 and not queued: a reading that cannot go now is stale by the time it could
+        if (!c?.connected) return;
+        const payload = filter.offer(type, value, unit, ts);
+        if (payload === undefined) return;
+        this.counts.published++;
+        this.counts.bytes += payload.length;
+        void c.publishAsync(this.t.tele(type), payload, { qos: 0 }).catch(() => undefined);
+      });
+    }
     this.connect(connect);
   }
 
@@ -88,6 +106,7 @@ export class FleetLink {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.unwatch?.();
     this.unexport?.();
+    this.unsensor?.();
     this.deps.outbox?.stop();
     const c = this.client;
     if (!c) return;

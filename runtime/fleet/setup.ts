@@ -63,6 +63,17 @@ export function createFleetLink(p: FleetParts): FleetLink {
   const outbox = new FleetOutbox(p.store.outbox, p.config.outbox, { connected: () => out.link?.connected === true, publish: (t, m) => out.link?.publishEvent(t, m) ?? Promise.reject(new Error('offline')) }, (m) => p.log.warn(m));
   const link = new FleetLink({
     outbox,
+    telemetry: {
+      rules: p.config.telemetry,
+      readings: (fn) => {
+        const owner = 'fleet:telemetry';
+        p.bus.on(owner, 'hal:sensor.*', (e) => {
+          const d = e.data as { value?: unknown; unit?: unknown; ts?: unknown };
+          if (typeof d.value === 'number') fn(e.type.slice('hal:sensor.'.length), d.value, typeof d.unit === 'string' ? d.unit : '', typeof d.ts === 'number' ? d.ts : Date.now());
+        });
+        return () => p.bus.removeOwner(owner);
+      },
+    },
     exported: (fn) => {
       const owner = 'fleet:export';
       for (const pattern of p.config.export) p.bus.on(owner, pattern, fn);

@@ -12,6 +12,7 @@ export const topics = (deviceId: string) => {
     status: `${base}/status`,
     state: (section: string) => `${base}/state/${section}`,
     evt: (kind: string) => `${base}/evt/${kind}`,
+    tele: (type: string) => `${base}/tele/${type}`,
     cmdReqFilter: `${base}/cmd/req/+`,
     cmdReq: (op: string) => `${base}/cmd/req/${op}`,
     cmdResPrefix: `${base}/cmd/res/`,

@@ -12,6 +12,7 @@ import { isRoot, waitFor } from './tmp';
 export const ACL = `pattern write openstarry/v1/%u/status
 pattern write openstarry/v1/%u/state/#
 pattern write openstarry/v1/%u/evt/#
+pattern write openstarry/v1/%u/tele/#
 pattern write openstarry/v1/%u/cmd/res/#
 pattern read openstarry/v1/%u/cmd/req/#
 pattern read openstarry/collector/status

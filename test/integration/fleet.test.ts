@@ -47,7 +47,7 @@ beforeAll(async () => {
   }
   keys.stranger = crypto.createPrivateKey(newKeyPair().privatePem);
   watch = await listen(broker.url, `${base}/#`);
-  config = { fleet: { broker: broker.url, deviceId: DEVICE, mqttVersion: 4, issuers }, dashboard: { pollMs: 1000 } };
+  config = { fleet: { broker: broker.url, deviceId: DEVICE, mqttVersion: 4, issuers, telemetry: { temperature: { deadband: 0, minIntervalMs: 2000, maxIntervalMs: 60_000 } } }, dashboard: { pollMs: 1000 } };
   d = await startDaemon({ config });
   expect((await d.cli(['agent', 'add', path.join(FIXTURES, 'agents/devops-agent')])).code).toBe(0);
 }, 60_000);
@@ -67,6 +67,17 @@ describe('fleet link', () => {
     await waitFor('retained state for a late subscriber', () => late.messages.filter((m) => m.retain).length >= 4);
     await late.close();
     expect(watch.json<{ value: { devices: Array<{ id: string }> } }>(`${base}/state/hal`)?.value.devices.map((x) => x.id)).toContain('fan');
+  });
+
+  it('sends the configured sensor types as telemetry, no more often than their minimum interval, and no others', async () => {
+    const tele = (type: string): Array<{ value: number; unit: string }> => watch.messages.filter((m) => m.topic === `${base}/tele/${type}`).map((m) => JSON.parse(m.payload) as { value: number; unit: string });
+    await waitFor('two temperature readings', () => tele('temperature').length >= 2, 15_000);
+    expect(tele('temperature')[0]).toMatchObject({ unit: '°C', value: expect.any(Number) as unknown });
+    expect(tele('humidity')).toEqual([]);
+    const times = watch.messages.filter((m) => m.topic === `${base}/tele/temperature`).length;
+    await new Promise((r) => setTimeout(r, 1500));
+    // the sim polls every second; the minimum interval is 2 s
+    expect(watch.messages.filter((m) => m.topic === `${base}/tele/temperature`).length - times).toBeLessThanOrEqual(1);
   });
 
   it('runs signed commands through the control plane and replies under its own cmd/res', async () => {
