@@ -48,13 +48,8 @@ export async function runCli(argv: string[], io: CliIO, env: NodeJS.ProcessEnv =
     io.err(`openstarryctl: unknown verb "${verbName}"${guess ? `; did you mean "${guess}"?` : ''}\n\n${usage()}`);
     return 2;
   }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv.slice(0, verbIndex), ...argv.slice(verbIndex + 1)], options: { ...GLOBAL, ...(verb.flags ?? {}) }, allowPositionals: true, strict: true });
-  } catch (err) {
-    io.err(`openstarryctl ${verbName}: ${(err as Error).message}\nusage: openstarryctl ${verb.usage}`);
-    return 2;
-  }
+  const parsed = parseVerbArgs(verbName, verb, argv, verbIndex, io);
+  if (!parsed) return 2;
   const { socket, home, json } = parsed.values as { socket?: string; home?: string; json?: boolean };
   let client: ControlClient | undefined;
   try {
@@ -62,10 +57,7 @@ export async function runCli(argv: string[], io: CliIO, env: NodeJS.ProcessEnv =
     client = await ControlClient.connect(socketPath);
     return await verb.run(client, { positionals: parsed.positionals, flags: parsed.values, json: json === true }, io);
   } catch (err) {
-    const e = toOszError(err);
-    if (json) io.err(JSON.stringify({ error: e.toJSON() }));
-    else io.err(`openstarryctl: ${e.code}: ${e.message}\n  hint: ${e.hint}`);
-    return e.code === 'OSZ_E_DAEMON_UNREACHABLE' ? 3 : e.code === 'OSZ_E_INVALID_PARAMS' && e.message.startsWith('usage:') ? 2 : 1;
+    return reportError(err, json === true, io);
   } finally {
     client?.close();
   }
@@ -73,22 +65,32 @@ export async function runCli(argv: string[], io: CliIO, env: NodeJS.ProcessEnv =
 
 /** Verbs that talk to a broker or the disk, not to a local daemon. */
 async function runOffline(name: string, verb: OfflineVerb, argv: string[], verbIndex: number, io: CliIO): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv.slice(0, verbIndex), ...argv.slice(verbIndex + 1)], options: { ...GLOBAL, ...(verb.flags ?? {}) }, allowPositionals: true, strict: true });
-  } catch (err) {
-    io.err(`openstarryctl ${name}: ${(err as Error).message}\nusage: openstarryctl ${verb.usage}`);
-    return 2;
-  }
+  const parsed = parseVerbArgs(name, verb, argv, verbIndex, io);
+  if (!parsed) return 2;
   const json = parsed.values.json === true;
   try {
     return await verb.run({ positionals: parsed.positionals, flags: parsed.values, json }, io);
   } catch (err) {
-    const e = toOszError(err);
-    if (json) io.err(JSON.stringify({ error: e.toJSON() }));
-    else io.err(`openstarryctl: ${e.code}: ${e.message}\n  hint: ${e.hint}`);
-    return e.code === 'OSZ_E_INVALID_PARAMS' && e.message.startsWith('usage:') ? 2 : 1;
+    return reportError(err, json, io, false);
   }
+}
+
+/** The global flags and the verb's own, or undefined after printing what is wrong with them. */
+function parseVerbArgs(name: string, verb: { usage: string; flags?: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> }, argv: string[], verbIndex: number, io: CliIO) {
+  try {
+    return parseArgs({ args: [...argv.slice(0, verbIndex), ...argv.slice(verbIndex + 1)], options: { ...GLOBAL, ...(verb.flags ?? {}) }, allowPositionals: true, strict: true });
+  } catch (err) {
+    io.err(`openstarryctl ${name}: ${(err as Error).message}\nusage: openstarryctl ${verb.usage}`);
+    return undefined;
+  }
+}
+
+/** Prints an error with its code and hint (or as JSON); the exit code: 3 no daemon (verbs that need one), 2 usage, 1 otherwise. */
+function reportError(err: unknown, json: boolean, io: CliIO, daemonVerb = true): number {
+  const e = toOszError(err);
+  if (json) io.err(JSON.stringify({ error: e.toJSON() }));
+  else io.err(`openstarryctl: ${e.code}: ${e.message}\n  hint: ${e.hint}`);
+  return daemonVerb && e.code === 'OSZ_E_DAEMON_UNREACHABLE' ? 3 : e.code === 'OSZ_E_INVALID_PARAMS' && e.message.startsWith('usage:') ? 2 : 1;
 }
 
 async function runNew(args: string[], io: CliIO): Promise<number> {

@@ -22,7 +22,7 @@ export interface OfflineVerb {
 }
 
 const str = (a: VerbArgs, k: string): string | undefined => (typeof a.flags[k] === 'string' ? a.flags[k] : undefined);
-const need = (a: VerbArgs, k: string, usage: string): string => str(a, k) ?? (() => {
+const requiredFlag = (a: VerbArgs, k: string, usage: string): string => str(a, k) ?? (() => {
   throw new OszError('OSZ_E_INVALID_PARAMS', `usage: openstarryctl ${usage} (--${k} is required)`);
 })();
 
@@ -44,7 +44,7 @@ export const OFFLINE_VERBS: Record<string, OfflineVerb> = {
     flags: { out: { type: 'string' }, name: { type: 'string' } },
     run(a, io) {
       if (a.positionals[0] !== 'new') throw new OszError('OSZ_E_INVALID_PARAMS', `usage: openstarryctl ${this.usage}`);
-      const dir = need(a, 'out', this.usage);
+      const dir = requiredFlag(a, 'out', this.usage);
       const name = str(a, 'name') ?? 'operator';
       if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new OszError('OSZ_E_INVALID_PARAMS', 'an issuer id is 1-64 letters, digits, _ . or -');
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -62,7 +62,7 @@ export const OFFLINE_VERBS: Record<string, OfflineVerb> = {
     summary: 'sign and send a command to a device over MQTT and print its reply; or watch devices',
     flags: { broker: { type: 'string' }, key: { type: 'string' }, issuer: { type: 'string' }, timeout: { type: 'string' }, 'mqtt-version': { type: 'string' } },
     async run(a, io) {
-      const broker = need(a, 'broker', this.usage);
+      const broker = requiredFlag(a, 'broker', this.usage);
       const version = Number(str(a, 'mqtt-version') ?? 5);
       const [device = '', op = '', json] = a.positionals;
       if (device === 'watch') return watch(await mqttConnect(broker, version), op || '+', a, io);
@@ -73,8 +73,8 @@ export const OFFLINE_VERBS: Record<string, OfflineVerb> = {
       } catch {
         throw new OszError('OSZ_E_INVALID_PARAMS', 'params must be a JSON object');
       }
-      const key = crypto.createPrivateKey(fs.readFileSync(need(a, 'key', this.usage), 'utf8'));
-      const cmd = makeCommand(need(a, 'issuer', this.usage), key, device, op, params);
+      const key = crypto.createPrivateKey(fs.readFileSync(requiredFlag(a, 'key', this.usage), 'utf8'));
+      const cmd = makeCommand(requiredFlag(a, 'issuer', this.usage), key, device, op, params);
       const t = topics(device);
       const client = await mqttConnect(broker, version);
       try {

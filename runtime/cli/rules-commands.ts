@@ -2,33 +2,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { OszError } from '../errors';
+import type { EventEnvelope as Envelope } from '../bus/envelope';
+import type { RuleStats, Verdict } from '../rules/engine';
 import { MAX_RULES_BYTES } from '../rules/limits';
 import { table, when } from './format';
 import { need, print, type Verb } from './verb';
-
-interface RuleStats {
-  id: string;
-  on: string[];
-  action: string;
-  enabled: boolean;
-  matched: number;
-  fired: number;
-  suppressed: Record<string, number>;
-  evalErrors: number;
-  lastEvalError?: string;
-  lastError?: string;
-  running: number;
-  queued: number;
-}
-
-interface Envelope {
-  id: string;
-  type: string;
-  source: string;
-  time: string;
-  data: Record<string, unknown>;
-  depth: number;
-}
 
 function readJsonFile(file: string): Record<string, unknown> {
   let v: unknown;
@@ -78,7 +56,7 @@ export const RULE_VERBS: Record<string, Verb> = {
         );
       }
       if (sub === 'test' && arg) {
-        const r = (await client.call('rules.test', { event: readJsonFile(arg) })) as { event: Envelope; verdicts: Array<{ rule: string; matches: boolean; action?: string; reason: string }> };
+        const r = (await client.call('rules.test', { event: readJsonFile(arg) })) as { event: Envelope; verdicts: Verdict[] };
         return print(io, a, r, () => [`event ${r.event.type} ${JSON.stringify(r.event.data)}`, ...r.verdicts.map((v) => (v.matches ? `  FIRES   ${v.rule}: ${v.action ?? ''}${v.reason === 'fires' ? '' : ` (${v.reason})`}` : `  no      ${v.rule}: ${v.reason}`))].join('\n'));
       }
       throw new OszError('OSZ_E_INVALID_PARAMS', `usage: openstarryctl ${this.usage}`);
