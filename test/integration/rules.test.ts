@@ -12,15 +12,8 @@ import { sign } from '../../runtime/hooks/signature';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon';
 import { FIXTURES, tmpDir, waitFor } from '../helpers/tmp';
 
-const SEED = `# orchestration.yaml
-rules:
-  - on: "git:commit_pushed"
-    if: "branch == 'main'"
-    action: "spawn(code-reviewer-agent)"
-
-  - on: "alert:server_down"
-    action: "spawn(devops-agent)"
-`;
+/** the seed spec's two rules, verbatim */
+const SEED = fs.readFileSync(path.join(FIXTURES, 'rules/seed.yaml'), 'utf8');
 
 const SECRET = 'a-webhook-secret-of-some-length';
 let d: RunningDaemon;

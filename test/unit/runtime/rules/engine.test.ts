@@ -1,10 +1,13 @@
 /** The rule engine's semantics with fake timers: gates, modes, timeouts, loop protection, restarts. */
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { makeEvent, type EventEnvelope } from '../../../../runtime/bus/envelope';
 import type { Step } from '../../../../runtime/rules/action';
 import { RuleEngine } from '../../../../runtime/rules/engine';
 import { loadRuleSet } from '../../../../runtime/rules/load';
 import { rebase, type PendingState } from '../../../../runtime/rules/state';
+import { FIXTURES } from '../../../helpers/tmp';
 
 let steps: Array<{ rule: string; step: Step; event: EventEnvelope }>;
 let emitted: Array<{ type: string; data: Record<string, unknown> }>;
@@ -40,14 +43,8 @@ beforeEach(() => {
 });
 afterEach(() => vi.useRealTimers());
 
-const SEED = `rules:
-  - on: "git:commit_pushed"
-    if: "branch == 'main'"
-    action: "spawn(code-reviewer-agent)"
-
-  - on: "alert:server_down"
-    action: "spawn(devops-agent)"
-`;
+/** the seed spec's two rules, verbatim */
+const SEED = fs.readFileSync(path.join(FIXTURES, 'rules/seed.yaml'), 'utf8');
 
 describe('rule engine', () => {
   it("runs the seed's rules: main spawns the reviewer, another branch does not, an alert spawns devops", async () => {

@@ -1,15 +1,11 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadRuleSet, MAX_RULES_BYTES } from '../../../../runtime/rules/load';
+import { FIXTURES } from '../../../helpers/tmp';
 
-const SEED = `# orchestration.yaml
-rules:
-  - on: "git:commit_pushed"
-    if: "branch == 'main'"
-    action: "spawn(code-reviewer-agent)"
-
-  - on: "alert:server_down"
-    action: "spawn(devops-agent)"
-`;
+/** the seed spec's two rules, verbatim */
+const SEED = fs.readFileSync(path.join(FIXTURES, 'rules/seed.yaml'), 'utf8');
 
 function problemsOf(text: string): string {
   try {
