@@ -417,6 +417,12 @@ export class Daemon {
     }
   }
 
+  private rulesHealth(): SubsystemHealth {
+    if (!this.rules?.loaded) return { name: 'rules', state: 'disabled', detail: 'no rule set: apply one with openstarryctl rules apply FILE, or put orchestration.yaml in the home' };
+    const { etag, rules } = this.rules.list();
+    return { name: 'rules', state: 'ok', detail: `rule set ${etag ?? 'none'}, ${rules.length} rules` };
+  }
+
   private fleetState(): { state: 'disabled' | 'connecting' | 'online' | 'offline'; broker: string | null } {
     const broker = this.loaded.config.fleet.broker;
     if (!broker) return { state: 'disabled', broker: null };
@@ -481,7 +487,7 @@ export class Daemon {
       { name: 'control', state: this.socket ? 'ok' : 'down', detail: this.socketPath },
       { name: 'http', state: this.http?.address ? 'ok' : 'down' },
       this.halHealth(),
-      this.rules?.loaded ? { name: 'rules', state: 'ok', detail: `rule set ${this.rules.list().etag ?? 'none'}, ${this.rules.list().rules.length} rules` } : { name: 'rules', state: 'disabled', detail: 'no rule set: apply one with openstarryctl rules apply FILE, or put orchestration.yaml in the home' },
+      this.rulesHealth(),
       ...(this.docker ? [{ name: 'docker', state: this.docker.problem ? ('degraded' as const) : ('ok' as const), detail: this.docker.problem ?? this.loaded.config.docker.socket }] : []),
       { name: 'fleet', state: 'disabled', detail: this.loaded.config.fleet.broker ? 'fleet link not in this build' : 'no broker configured' },
     ];
