@@ -81,7 +81,9 @@ export const ruleOps = [
     handler: (p, { services }) => {
       services.store.events.flush();
       const pattern = p.type;
-      const recent = services.store.events.recent(pattern ? 10_000 : p.lines).filter((e) => !pattern || matchesPattern(pattern, e.type)).slice(-p.lines);
+      // the pattern's literal start narrows the query in SQLite; the pattern itself decides
+      const prefix = pattern?.slice(0, pattern.search(/\*|$/));
+      const recent = services.store.events.recent(pattern ? 10_000 : p.lines, prefix || undefined).filter((e) => !pattern || matchesPattern(pattern, e.type)).slice(-p.lines);
       if (!p.follow) return recent;
       return streaming(recent, (send) => {
         const owner = `events.tail:${Math.random()}`;
