@@ -23,14 +23,16 @@ const formatEvent = (e: Envelope): string => `${when(Date.parse(e.time))} ${e.ty
 
 export const RULE_VERBS: Record<string, Verb> = {
   rules: {
-    usage: 'rules apply <file> | rules get | rules ls | rules test <event.json>',
-    summary: 'replace the rule set (errors, or the new etag); show it; its counters; a dry run for one event',
+    usage: 'rules apply <file> [--if-match ETAG] | rules get | rules ls | rules test <event.json>',
+    summary: 'replace the rule set (errors, or the new etag; --if-match: only over that etag); show it; its counters; a dry run for one event',
+    flags: { 'if-match': { type: 'string' } },
     async run(client, a, io) {
       const [sub = '', arg] = a.positionals;
       if (sub === 'apply' && arg) {
         const size = fs.statSync(arg).size;
         if (size > MAX_RULES_BYTES) throw new OszError('OSZ_E_RULES', `${arg} is ${size} bytes; rules files are at most ${MAX_RULES_BYTES} bytes`);
-        const r = (await client.call('rules.apply', { source: fs.readFileSync(arg, 'utf8'), file: path.basename(arg) })) as { etag: string; rules: number; changed: boolean };
+        const ifMatch = a.flags['if-match'];
+        const r = (await client.call('rules.apply', { source: fs.readFileSync(arg, 'utf8'), file: path.basename(arg), ...(typeof ifMatch === 'string' ? { ifMatch } : {}) })) as { etag: string; rules: number; changed: boolean };
         return print(io, a, r, () => (r.changed ? `applied ${r.rules} rules, etag ${r.etag}` : `unchanged, etag ${r.etag}`));
       }
       if (sub === 'get') {

@@ -8,6 +8,7 @@ import type { Logger } from '../log';
 import type { Store } from '../store/store';
 import type { LazyRules } from '../rules/lazy';
 import type { Projector } from '../dashboard/projector';
+import type { IssuerPut, IssuerView } from '../fleet/issuers';
 
 export interface SubsystemHealth {
   name: string;
@@ -37,7 +38,8 @@ export interface DaemonInfo {
 /** What the control plane may ask of the fleet link (runtime/fleet/link.ts). */
 export interface FleetControl {
   rebirth(): Promise<void>;
-  issuers(): Array<{ id: string; role: string; fingerprint: string }>;
+  issuers(): IssuerView[];
+  putIssuer(p: IssuerPut, by: string): IssuerView | { id: string; revoked: true };
 }
 
 export interface ControlServices {

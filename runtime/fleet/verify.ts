@@ -17,7 +17,7 @@ export interface Issuer {
 
 export interface VerifyDeps {
   self: string;
-  issuers: ReadonlyMap<string, Issuer>;
+  issuers: { get(id: string): Issuer | undefined };
   /** the operation's role and whether it may be called remotely, or undefined when unknown */
   opInfo(op: string): { role: Role; remote: boolean } | undefined;
   lastTs(issuer: string): number | undefined;

@@ -46,8 +46,8 @@ export class LazyRules {
     return this.service?.outbox.length ?? 0;
   }
 
-  async apply(source: string, file: string, actor: string): Promise<ReturnType<RulesService['apply']>> {
-    return (await this.load()).apply(source, file, actor);
+  async apply(source: string, file: string, actor: string, ifMatch?: string): Promise<ReturnType<RulesService['apply']>> {
+    return (await this.load()).apply(source, file, actor, ifMatch);
   }
 
   get(): ReturnType<RulesService['get']> {

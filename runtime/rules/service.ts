@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import type { EventBus } from '../bus/bus';
 import type { EventEnvelope } from '../bus/envelope';
 import type { Caller } from '../control/op';
+import { OszError } from '../errors';
 import type { Logger } from '../log';
 import type { RulesRepo, StoredRuleSet } from '../store/rules-repo';
 import type { Step } from './action';
@@ -104,10 +105,17 @@ export class RulesService {
     this.engine.stop();
   }
 
-  /** Parses, stores in one transaction, then swaps the engine's rules. Throws OSZ_E_RULES with every problem. */
-  apply(source: string, file: string, actor: string): { etag: string; rules: number; changed: boolean; previous?: string } {
-    const set = loadRuleSet(source, file);
+  /**
+   * Parses, stores in one transaction, then swaps the engine's rules. Throws OSZ_E_RULES with every
+   * problem. With `ifMatch`, applies only over that etag (`none`: only when no set is active), so two
+   * operators editing at once cannot silently undo each other (OSZ_E_ETAG_MISMATCH).
+   */
+  apply(source: string, file: string, actor: string, ifMatch?: string): { etag: string; rules: number; changed: boolean; previous?: string } {
     const previous = this.stored?.etag;
+    if (ifMatch !== undefined && ifMatch !== (previous ?? 'none')) {
+      throw new OszError('OSZ_E_ETAG_MISMATCH', `the active rule set is ${previous ?? 'none'}, not ${ifMatch}`, { etag: previous ?? 'none' });
+    }
+    const set = loadRuleSet(source, file);
     if (previous === set.etag) return { etag: set.etag, rules: set.rules.length, changed: false };
     this.stored = this.deps.repo.apply({ etag: set.etag, source, file, actor, rules: set.rules.map((r) => ({ id: r.id, on: r.on, ...(r.condition ? { condition: r.condition.source } : {}), action: r.actionText })) });
     this.set = set;

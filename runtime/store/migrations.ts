@@ -158,4 +158,16 @@ export const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   ) STRICT;
   `,
+  // 6: issuers rotated by a signed issuers.put (written on the synchronous=FULL connection); a row
+  // overrides the config's issuer of the same id, and a revoked row hides it
+  `
+  CREATE TABLE issuers (
+    id TEXT PRIMARY KEY,
+    public_key TEXT,
+    role TEXT,
+    revoked INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL,
+    updated_by TEXT NOT NULL
+  ) STRICT;
+  `,
 ];

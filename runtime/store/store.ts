@@ -9,8 +9,10 @@ import { PluginsRepo } from './plugins-repo';
 import { RulesRepo } from './rules-repo';
 import { SnapshotsRepo } from './snapshots-repo';
 import { CommandsRepo } from './commands-repo';
+import { IssuersRepo } from './issuers-repo';
 import { OutboxRepo } from './outbox-repo';
 import { SecretsRepo } from './secrets-repo';
+import { SecureBatch } from './secure-batch';
 import { WriteGuard } from './write-guard';
 
 export interface Store {
@@ -27,6 +29,8 @@ export interface Store {
   snapshots: SnapshotsRepo;
   /** remote command counters and nonces, on the synchronous=FULL connection */
   commands: CommandsRepo;
+  /** issuers rotated by issuers.put, on the synchronous=FULL connection */
+  issuers: IssuersRepo;
   outbox: OutboxRepo;
   recoveredFrom: string | undefined;
   readOnly: boolean;
@@ -40,6 +44,7 @@ export function createStore(file: string, log: Logger, opts: { keepEvents: numbe
     guard.problem = { kind: 'readonly', message: `${file} is on a read-only filesystem; restart the daemon once it is writable`, since: Date.now() };
     guard.sticky = true;
   }
+  const secure = new SecureBatch(opened.secure, guard, (m) => log.error('store', m));
   return {
     db: opened.db,
     guard,
@@ -47,14 +52,22 @@ export function createStore(file: string, log: Logger, opts: { keepEvents: numbe
     plugins: new PluginsRepo(opened.db, guard),
     secrets: new SecretsRepo(opened.db, guard),
     instances: new InstancesRepo(opened.db, guard),
-    audit: new AuditRepo(opened.secure, guard),
+    audit: new AuditRepo(opened.secure, secure),
     events: new EventsRepo(opened.db, opts.keepEvents, guard),
     rules: new RulesRepo(opened.db, guard),
     snapshots: new SnapshotsRepo(opened.db, guard),
-    commands: new CommandsRepo(opened.secure, guard),
+    commands: new CommandsRepo(opened.secure, secure),
+    issuers: new IssuersRepo(opened.secure, secure),
     outbox: new OutboxRepo(opened.db, guard),
     recoveredFrom: opened.recoveredFrom,
     readOnly: opened.readOnly === true,
-    close: () => opened.close(),
+    close: () => {
+      try {
+        secure.flush();
+      } catch (err) {
+        log.error('store', `the last audit rows were not written: ${(err as Error).message}`);
+      }
+      opened.close();
+    },
   };
 }

@@ -1,4 +1,4 @@
-/** daemon.rebirth and issuers.list (DESIGN §12.15): the fleet link's own operations. */
+/** daemon.rebirth, issuers.list and issuers.put (DESIGN §12.15): the fleet link's own operations. */
 import * as z from 'zod';
 import { OszError } from '../../errors';
 import { defineOp } from '../op';
@@ -30,5 +30,21 @@ export const fleetOps = [
     mutating: false,
     remote: false,
     handler: (_p, { services }) => requireFleet(services.fleet).issuers(),
+  }),
+  defineOp({
+    name: 'issuers.put',
+    summary: 'add an issuer, give one a new key or role, or revoke one (at least one admin remains); durable before it answers',
+    params: z
+      .strictObject({
+        id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'an id of 1-64 letters, digits, _ . and -'),
+        publicKey: z.string().max(4096).optional().describe('Ed25519 public key: PEM, or its 32 raw bytes in base64'),
+        role: z.enum(['viewer', 'operator', 'admin']).optional(),
+        revoke: z.boolean().optional(),
+      })
+      .refine((p) => !(p.revoke && (p.publicKey !== undefined || p.role !== undefined)), { message: 'revoke takes no publicKey or role' }),
+    role: 'admin',
+    mutating: true,
+    remote: true,
+    handler: (p, { services, caller }) => requireFleet(services.fleet).putIssuer(p, caller.actor),
   }),
 ];

@@ -34,12 +34,16 @@ export const ruleOps = [
   defineOp({
     name: 'rules.apply',
     summary: 'replace the rule set with a rules file (all problems reported at once; the old set stays on any)',
-    params: z.strictObject({ source: z.string().max(MAX_RULES_BYTES * 2), file: z.string().min(1).max(4096).default('orchestration.yaml') }),
+    params: z.strictObject({
+      source: z.string().max(MAX_RULES_BYTES * 2),
+      file: z.string().min(1).max(4096).default('orchestration.yaml'),
+      ifMatch: z.string().regex(/^(none|[0-9a-f]{8,64})$/).optional().describe('apply only over this etag (from rules.get); "none": only when no rule set is active'),
+    }),
     role: 'admin',
     mutating: true,
     remote: true,
     redact: ['source'],
-    handler: (p, { services, caller }) => requireRules(services.rules).apply(p.source, p.file, caller.actor),
+    handler: (p, { services, caller }) => requireRules(services.rules).apply(p.source, p.file, caller.actor, p.ifMatch),
   }),
   defineOp({
     name: 'rules.get',
