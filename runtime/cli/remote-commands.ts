@@ -26,12 +26,30 @@ const requiredFlag = (a: VerbArgs, k: string, usage: string): string => str(a, k
   throw new OszError('OSZ_E_INVALID_PARAMS', `usage: openstarryctl ${usage} (--${k} is required)`);
 })();
 
-async function mqttConnect(url: string, version: number): Promise<import('mqtt').MqttClient> {
+/** the broker connection of `remote`: MQTT 5 (or 3.1.1), optional username / password file and TLS CA, client cert and key */
+async function mqttConnect(url: string, a: VerbArgs): Promise<import('mqtt').MqttClient> {
   const m = (await import('mqtt')) as typeof import('mqtt') & { default?: typeof import('mqtt') };
   const connectAsync = m.connectAsync ?? m.default?.connectAsync;
   const broker = url.startsWith('unix://') ? `mqtt+unix://${url.slice(7)}` : url;
+  const file = (flag: string): Buffer | undefined => {
+    const p = str(a, flag);
+    return p ? fs.readFileSync(p) : undefined;
+  };
+  const username = str(a, 'username');
+  const password = file('password-file')?.toString('utf8').trim();
+  const [ca, cert, key] = [file('ca'), file('cert'), file('client-key')];
   try {
-    return await connectAsync(broker, { protocolVersion: version === 4 ? 4 : 5, reconnectPeriod: 0, connectTimeout: 10_000, clientId: `openstarryctl-${crypto.randomBytes(4).toString('hex')}` });
+    return await connectAsync(broker, {
+      protocolVersion: str(a, 'mqtt-version') === '4' ? 4 : 5,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      clientId: `openstarryctl-${crypto.randomBytes(4).toString('hex')}`,
+      ...(username ? { username } : {}),
+      ...(password ? { password } : {}),
+      ...(ca ? { ca } : {}),
+      ...(cert ? { cert } : {}),
+      ...(key ? { key } : {}),
+    });
   } catch (err) {
     throw new OszError('OSZ_E_DAEMON_UNREACHABLE', `cannot reach the broker ${url}: ${(err as Error).message}`);
   }
@@ -58,14 +76,24 @@ export const OFFLINE_VERBS: Record<string, OfflineVerb> = {
     },
   },
   remote: {
-    usage: 'remote <device> <op> [JSON params] --broker URL --key FILE --issuer ID | remote watch [device] --broker URL',
+    usage: 'remote <device> <op> [JSON params] --broker URL --key FILE --issuer ID | remote watch [device] --broker URL  [--username U --password-file F] [--ca F --cert F --client-key F] [--mqtt-version 4|5] [--timeout S]',
     summary: 'sign and send a command to a device over MQTT and print its reply; or watch devices',
-    flags: { broker: { type: 'string' }, key: { type: 'string' }, issuer: { type: 'string' }, timeout: { type: 'string' }, 'mqtt-version': { type: 'string' } },
+    flags: {
+      broker: { type: 'string' },
+      key: { type: 'string' },
+      issuer: { type: 'string' },
+      timeout: { type: 'string' },
+      'mqtt-version': { type: 'string' },
+      username: { type: 'string' },
+      'password-file': { type: 'string' },
+      ca: { type: 'string' },
+      cert: { type: 'string' },
+      'client-key': { type: 'string' },
+    },
     async run(a, io) {
       const broker = requiredFlag(a, 'broker', this.usage);
-      const version = Number(str(a, 'mqtt-version') ?? 5);
       const [device = '', op = '', json] = a.positionals;
-      if (device === 'watch') return watch(await mqttConnect(broker, version), op || '+', a, io);
+      if (device === 'watch') return watch(await mqttConnect(broker, a), op || '+', a, io);
       if (!device || !op) throw new OszError('OSZ_E_INVALID_PARAMS', `usage: openstarryctl ${this.usage}`);
       let params: Record<string, unknown> = {};
       try {
@@ -76,7 +104,7 @@ export const OFFLINE_VERBS: Record<string, OfflineVerb> = {
       const key = crypto.createPrivateKey(fs.readFileSync(requiredFlag(a, 'key', this.usage), 'utf8'));
       const cmd = makeCommand(requiredFlag(a, 'issuer', this.usage), key, device, op, params);
       const t = topics(device);
-      const client = await mqttConnect(broker, version);
+      const client = await mqttConnect(broker, a);
       try {
         const reply = new Promise<CommandReply>((resolve) => client.on('message', (topic, payload) => topic === t.cmdRes(cmd.id) && resolve(JSON.parse(payload.toString()) as CommandReply)));
         await client.subscribeAsync(t.cmdRes(cmd.id), { qos: 1 });

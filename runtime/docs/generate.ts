@@ -9,6 +9,8 @@ import { manifestSchema } from '../agents/manifest';
 import { configSchema } from '../config/schema';
 import { OPERATIONS } from '../control/ops/index';
 import { ERROR_CODES } from '../errors';
+import { bodySchema, replySchema, requestSchema } from '../fleet/command';
+import { auditEventSchema, eventSchema, stateSchema, stateViews, statusSchema, teleSchema } from '../fleet/payloads';
 
 export function errorsMarkdown(): string {
   const rows = Object.entries(ERROR_CODES).map(([code, hint]) => `| \`${code}\` | ${hint.replace(/\|/g, '\\|')} |`);
@@ -47,7 +49,31 @@ export function boardJsonSchema(): string {
   return JSON.stringify({ $id: 'https://openstarry.dev/schema/board.schema.json', title: 'OpenStarry board profile (openstarry.board/v1)', ...schema }, null, 2) + '\n';
 }
 
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output' = 'output'): string => '```json\n' + JSON.stringify(z.toJSONSchema(schema, { io, unrepresentable: 'any' }), null, 2) + '\n```';
+
+/** every payload of the fleet protocol (docs/fleet-protocol.md tells the story; this is the reference) */
+export function fleetPayloadsMarkdown(): string {
+  const out = [
+    '# Fleet protocol payloads',
+    '',
+    'Generated from `runtime/fleet/payloads.ts`, `runtime/fleet/command.ts` and the operation table by `npm run docs`, as JSON Schema (draft 2020-12). Topics are under `openstarry/v1/<deviceId>/`; docs/fleet-protocol.md explains them.',
+    '',
+    '## `status` (retained): birth, will, clean stop',
+    '',
+    jsonSchema(statusSchema),
+    '',
+  ];
+  for (const [name, view] of Object.entries(stateViews)) out.push(`## \`state/${name}\` (retained)`, '', jsonSchema(stateSchema(view)), '');
+  out.push('## `tele/<sensor type>`', '', jsonSchema(teleSchema), '', '## `evt/<area>`: an exported event', '', jsonSchema(eventSchema), '', '## `evt/audit`', '', jsonSchema(auditEventSchema), '');
+  out.push('## `cmd/req/<area.verb>`: a command', '', jsonSchema(requestSchema, 'input'), '', '`body` is a JSON string; its bytes are what `sig` signs:', '', jsonSchema(bodySchema, 'input'), '');
+  out.push('## `cmd/res/<id>`: the reply', '', jsonSchema(replySchema), '');
+  out.push('## `params` of each remote operation', '');
+  for (const op of OPERATIONS.filter((o) => o.remote)) out.push(`### \`${op.name}\` (${op.role})`, '', op.summary, '', jsonSchema(op.params, 'input'), '');
+  return out.join('\n');
+}
+
 export const GENERATED_DOCS: Record<string, () => string> = {
+  'docs/fleet-payloads.md': fleetPayloadsMarkdown,
   'docs/errors.md': errorsMarkdown,
   'docs/operations.md': operationsMarkdown,
   'docs/agent.schema.json': manifestJsonSchema,

@@ -31,10 +31,12 @@ export const bodySchema = z.strictObject({
 export type CommandRequest = z.infer<typeof requestSchema>;
 export type CommandBody = z.infer<typeof bodySchema>;
 
-export interface CommandReply {
-  v: 1;
-  id: string;
-  ok: boolean;
-  result?: unknown;
-  error?: { code: string; message: string; hint?: string };
-}
+export const replySchema = z.strictObject({
+  v: z.literal(1),
+  id: z.string().describe('the request\'s id ("" when the request had none that could be read)'),
+  ok: z.boolean(),
+  result: z.unknown().optional().describe('the operation\'s result (docs/operations.md)'),
+  error: z.strictObject({ code: z.string(), message: z.string(), hint: z.string().optional() }).optional().describe('a stable code (docs/errors.md), a message and a hint'),
+});
+
+export type CommandReply = z.infer<typeof replySchema>;

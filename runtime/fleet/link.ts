@@ -7,20 +7,22 @@
  * exponential backoff and full jitter (1 s to 60 s), and raises `alert:fleet_takeover` when the
  * broker keeps dropping it right after connecting (two devices with one id, e.g. a cloned card).
  */
-import crypto from 'node:crypto';
 import type { MqttClient, IClientOptions, IPublishPacket } from 'mqtt';
 import type { Caller } from '../control/op';
 import { isStreaming } from '../control/op';
 import type { Dashboard, Section } from '../dashboard/model';
 import { toOszError } from '../errors';
 import type { CommandReply } from './command';
+import type { AuditEvent, Birth, Offline } from './payloads';
 import { ReplyCache } from './reply-cache';
-import { fleetView } from './views';
+import { fleetView, Hysteresis } from './views';
 import { Telemetry, type TelemetryRule } from './telemetry';
 import type { FleetOutbox } from './outbox';
 import type { EventEnvelope } from '../bus/envelope';
 import { opOfRequestTopic, topics } from './topics';
-import { checkCommand, type Issuer } from './verify';
+import { checkCommand } from './verify';
+import type { IssuerPut, IssuerRegistry, IssuerView } from './issuers';
+import { type CommandsRepo, RESERVE_WITHIN_MS } from '../store/commands-repo';
 import type { Role } from '../control/op';
 
 export interface FleetLinkDeps {
@@ -28,14 +30,16 @@ export interface FleetLinkDeps {
   board: string;
   version: string;
   connectOptions: IClientOptions & { url: string };
-  issuers: ReadonlyMap<string, Issuer>;
+  issuers: IssuerRegistry;
   call(op: string, params: unknown, caller: Caller): Promise<unknown>;
-  opInfo(op: string): { role: Role; remote: boolean } | undefined;
-  commands: { lastTs(issuer: string): number | undefined; nonceSeen(issuer: string, nonce: string): boolean; accept(issuer: string, ts: number, nonce: string, exp: number, now: number): void };
+  opInfo(op: string): { role: Role; remote: boolean; mutating: boolean } | undefined;
+  /** replay protection: `accept` is on disk when it returns, `reserve` with the turn's other secure writes */
+  commands: Pick<CommandsRepo, 'lastTs' | 'nonceSeen' | 'accept' | 'reserve'>;
   /** a persisted counter, bumped once per connection */
   nextSession(): number;
   dashboard?: { get(): Dashboard; watch(fn: (changed: Section[]) => void): () => void };
-  audit(entry: { actor: string; op: string; outcome: 'ok' | 'error' | 'denied'; code?: string }): void;
+  /** `withinMs`: how long the row may wait to share an fsync (read-only commands) */
+  audit(entry: { actor: string; op: string; outcome: 'ok' | 'error' | 'denied'; code?: string }, withinMs?: number): void;
   /** the SQLite outbox for evt/* (absent in unit tests that do not need it) */
   outbox?: FleetOutbox;
   /** sensor telemetry: the rules per type, and the readings (calls `fn` for each; returns the function that stops it) */
@@ -53,6 +57,7 @@ const RESOURCES_EVERY_MS = 30_000;
 
 export class FleetLink {
   private client: MqttClient | undefined;
+  private readonly hysteresis = new Hysteresis();
   private session = 0;
   private attempt = 0;
   private retry: NodeJS.Timeout | undefined;
@@ -110,7 +115,7 @@ export class FleetLink {
     this.deps.outbox?.stop();
     const c = this.client;
     if (!c) return;
-    if (c.connected) await c.publishAsync(this.t.status, JSON.stringify({ v: 1, online: false, session: this.session, clean: true }), { qos: 1, retain: true }).catch(() => undefined);
+    if (c.connected) await c.publishAsync(this.t.status, JSON.stringify({ v: 1, online: false, session: this.session, clean: true } satisfies Offline), { qos: 1, retain: true }).catch(() => undefined);
     await c.endAsync().catch(() => undefined);
   }
 
@@ -119,7 +124,7 @@ export class FleetLink {
     this.state = 'connecting';
     this.session = this.deps.nextSession();
     const { url, ...opts } = this.deps.connectOptions;
-    const will = { topic: this.t.status, payload: Buffer.from(JSON.stringify({ v: 1, online: false, session: this.session })), qos: 1 as const, retain: true };
+    const will = { topic: this.t.status, payload: Buffer.from(JSON.stringify({ v: 1, online: false, session: this.session } satisfies Offline)), qos: 1 as const, retain: true };
     const client = connect(url, { ...opts, clientId: this.deps.deviceId, clean: false, reconnectPeriod: 0, queueQoSZero: false, will, ...(opts.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 7 * 86_400 } } : {}) });
     this.client = client;
     client.on('connect', () => {
@@ -149,7 +154,7 @@ export class FleetLink {
 
   private async online(client: MqttClient): Promise<void> {
     try {
-      await client.publishAsync(this.t.status, JSON.stringify({ v: 1, online: true, session: this.session, ts: Date.now(), version: this.deps.version, board: this.deps.board }), { qos: 1, retain: true });
+      await client.publishAsync(this.t.status, JSON.stringify({ v: 1, online: true, session: this.session, ts: Date.now(), version: this.deps.version, board: this.deps.board } satisfies Birth), { qos: 1, retain: true });
       await client.subscribeAsync([this.t.cmdReqFilter, COLLECTOR_STATUS], { qos: 1 });
       // everything fresh after each (re)connect
       const all = this.deps.dashboard?.get() ?? {};
@@ -192,7 +197,7 @@ export class FleetLink {
   }
 
   private queueSections(changed: readonly Section[], now = false): void {
-    for (const s of changed) if (s.name !== 'fleet') this.pending.set(s.name, s);
+    for (const s of changed) this.pending.set(s.name, s);
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = setTimeout(() => void this.flush(), now ? 0 : 500);
   }
@@ -206,7 +211,7 @@ export class FleetLink {
       if (qos0 && now - this.resourcesAt < RESOURCES_EVERY_MS) continue;
       this.pending.delete(name);
       if (qos0) this.resourcesAt = now;
-      const view = JSON.stringify(fleetView(s));
+      const view = JSON.stringify(fleetView(s, this.hysteresis));
       // diffs: a section whose view did not change is not sent again
       if (this.published.get(name) === view) continue;
       this.published.set(name, view);
@@ -249,24 +254,30 @@ export class FleetLink {
       return reply({ v: 1, id: verdict.id ?? '', ok: false, error: { code: verdict.code, message: verdict.message } });
     }
     const { request, body, role } = verdict;
-    this.deps.commands.accept(request.issuer, body.ts, body.nonce, body.exp, Date.now());
+    // a command that changes something is on disk before it runs; a read-only one is committed
+    // with its audit row within RESERVE_WITHIN_MS, after the reply is on its way (DESIGN §12.11;
+    // docs/fleet-protocol.md says why)
+    const readOnly = this.deps.opInfo(body.op)?.mutating === false;
+    if (readOnly) this.deps.commands.reserve(request.issuer, body.ts, body.nonce, body.exp, Date.now());
+    else this.deps.commands.accept(request.issuer, body.ts, body.nonce, body.exp, Date.now());
+    const within = readOnly ? RESERVE_WITHIN_MS : 0;
     let r: CommandReply;
     try {
       const result = await this.deps.call(body.op, body.params, { actor: `mqtt:${request.issuer}`, role, transport: 'mqtt' });
       r = { v: 1, id: request.id, ok: true, result: isStreaming(result) ? result.initial : result };
-      this.auditAndPublish(`mqtt:${request.issuer}`, body.op, 'ok');
+      this.auditAndPublish(`mqtt:${request.issuer}`, body.op, 'ok', undefined, within);
     } catch (err) {
       const e = toOszError(err);
       r = { v: 1, id: request.id, ok: false, error: { code: e.code, message: e.message, hint: e.hint } };
-      this.auditAndPublish(`mqtt:${request.issuer}`, body.op, 'error', e.code);
+      this.auditAndPublish(`mqtt:${request.issuer}`, body.op, 'error', e.code, within);
     }
     this.replies.put(request.issuer, request.id, r);
     await reply(r, body.replyTo);
   }
 
-  private auditAndPublish(actor: string, op: string, outcome: 'ok' | 'error' | 'denied', code?: string): void {
-    this.deps.audit({ actor, op: `remote:${op}`, outcome, ...(code ? { code } : {}) });
-    const payload = JSON.stringify({ v: 1, ts: Date.now(), actor, op, outcome, ...(code ? { code } : {}) });
+  private auditAndPublish(actor: string, op: string, outcome: 'ok' | 'error' | 'denied', code?: string, withinMs = 0): void {
+    this.deps.audit({ actor, op: `remote:${op}`, outcome, ...(code ? { code } : {}) }, withinMs);
+    const payload = JSON.stringify({ v: 1, ts: Date.now(), actor, op, outcome, ...(code ? { code } : {}) } satisfies AuditEvent);
     if (this.deps.outbox) this.deps.outbox.enqueue(this.t.evt('audit'), payload);
     else if (this.client?.connected) void this.client.publishAsync(this.t.evt('audit'), payload, { qos: 1 }).catch(() => undefined);
   }
@@ -279,8 +290,12 @@ export class FleetLink {
     await this.online(c);
   }
 
-  issuers(): Array<{ id: string; role: string; fingerprint: string }> {
-    return [...this.deps.issuers].map(([id, i]) => ({ id, role: i.role, fingerprint: crypto.createHash('sha256').update(i.key.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16) }));
+  issuers(): IssuerView[] {
+    return this.deps.issuers.list();
+  }
+
+  putIssuer(p: IssuerPut, by: string): IssuerView | { id: string; revoked: true } {
+    return this.deps.issuers.put(p, by);
   }
 
   /** for the outbox: publish at QoS 1, resolved on PUBACK */

@@ -9,6 +9,7 @@ import type { Dashboard, Section } from '../dashboard/model';
 import { readPublicKey } from './keys';
 import { FleetLink } from './link';
 import { FleetOutbox } from './outbox';
+import { IssuerRegistry } from './issuers';
 import type { EventEnvelope } from '../bus/envelope';
 import type { Issuer } from './verify';
 
@@ -83,13 +84,13 @@ export function createFleetLink(p: FleetParts): FleetLink {
     board: p.board,
     version: p.version,
     connectOptions: connectOptions(p.config),
-    issuers: loadIssuers(p.config),
+    issuers: new IssuerRegistry(loadIssuers(p.config), p.store.issuers, (m) => p.log.warn(m)),
     call: (op, params, caller) => p.plane.call(op, params, caller),
     opInfo: (name) => {
       const op = p.plane.find(name);
-      return op && { role: op.role, remote: op.remote };
+      return op && { role: op.role, remote: op.remote, mutating: op.mutating };
     },
-    commands: { lastTs: (i) => p.store.commands.lastTs(i), nonceSeen: (i, n) => p.store.commands.nonceSeen(i, n), accept: (i, ts, n, exp, now) => p.store.commands.accept(i, ts, n, exp, now) },
+    commands: p.store.commands,
     nextSession: () => {
       const row = db.prepare("SELECT value FROM meta WHERE key = 'fleet.session'").get() as { value: string } | undefined;
       const next = (Number(row?.value ?? 0) || 0) + 1;
@@ -97,7 +98,7 @@ export function createFleetLink(p: FleetParts): FleetLink {
       return next;
     },
     ...(p.dashboard ? { dashboard: p.dashboard } : {}),
-    audit: (e) => p.store.audit.append({ ts: Date.now(), actor: e.actor, op: e.op, params: {}, outcome: e.outcome, ...(e.code ? { errorCode: e.code } : {}) }),
+    audit: (e, withinMs) => p.store.audit.append({ ts: Date.now(), actor: e.actor, op: e.op, params: {}, outcome: e.outcome, ...(e.code ? { errorCode: e.code } : {}) }, withinMs),
     emit: (type, data) => p.emit(type, data),
     log: p.log,
   });

@@ -5,6 +5,8 @@
  * sees a steady sensor is alive). Configured per type in `fleet.telemetry`; nothing is sent for
  * types that are not listed.
  */
+import type { Tele } from './payloads';
+
 export interface TelemetryRule {
   deadband: number;
   minIntervalMs: number;
@@ -31,6 +33,6 @@ export class Telemetry {
       if (Math.abs(value - prev.value) < rule.deadband && since < rule.maxIntervalMs) return undefined;
     }
     this.last.set(type, { value, at: now });
-    return JSON.stringify({ v: 1, value, unit, ts });
+    return JSON.stringify({ v: 1, value, unit, ts } satisfies Tele);
   }
 }

@@ -20,9 +20,20 @@ pattern read openstarry/collector/status
 user ops
 topic write openstarry/v1/+/cmd/req/#
 topic read openstarry/v1/#
+topic readwrite openstarry/collector/status
 `;
 
-export async function startMosquitto(users: Record<string, string>): Promise<{ url: string; socket: string; dir: string }> {
+export interface Mosquitto {
+  url: string;
+  socket: string;
+  dir: string;
+  /** stops the broker (its sessions and retained messages are gone: persistence is off) */
+  stop(): Promise<void>;
+  /** starts it again on the same socket */
+  start(): Promise<void>;
+}
+
+export async function startMosquitto(users: Record<string, string>): Promise<Mosquitto> {
   // short: a Unix socket path is at most 107 bytes
   const dir = fs.mkdtempSync('/tmp/mq-');
   const pw = path.join(dir, 'pw');
@@ -30,17 +41,31 @@ export async function startMosquitto(users: Record<string, string>): Promise<{ u
   fs.writeFileSync(path.join(dir, 'acl'), ACL);
   const socket = path.join(dir, 's');
   fs.writeFileSync(path.join(dir, 'conf'), [`listener 0 ${socket}`, 'allow_anonymous false', `password_file ${pw}`, `acl_file ${path.join(dir, 'acl')}`, 'persistence false', ...(isRoot ? ['user root'] : []), ''].join('\n'));
-  const proc: ChildProcess = spawn('mosquitto', ['-c', path.join(dir, 'conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stderr?.on('data', (d: Buffer) => (out += String(d)));
-  proc.stdout?.on('data', (d: Buffer) => (out += String(d)));
-  afterAll(() => {
-    proc.kill();
+  let proc: ChildProcess | undefined;
+  const start = async (): Promise<void> => {
+    fs.rmSync(socket, { force: true });
+    const p = spawn('mosquitto', ['-c', path.join(dir, 'conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc = p;
+    let out = '';
+    p.stderr?.on('data', (d: Buffer) => (out += String(d)));
+    p.stdout?.on('data', (d: Buffer) => (out += String(d)));
+    await waitFor('mosquitto listening', () => {
+      if (p.exitCode !== null) throw new Error(`mosquitto exited: ${out}`);
+      return fs.existsSync(socket);
+    });
+  };
+  const stop = async (): Promise<void> => {
+    const p = proc;
+    proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill();
+    await exited;
+  };
+  afterAll(async () => {
+    await stop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  await waitFor('mosquitto listening', () => {
-    if (proc.exitCode !== null) throw new Error(`mosquitto exited: ${out}`);
-    return fs.existsSync(socket);
-  });
-  return { url: `unix://${socket}`, socket, dir };
+  await start();
+  return { url: `unix://${socket}`, socket, dir, stop, start };
 }

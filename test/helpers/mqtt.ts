@@ -33,8 +33,10 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-export async function listen(url: string, filter: string): Promise<Listener> {
-  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
+/** a client subscribed to `filter`; `unix://` URLs (the daemon's spelling) work too */
+export async function listen(url: string, filter: string, opts: { protocolVersion?: 4 | 5; username?: string; password?: string } = {}): Promise<Listener> {
+  const target = url.startsWith('unix://') ? `mqtt+unix://${url.slice('unix://'.length)}` : url;
+  const client = await mqtt.connectAsync(target, { protocolVersion: 4, reconnectPeriod: 0, ...opts });
   const messages: Listener['messages'] = [];
   client.on('message', (topic, payload, packet) => messages.push({ topic, payload: payload.toString(), retain: packet.retain }));
   await client.subscribeAsync(filter, { qos: 1 });
