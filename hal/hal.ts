@@ -70,6 +70,9 @@ interface SensorRuntime {
   unavailable?: string;
   /** fed from a trace instead of polled */
   replayed?: boolean;
+  /** polls that gave a reading, and polls that failed (for /metrics) */
+  reads: number;
+  readErrors: number;
 }
 
 export class Hal {
@@ -326,7 +329,7 @@ export class Hal {
   }
 
   private async openSensor(d: SensorConfig): Promise<SensorRuntime> {
-    const s: SensorRuntime = { config: d, values: new Map() };
+    const s: SensorRuntime = { config: d, values: new Map(), reads: 0, readErrors: 0 };
     try {
       if (d.driver === 'bme280') {
         const chip = new Bme280(this.backends.i2c(d.bus ?? ''), d.address ?? 0x76);
@@ -401,10 +404,16 @@ export class Hal {
     }, delay);
   }
 
+  /** per sensor device: polls that gave a reading and polls that failed, since the start */
+  counters(): Array<{ deviceId: string; reads: number; errors: number }> {
+    return [...this.sensors.values()].map((s) => ({ deviceId: s.config.id, reads: s.reads, errors: s.readErrors }));
+  }
+
   private async poll(s: SensorRuntime): Promise<void> {
     if (!s.read) return;
     try {
       const raw = await s.read();
+      s.reads++;
       const ts = this.now();
       for (const [k, v] of Object.entries(raw)) s.values.set(k, { raw: v, ts });
       s.error = undefined;
@@ -412,6 +421,7 @@ export class Hal {
     } catch (err) {
       // HAL_E_BUSY is "not ready yet" (no measurement, no line heard): neither a fault nor an event.
       if ((err as { code?: string }).code === 'HAL_E_BUSY') return;
+      s.readErrors++;
       const first = s.error === undefined;
       s.error = (err as Error).message;
       if (first) this.events.emit('hal:error', { deviceId: s.config.id, error: s.error });

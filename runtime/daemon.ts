@@ -30,9 +30,11 @@ import { OPERATIONS } from './control/ops/index';
 import { ControlPlane } from './control/plane';
 import type { ControlServices, DaemonInfo, SubsystemHealth } from './control/services';
 import { ControlSocketServer, prepareSocketDir } from './control/socket-server';
-import { writeToken } from './control/token';
+import { readOrCreateToken, writeToken } from './control/token';
 import { registerHealth } from './http/health';
 import { HttpServer } from './http/server';
+import { registerStatusRoutes } from './http/routes';
+import type { SseHub } from './http/stream';
 import type { Logger } from './log';
 import { boardDirs, findBoard } from './boards';
 import type { DoctorCheck } from './doctor';
@@ -69,6 +71,8 @@ export class Daemon {
   private store: Store | undefined;
   private supervisor: Supervisor | undefined;
   private http: HttpServer | undefined;
+  private streams: SseHub | undefined;
+  private httpToken = '';
   private socket: ControlSocketServer | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
@@ -300,6 +304,8 @@ export class Daemon {
           this.services = services;
           prepareSocketDir(path.dirname(this.socketPath));
           const token = writeToken(tokenPathFor(this.socketPath));
+          // the HTTP bearer token: the control token, unless http.tokenFile names its own (DESIGN §12.16)
+          this.httpToken = cfg.http.tokenFile ? readOrCreateToken(cfg.http.tokenFile) : token;
           this.socket = new ControlSocketServer(plane, { path: this.socketPath, token, maxLineBytes: cfg.control.maxLineBytes, maxConnections: cfg.control.maxConnections }, this.log);
           await this.socket.start();
         },
@@ -313,6 +319,14 @@ export class Daemon {
         start: async () => {
           this.http = new HttpServer({ listen: cfg.http.listen, allowedHosts: cfg.http.allowedHosts }, this.log);
           registerHealth(this.http, () => this.health(), packageVersion());
+          this.streams = registerStatusRoutes(this.http, {
+            plane: this.must(this.plane),
+            bus,
+            token: () => this.httpToken,
+            dashboard: () => this.dashboard,
+            rules: () => this.rules?.list().rules ?? [],
+            hal: () => this.hal?.counters() ?? [],
+          });
           const { listen: hooksListen, ...sources } = cfg.hooks;
           if (Object.keys(sources).length > 0) {
             // loaded only when a webhook source is configured (DESIGN §12.13)
@@ -329,6 +343,7 @@ export class Daemon {
           await this.http.start();
         },
         stop: async () => {
+          this.streams?.close();
           await this.hooksHttp?.stop();
           await this.http?.stop();
         },
@@ -429,6 +444,13 @@ export class Daemon {
     return { state: this.fleet?.state ?? 'connecting', broker: redactUrl(broker) };
   }
 
+  /** an unreachable broker is degraded, never down: the device keeps working, the outbox keeps events */
+  private fleetHealth(): SubsystemHealth {
+    const f = this.fleetState();
+    if (f.state === 'disabled') return { name: 'fleet', state: 'disabled', detail: 'no broker configured' };
+    return { name: 'fleet', state: f.state === 'online' ? 'ok' : 'degraded', detail: `${f.state}: ${f.broker ?? ''}` };
+  }
+
   /** On a second stop signal: end every agent at once. */
   killAgentsNow(): void {
     for (const s of this.supervisor?.list() ?? []) this.supervisor?.get(s.instance)?.signal('SIGKILL');
@@ -489,7 +511,7 @@ export class Daemon {
       this.halHealth(),
       this.rulesHealth(),
       ...(this.docker ? [{ name: 'docker', state: this.docker.problem ? ('degraded' as const) : ('ok' as const), detail: this.docker.problem ?? this.loaded.config.docker.socket }] : []),
-      { name: 'fleet', state: 'disabled', detail: this.loaded.config.fleet.broker ? 'fleet link not in this build' : 'no broker configured' },
+      this.fleetHealth(),
     ];
   }
 

@@ -53,6 +53,10 @@ await Promise.all([
   build({ ...common, entryPoints: [path.join(root, 'hal/sim/fake-rpicam.ts')], outfile: path.join(dist, 'sim/fake-rpicam.mjs'), sourcemap: false }),
 ]);
 fs.copyFileSync(path.join(root, 'runtime/sdk/node/types.ts'), path.join(dist, 'sdk/types.d.ts'));
+// The status page: served as files, no build step of its own (DESIGN §9); uPlot from npm.
+fs.mkdirSync(path.join(dist, 'page'), { recursive: true });
+for (const f of fs.readdirSync(path.join(root, 'runtime/http/page'))) fs.copyFileSync(path.join(root, 'runtime/http/page', f), path.join(dist, 'page', f));
+for (const f of ['uPlot.iife.min.js', 'uPlot.min.css']) fs.copyFileSync(path.join(root, 'node_modules/uplot/dist', f), path.join(dist, 'page', f));
 for (const f of ['openstarryd.mjs', 'openstarryctl.mjs', 'sdk/runner.mjs', 'sdk/worker-host.mjs']) fs.chmodSync(path.join(dist, f), 0o755);
 
 // AssemblyScript agents (examples, test fixtures): every folder with assembly/index.ts and an

@@ -25,3 +25,14 @@ export function tokensEqual(given: unknown, expected: string): boolean {
   const b = crypto.createHash('sha256').update(expected).digest();
   return crypto.timingSafeEqual(a, b);
 }
+
+/** a token kept in its own file (`http.tokenFile`): read when it exists, else generated once (0640) */
+export function readOrCreateToken(file: string): string {
+  try {
+    const t = readToken(file);
+    if (t.length >= 16) return t;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  return writeToken(file);
+}

@@ -36,6 +36,7 @@ export const agentEntry = z.strictObject({
   cpuPercent: z.number().nullable(),
   rssBytes: z.number().nullable(),
   reason: z.string().nullable(),
+  tokens: z.number().describe('tokens the agent reported since the instance started'),
   /** the agent's latest state snapshot (JSON, capped), and when it was taken */
   snapshot: z.unknown().nullable(),
   snapshotAt: z.number().nullable(),

@@ -20,6 +20,8 @@ export interface AgentRow {
   cpuPercent: number | null;
   rssBytes: number | null;
   reason: string | null;
+  /** tokens the agent reported since the instance started */
+  tokens: number;
 }
 
 export interface ProjectorSources {

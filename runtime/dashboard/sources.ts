@@ -36,13 +36,13 @@ export function daemonSources(p: DaemonParts): ProjectorSources {
       };
     },
     agents: () =>
-      p.supervisor.list().map((s) => ({ instance: s.instance, agent: s.agent, driver: s.driver, state: s.state, restarts: s.restarts, uptimeMs: s.uptimeMs, cpuPercent: s.cpuPercent, rssBytes: s.rssBytes, reason: s.reason })),
+      p.supervisor.list().map((s) => ({ instance: s.instance, agent: s.agent, driver: s.driver, state: s.state, restarts: s.restarts, uptimeMs: s.uptimeMs, cpuPercent: s.cpuPercent, rssBytes: s.rssBytes, reason: s.reason, tokens: s.tokens })),
     hal: () => ({ board: p.info().board, devices: p.hal?.list() ?? [] }),
     rules: () => {
       const r = p.rules?.list();
       return { etag: r?.etag ?? null, rules: r?.rules ?? [], timers: r?.timers ?? {} };
     },
-    fleet: () => ({ ...(p.fleet?.() ?? { state: 'disabled' as const, broker: null }), outbox: p.rules?.outboxLength ?? 0 }),
+    fleet: () => ({ ...(p.fleet?.() ?? { state: 'disabled' as const, broker: null }), outbox: p.store.outbox.stats().messages }),
     snapshot: (instance, timeoutMs) => {
       const inst = p.supervisor.get(instance);
       return inst ? inst.snapshot(timeoutMs) : Promise.reject(new Error(`instance ${instance} is gone`));

@@ -41,7 +41,7 @@ export function fleetView(s: Section, h: Hysteresis = new Hysteresis()): unknown
   if (s.name === 'agents') {
     const value = s.value as { instances: Array<Record<string, unknown>> };
     const view = {
-      instances: value.instances.map(({ uptimeMs, cpuPercent, rssBytes, snapshotAt: _at, ...rest }) => {
+      instances: value.instances.map(({ uptimeMs, cpuPercent, rssBytes, snapshotAt: _at, tokens: _t, ...rest }) => {
         const id = `agents/${String(rest.instance)}/`;
         return {
           ...rest,

@@ -27,7 +27,13 @@ export class HttpServer {
   constructor(
     private readonly opts: HttpServerOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    const { host, port } = splitHostPort(opts.listen);
+    this.allowed = allowedHostSet(host, port, opts.allowedHosts);
+  }
+
+  /** the request handler, for tests that inject requests without a socket */
+  readonly handle = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.dispatch(req, res);
 
   /** Registers `handler` for `path` (exact) or for everything under it (`path/*`). */
   route(method: string, path: string, handler: RouteHandler): void {
@@ -37,7 +43,7 @@ export class HttpServer {
 
   async start(): Promise<void> {
     const { host, port } = splitHostPort(this.opts.listen);
-    const server = http.createServer((req, res) => void this.dispatch(req, res));
+    const server = http.createServer(this.handle);
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;

@@ -55,6 +55,7 @@ export const agentOps = [
         installedAt: a.installedAt,
         updatedAt: a.updatedAt,
         upgrades: services.store.agents.history(a.id).length - 1,
+        ...grantsOf(a.manifest),
       })),
   }),
   defineOp({
@@ -117,3 +118,13 @@ export const agentOps = [
     },
   }),
 ];
+
+/** what the status page shows of an installed agent's manifest: its limits and what it was granted */
+function grantsOf(manifest: string): { limits?: unknown; capabilities?: unknown; restart?: unknown } {
+  try {
+    const m = JSON.parse(manifest) as { limits?: unknown; capabilities?: unknown; restart?: unknown };
+    return { limits: m.limits, capabilities: m.capabilities, restart: m.restart };
+  } catch {
+    return {};
+  }
+}

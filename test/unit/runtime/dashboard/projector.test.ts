@@ -10,7 +10,7 @@ import { tmpDir } from '../../../helpers/tmp';
 const stores: Store[] = [];
 afterEach(() => stores.splice(0).forEach((s) => s.close()));
 
-const row = (instance: string, state = 'running'): AgentRow => ({ instance, agent: instance.split('-')[0] ?? instance, driver: 'process', state, restarts: 0, uptimeMs: 1, cpuPercent: 0, rssBytes: 1, reason: null });
+const row = (instance: string, state = 'running'): AgentRow => ({ instance, agent: instance.split('-')[0] ?? instance, driver: 'process', state, restarts: 0, uptimeMs: 1, cpuPercent: 0, rssBytes: 1, reason: null, tokens: 0 });
 
 function sources(rows: () => AgentRow[], answer: (instance: string) => Promise<unknown>, store?: Store): ProjectorSources {
   return {

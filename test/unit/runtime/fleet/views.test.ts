@@ -4,7 +4,7 @@ import type { Section } from '../../../../runtime/dashboard/model';
 import { fleetView, Hysteresis } from '../../../../runtime/fleet/views';
 
 const agents = (at: number, uptimeMs: number, cpu: number, rss: number): Section =>
-  ({ name: 'agents', v: 1, rev: 1, at, value: { instances: [{ instance: 'a-1', agent: 'a', driver: 'wasm', state: 'running', restarts: 0, uptimeMs, cpuPercent: cpu, rssBytes: rss, reason: null, snapshot: { n: 1 }, snapshotAt: at }] } });
+  ({ name: 'agents', v: 1, rev: 1, at, value: { instances: [{ instance: 'a-1', agent: 'a', driver: 'wasm', state: 'running', restarts: 0, uptimeMs, cpuPercent: cpu, rssBytes: rss, reason: null, tokens: 12, snapshot: { n: 1 }, snapshotAt: at }] } });
 
 describe('fleet views', () => {
   it('an idle agent looks the same round after round', () => {
