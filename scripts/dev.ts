@@ -18,7 +18,7 @@ const config = YAML.parse(fs.readFileSync(configFile, 'utf8')) as { http?: { lis
 
 console.log(`openstarryd dev: home ${rel(home)}, board sim`);
 console.log(`  CLI:    bin/openstarryctl --home ${rel(home)} ps      (or: export OPENSTARRYD_HOME=${rel(home)})`);
-console.log(`  HTTP:   http://${config.http?.listen ?? '127.0.0.1:8470'}/healthz`);
+console.log(`  page:   http://${config.http?.listen ?? '127.0.0.1:8470'}/  (unlock with the token below)`);
 console.log(`  token:  ${rel(tokenPathFor(socket))} (the CLI reads it itself)`);
 console.log('');
 

@@ -15,6 +15,7 @@ import { createStore } from '../../runtime/store/store';
 import { median, rssOf, sleep, spawnToHelloMs, startUntil, ussOf } from './measure';
 import { dockerBench } from './docker';
 import { fleetBench } from './fleet';
+import { httpBench } from './http';
 import { rulesBench } from './rules';
 import { serialBench } from './serial';
 import { wasmBench } from './wasm';
@@ -192,6 +193,7 @@ await dockerBench(root, work, add);
 await serialBench(work, add);
 await rulesBench(root, work, add);
 await fleetBench(root, work, add);
+await httpBench(root, work, add);
 fs.rmSync(work, { recursive: true, force: true });
 
 const header = ['benchmark', 'value', 'baseline', 'ratio', 'budget'];
