@@ -31,7 +31,7 @@ export function statusOf(code: string, details?: Record<string, unknown>): numbe
   if (typeof details?.status === 'number') return details.status;
   if (code === 'OSZ_E_UNAUTHORIZED') return 401;
   if (code === 'OSZ_E_FORBIDDEN') return 403;
-  if (code === 'OSZ_E_UNKNOWN_OPERATION' || code.startsWith('OSZ_E_NO_SUCH_') || code === 'HAL_E_UNKNOWN_DEVICE') return 404;
+  if (code === 'OSZ_E_UNKNOWN_OPERATION' || /^OSZ_E_NO_SUCH_[A-Z]+$/.test(code) || code === 'HAL_E_UNKNOWN_DEVICE') return 404;
   if (code === 'OSZ_E_REQUEST_TOO_LARGE') return 413;
   if (['OSZ_E_ETAG_MISMATCH', 'OSZ_E_SINGLETON_RUNNING', 'OSZ_E_AGENT_IN_USE', 'OSZ_E_PLUGIN_IN_USE'].includes(code)) return 409;
   if (code === 'OSZ_E_INTERNAL') return 500;
