@@ -109,7 +109,9 @@ export async function fleetBench(root: string, work: string, add: Add): Promise<
   const windowMs = 60_000;
   await sleep(windowMs);
   counting = false;
-  const perMonthMb = ((bytes / windowMs) * 3600_000 * 24 * 30) / 1e6;
+  const perHour = (bytes / windowMs) * 3600_000;
+  const perMonthMb = (perHour * 24 * 30) / 1e6;
+  add('idle device, 20 agents: bytes an hour published', perHour, 'B/hour', (50e6 / 30 / 24), null);
   add('idle device, 20 agents: MB a month published (diffs and buckets) vs the 50 MB ceiling', perMonthMb, 'MB/month', 50, null, 50);
 
   client.close();

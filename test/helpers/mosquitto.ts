@@ -33,14 +33,21 @@ export interface Mosquitto {
   start(): Promise<void>;
 }
 
-export async function startMosquitto(users: Record<string, string>): Promise<Mosquitto> {
+/**
+ * `users`: password users. `tls`: also a TLS listener on 127.0.0.1 that requires a client
+ * certificate from `ca` and takes its CN as the username (so the same ACL applies); `url` is then
+ * that listener's `mqtts://` address.
+ */
+export async function startMosquitto(users: Record<string, string>, tls?: { ca: string; cert: string; key: string; port: number }): Promise<Mosquitto> {
   // short: a Unix socket path is at most 107 bytes
   const dir = fs.mkdtempSync('/tmp/mq-');
   const pw = path.join(dir, 'pw');
   for (const [i, [user, pass]] of Object.entries(users).entries()) execFileSync('mosquitto_passwd', [...(i === 0 ? ['-c'] : []), '-b', pw, user, pass]);
   fs.writeFileSync(path.join(dir, 'acl'), ACL);
   const socket = path.join(dir, 's');
-  fs.writeFileSync(path.join(dir, 'conf'), [`listener 0 ${socket}`, 'allow_anonymous false', `password_file ${pw}`, `acl_file ${path.join(dir, 'acl')}`, 'persistence false', ...(isRoot ? ['user root'] : []), ''].join('\n'));
+  const tlsListener = tls ? [`listener ${tls.port} 127.0.0.1`, `cafile ${tls.ca}`, `certfile ${tls.cert}`, `keyfile ${tls.key}`, 'require_certificate true', 'use_identity_as_username true'] : [];
+  // per_listener_settings false: one password file and ACL for both listeners
+  fs.writeFileSync(path.join(dir, 'conf'), [`listener 0 ${socket}`, ...tlsListener, 'allow_anonymous false', `password_file ${pw}`, `acl_file ${path.join(dir, 'acl')}`, 'persistence false', ...(isRoot ? ['user root'] : []), ''].join('\n'));
   let proc: ChildProcess | undefined;
   const start = async (): Promise<void> => {
     fs.rmSync(socket, { force: true });
@@ -67,5 +74,5 @@ export async function startMosquitto(users: Record<string, string>): Promise<Mos
     fs.rmSync(dir, { recursive: true, force: true });
   });
   await start();
-  return { url: `unix://${socket}`, socket, dir, stop, start };
+  return { url: tls ? `mqtts://127.0.0.1:${tls.port}` : `unix://${socket}`, socket, dir, stop, start };
 }
