@@ -6,6 +6,7 @@ import { ConfigError, type LoadedConfig, loadConfig } from './config/loader';
 import { homePaths } from './config/paths';
 import { boardDirs } from './boards';
 import { driveSafeState } from './safe-state';
+import { systemdNotifier } from './systemd/notify';
 import { loadProfile } from '../hal/profile/load';
 import { FLAG_HELP, parseDaemonFlags } from './config/flags';
 import { redactConfig } from './config/redact';
@@ -57,9 +58,14 @@ export async function runDaemon(argv: string[]): Promise<number> {
     process.stderr.write(`openstarryd: ${e instanceof OszError ? `${e.code}: ${e.message}\n  hint: ${e.hint}` : e.message}\n`);
     return 78;
   }
+  // systemd's notify socket, when it runs us (a no-op elsewhere)
+  const notify = await systemdNotifier(process.env, (m) => log.warn('systemd', m));
   try {
     await daemon.start();
+    notify.ready(`serving; http ${daemon.httpAddress ?? 'off'}`);
   } catch (err) {
+    notify.status(`cannot start: ${(err as Error).message}`);
+    notify.close();
     const e = err as Error;
     const oe = e instanceof OszError ? e : toOszError(e);
     log.error('daemon', `cannot start: ${oe.code === 'OSZ_E_INTERNAL' ? e.message : `${oe.code}: ${oe.message} (${oe.hint})`}`);
@@ -77,9 +83,10 @@ export async function runDaemon(argv: string[]): Promise<number> {
       }
       stopping = true;
       log.info('daemon', `${sig}: stopping`);
+      notify.stopping();
       daemon.stop().then(
-        () => resolve(0),
-        () => resolve(70),
+        () => (notify.close(), resolve(0)),
+        () => (notify.close(), resolve(70)),
       );
     };
     process.on('SIGTERM', onSignal);
