@@ -36,7 +36,7 @@ await Promise.all([
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
     outExtension: { '.js': '.mjs' },
-    external: ['better-sqlite3', '@serialport/bindings-cpp'],
+    external: ['better-sqlite3', '@serialport/bindings-cpp', 'unix-dgram'],
     metafile: true,
   }).then((r) => {
     // chunks of earlier builds (other hashes) would pile up in dist/chunks: keep this build's only

@@ -112,7 +112,10 @@ export class SseHub {
     this.write(withToken, open === full ? withToken : `event: ${event}\ndata: ${JSON.stringify(open)}\n\n`);
   }
 
-  private write(withToken: string, open: string): void {
+  private write(withTokenText: string, openText: string): void {
+    // encoded once, written to every client
+    const withToken = Buffer.from(withTokenText);
+    const open = openText === withTokenText ? withToken : Buffer.from(openText);
     for (const c of this.clients) {
       if (c.res.writableLength > MAX_BUFFERED) {
         this.dropped++;

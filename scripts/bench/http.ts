@@ -102,7 +102,8 @@ export async function httpBench(root: string, work: string, add: Add): Promise<v
   };
   const one = await fanout(1);
   const fifty = await fanout(50);
-  add('SSE fan-out of one event to 50 clients vs to 1 client (emit to last delivery)', fifty, 'ms', one, 4);
+  // no budget in the issue: the 50 readers share this bench's one process, so their parsing is in the figure too
+  add('SSE fan-out of one event to 50 clients vs to 1 client (emit to last delivery)', fifty, 'ms', one, null);
 
   client.close();
   daemon.proc.kill('SIGTERM');
