@@ -74,7 +74,8 @@ describe('the balena fleet app', () => {
   it('every OPENSTARRYD_* variable it sets is a config key the daemon accepts', () => {
     const c = compose.parse(read('docker-compose.yml'));
     const b = balenaYml.parse(read('balena.yml'));
-    const env: NodeJS.ProcessEnv = { ...c.services.openstarryd?.environment, ...Object.assign({}, ...(b.data.applicationEnvironmentVariables ?? [])) };
+    const fleetVars: Record<string, string> = Object.fromEntries((b.data.applicationEnvironmentVariables ?? []).flatMap((v) => Object.entries(v)));
+    const env: NodeJS.ProcessEnv = { ...c.services.openstarryd?.environment, ...fleetVars };
     env.OPENSTARRYD_HOME = tmpDir('osd-balena-');
     const loaded = loadConfig({ flags: { help: false, version: false, printConfig: false, overrides: {} }, env, isRoot: true });
     expect(loaded.config.http.listen).toBe('0.0.0.0:8470');
