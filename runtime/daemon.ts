@@ -34,6 +34,7 @@ import { readOrCreateToken, writeToken } from './control/token';
 import { registerHealth } from './http/health';
 import { HttpServer } from './http/server';
 import { registerStatusRoutes } from './http/routes';
+import { FIRSTBOOT_STATUS } from './firstboot/apply';
 import type { SseHub } from './http/stream';
 import type { Logger } from './log';
 import { boardDirs, findBoard } from './boards';
@@ -444,6 +445,16 @@ export class Daemon {
     return { state: this.fleet?.state ?? 'connecting', broker: redactUrl(broker) };
   }
 
+  /** a device.yaml that first boot rejected: the daemon runs local-only, and says why (docs/first-boot.md) */
+  private firstbootHealth(): SubsystemHealth[] {
+    try {
+      const s = JSON.parse(fs.readFileSync(path.join(this.paths.home, FIRSTBOOT_STATUS), 'utf8')) as { error?: unknown };
+      return [{ name: 'firstboot', state: 'degraded', detail: `device.yaml was rejected, running local-only: ${String(s.error).slice(0, 500)}` }];
+    } catch {
+      return [];
+    }
+  }
+
   /** an unreachable broker is degraded, never down: the device keeps working, the outbox keeps events */
   private fleetHealth(): SubsystemHealth {
     const f = this.fleetState();
@@ -512,6 +523,7 @@ export class Daemon {
       this.rulesHealth(),
       ...(this.docker ? [{ name: 'docker', state: this.docker.problem ? ('degraded' as const) : ('ok' as const), detail: this.docker.problem ?? this.loaded.config.docker.socket }] : []),
       this.fleetHealth(),
+      ...this.firstbootHealth(),
     ];
   }
 

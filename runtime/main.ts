@@ -7,6 +7,7 @@ import { homePaths } from './config/paths';
 import { boardDirs } from './boards';
 import { driveSafeState } from './safe-state';
 import { systemdNotifier } from './systemd/notify';
+import { firstbootCommand } from './firstboot/command';
 import { loadProfile } from '../hal/profile/load';
 import { FLAG_HELP, parseDaemonFlags } from './config/flags';
 import { redactConfig } from './config/redact';
@@ -17,6 +18,8 @@ import { packageVersion } from './util/package-root';
 import YAML from 'yaml';
 
 export async function runDaemon(argv: string[]): Promise<number> {
+  // a root oneshot before the daemon, with flags of its own
+  if (argv[0] === 'firstboot') return firstbootCommand(argv.slice(1));
   let flags;
   try {
     flags = parseDaemonFlags(argv);
@@ -33,7 +36,7 @@ export async function runDaemon(argv: string[]): Promise<number> {
     return 0;
   }
   if (flags.command !== undefined && flags.command !== 'safe-state') {
-    process.stderr.write(`openstarryd: unknown command "${flags.command}" (commands: safe-state)\n`);
+    process.stderr.write(`openstarryd: unknown command "${flags.command}" (commands: safe-state, firstboot)\n`);
     return 64;
   }
   let loaded;

@@ -42,6 +42,7 @@ const OPTIONS = {
 
 export const FLAG_HELP = `Usage: openstarryd [flags]
        openstarryd safe-state [--board NAME]   every actuator to its safe state, no daemon needed
+       openstarryd firstboot [--boot DIR]      take openstarry/device.yaml off the boot partition (root)
 
   --home DIR          daemon home (env OPENSTARRYD_HOME; root: /var/lib/openstarry, others: ~/.openstarry)
   --config FILE       config file (default <home>/openstarryd.yaml)

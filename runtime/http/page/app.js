@@ -423,6 +423,16 @@
       toast(e.message);
     }
   });
+  // subsystems that are degraded or down (/healthz): a broker away, a rejected device.yaml, a full disk
+  async function refreshHealth() {
+    const r = await fetch('/healthz').catch(() => null);
+    const body = r ? await r.json().catch(() => null) : null;
+    const bad = body ? body.subsystems.filter((x) => x.state === 'degraded' || x.state === 'down') : [];
+    $('problems').hidden = bad.length === 0;
+    $('problems').replaceChildren(...bad.map((x) => el('li', { class: x.state, text: `${x.name}: ${x.state}${x.detail ? ` (${x.detail})` : ''}` })));
+  }
+  setInterval(refreshHealth, 10000);
+  refreshHealth();
   window.addEventListener('resize', queueRender);
   setInterval(renderOverview, 1000);
 

@@ -14,6 +14,7 @@ import { REPO, tmpDir } from '../../helpers/tmp';
 
 const UNIT = path.join(REPO, 'images/systemd/openstarryd.service');
 const DOCKER = path.join(REPO, 'images/systemd/openstarryd.service.d/docker.conf');
+const FIRSTBOOT = path.join(REPO, 'images/systemd/openstarry-firstboot.service');
 const EXPOSURE_BUDGET = 2.5;
 
 /** `Key=value` lines of a unit file, repeated keys kept in order */
@@ -34,6 +35,7 @@ function stageRoot(withDocker: boolean): string {
   fs.mkdirSync(units, { recursive: true });
   fs.cpSync('/lib/systemd/system', units, { recursive: true, dereference: false, filter: (src) => !fs.lstatSync(src).isSymbolicLink() || fs.existsSync(src) });
   fs.copyFileSync(UNIT, path.join(units, 'openstarryd.service'));
+  fs.copyFileSync(FIRSTBOOT, path.join(units, 'openstarry-firstboot.service'));
   if (withDocker) {
     fs.mkdirSync(path.join(root, 'etc/systemd/system/openstarryd.service.d'), { recursive: true });
     fs.copyFileSync(DOCKER, path.join(root, 'etc/systemd/system/openstarryd.service.d/docker.conf'));
@@ -56,7 +58,7 @@ const analyze = (args: string[]): { code: number; out: string } => {
 describeWith('the systemd unit', [hasCommand('systemd-analyze', 'systemd')], () => {
   it('passes systemd-analyze verify in a staged image root, with and without the docker drop-in', () => {
     for (const docker of [false, true]) {
-      const r = analyze(['verify', `--root=${stageRoot(docker)}`, 'openstarryd.service']);
+      const r = analyze(['verify', `--root=${stageRoot(docker)}`, 'openstarryd.service', 'openstarry-firstboot.service']);
       expect([docker, r.code, r.out.trim()]).toEqual([docker, 0, '']);
     }
   });
@@ -66,6 +68,14 @@ describeWith('the systemd unit', [hasCommand('systemd-analyze', 'systemd')], () 
     const score = Number(/Overall exposure level for openstarryd\.service: ([\d.]+)/.exec(r.out)?.[1]);
     expect(score).toBeGreaterThan(0);
     expect(score).toBeLessThanOrEqual(EXPOSURE_BUDGET);
+  });
+
+  it('runs first boot as a root oneshot before the daemon, only when a device.yaml is there', () => {
+    expect(values(FIRSTBOOT, 'Type')).toEqual(['oneshot']);
+    expect(values(FIRSTBOOT, 'User')).toEqual([]);
+    expect(values(FIRSTBOOT, 'Before')).toEqual(['openstarryd.service']);
+    expect(values(FIRSTBOOT, 'ConditionPathExists')).toEqual(['/boot/firmware/openstarry/device.yaml']);
+    expect(values(FIRSTBOOT, 'ExecStart')[0]).toMatch(/^\/opt\/openstarry\/bin\/openstarryd firstboot --boot \/boot\/firmware /);
   });
 
   it('is Type=notify with a watchdog, restarts on failure, drives actuators safe after any stop', () => {
