@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'var/**', 'node_modules/**', 'examples/**/*.mjs', 'test/fixtures/**/*.mjs', 'coverage/**', 'runtime/sdk/assemblyscript/**', '**/assembly/**'] },
+  { ignores: ['dist/**', 'out/**', '.bundle-cache/**', 'test-output/**', 'var/**', 'node_modules/**', 'examples/**/*.mjs', 'test/fixtures/**/*.mjs', 'coverage/**', 'runtime/sdk/assemblyscript/**', '**/assembly/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
