@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   socat mosquitto openssl docker.io busybox-static chromium
-  genimage mtools dosfstools e2fsprogs fdisk fakeroot
+  genimage mtools dosfstools e2fsprogs fdisk fakeroot xz-utils
   qemu-user util-linux
   g++-aarch64-linux-gnu libc6-arm64-cross libstdc++6-arm64-cross
 )
