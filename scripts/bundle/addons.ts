@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Arch } from './node-runtime';
+import { type Arch, renameOrDrop } from './node-runtime';
 
 /** what the bundled daemon loads from node_modules at run time */
 export const RUNTIME_PACKAGES = ['better-sqlite3', 'serialport', 'unix-dgram', 'i2c-bus'];
@@ -72,24 +72,25 @@ export function buildAddon(root: string, cache: string, pkg: string, arch: Arch,
   const version = readPkg(path.join(root, 'node_modules', pkg)).version;
   const out = path.join(cache, 'addons', `${pkg.replace('/', '+')}-${version}-linux-${arch}-node${nodeVersion}`);
   if (fs.existsSync(path.join(out, 'done'))) return out;
-  const work = path.join(cache, 'work', `${pkg.replace('/', '+')}-${arch}`);
-  fs.rmSync(work, { recursive: true, force: true });
-  fs.mkdirSync(path.dirname(work), { recursive: true });
+  fs.mkdirSync(path.join(cache, 'work'), { recursive: true });
+  const work = fs.mkdtempSync(path.join(cache, 'work', `${pkg.replace('/', '+')}-${arch}-`));
+  fs.rmSync(work, { recursive: true });
   fs.cpSync(path.join(root, 'node_modules', pkg), work, { recursive: true, filter: (src) => !src.includes(`${path.sep}build${path.sep}`) && !src.endsWith(`${path.sep}build`) });
   // the package's own dependencies at build time (nan, bindings) resolve from the checkout
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(work, 'node_modules'), 'dir');
   const cross = arch === 'arm64' && process.arch !== 'arm64' ? { CC: 'aarch64-linux-gnu-gcc', CXX: 'aarch64-linux-gnu-g++', LINK: 'aarch64-linux-gnu-g++', AR: 'aarch64-linux-gnu-ar' } : {};
   process.stderr.write(`bundle: building ${pkg}@${version} for linux-${arch}, Node ${nodeVersion}\n`);
   execFileSync(process.execPath, [gyp(), 'rebuild', `--arch=${arch}`, `--nodedir=${nodeDir}`, '-j', '2'], { cwd: work, env: { ...process.env, ...cross, npm_config_nodedir: nodeDir }, stdio: ['ignore', 'ignore', 'pipe'] });
-  fs.rmSync(out, { recursive: true, force: true });
-  fs.mkdirSync(out, { recursive: true });
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const staged = fs.mkdtempSync(`${out}.tmp-`);
   // the addon itself, not test fixtures (better-sqlite3 also builds test_extension.node), stripped
   for (const f of fs.readdirSync(path.join(work, 'build/Release')).filter((x) => x.endsWith('.node') && !x.startsWith('test_'))) {
-    fs.copyFileSync(path.join(work, 'build/Release', f), path.join(out, f));
-    strip(arch, path.join(out, f));
+    fs.copyFileSync(path.join(work, 'build/Release', f), path.join(staged, f));
+    strip(arch, path.join(staged, f));
   }
-  fs.writeFileSync(path.join(out, 'done'), '');
+  fs.writeFileSync(path.join(staged, 'done'), '');
   fs.rmSync(work, { recursive: true, force: true });
+  renameOrDrop(staged, out);
   return out;
 }
 
