@@ -14,6 +14,8 @@ export class SerialLineSensor {
   private buf = '';
   private readonly latest = new Map<string, { value: number; at: number }>();
   lines = 0;
+  /** when a line was last heard (undefined: never) */
+  heardAt: number | undefined;
 
   constructor(
     private readonly link: SerialLink,
@@ -36,6 +38,7 @@ export class SerialLineSensor {
 
   private parse(line: string): void {
     this.lines++;
+    this.heardAt = this.now();
     for (const m of line.matchAll(PAIR)) {
       const name = (m[1] ?? '').toLowerCase();
       if (this.channels.includes(name)) this.latest.set(name, { value: Number(m[2]), at: this.now() });
@@ -85,17 +88,22 @@ export class ReopeningSerialLine {
     private readonly make: () => Promise<SerialLineSensor>,
     private readonly now: () => number,
     private readonly retryMs: number,
+    private readonly staleMs: number,
   ) {}
 
   /** Never throws for a port that cannot be opened: the first read says why, and it is retried. */
   static async open(path: string, open: () => Promise<SerialLink>, channels: readonly string[], staleMs: number, now: () => number = Date.now, retryMs = 5000): Promise<ReopeningSerialLine> {
-    const line = new ReopeningSerialLine(path, async () => new SerialLineSensor(await open(), channels, staleMs, now), now, retryMs);
+    const line = new ReopeningSerialLine(path, async () => new SerialLineSensor(await open(), channels, staleMs, now), now, retryMs, staleMs);
     await line.reopen();
     return line;
   }
 
   async read(): Promise<Record<string, number>> {
-    const lost = this.sensor?.lost;
+    let lost = this.sensor?.lost;
+    // a port that talked and then went silent for long is reopened too: an unplugged adapter does
+    // not always error the old descriptor (a pty whose far end was replaced, a wedged USB bridge)
+    const heard = this.sensor?.heardAt;
+    if (lost === undefined && heard !== undefined && this.now() - heard > this.silentMs) lost = `silent for ${Math.round((this.now() - heard) / 1000)} s`;
     if (lost !== undefined) {
       await this.sensor?.close().catch(() => undefined);
       this.sensor = undefined;
@@ -106,6 +114,11 @@ export class ReopeningSerialLine {
       if (!this.sensor) throw new HalError('HAL_E_BUS_IO', `${this.path}: ${this.why}; retrying every ${Math.round(this.retryMs / 1000)} s`, { path: this.path });
     }
     return this.sensor.read();
+  }
+
+  /** how long a port that talked may be silent before it is reopened */
+  private get silentMs(): number {
+    return Math.max(this.retryMs, this.staleMs * 4);
   }
 
   private async reopen(): Promise<void> {

@@ -52,6 +52,8 @@ export class LinuxI2cBus implements I2cBus {
       } catch (err) {
         if (err instanceof HalError) throw err;
         const e = err as NodeJS.ErrnoException;
+        // no device node (i2c-dev not loaded, the bus gone): not a wiring fault
+        if (e.code === 'ENOENT' || e.code === 'ENODEV') throw new HalError('HAL_E_UNAVAILABLE', `${this.name}: its device node is missing (${e.message}); is i2c-dev loaded?`, { bus: this.name, errno: e.code });
         throw new HalError('HAL_E_BUS_IO', `${this.name}: ${e.code ?? ''} ${e.message}`.trim(), { bus: this.name, errno: e.code });
       }
     });

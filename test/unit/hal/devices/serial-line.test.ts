@@ -98,6 +98,25 @@ describe('ReopeningSerialLine', () => {
     await expect(line.read()).resolves.toEqual({ moisture: 2 });
   });
 
+  it('reopens a port that talked and then went silent for long, even when the old one never errored', async () => {
+    let t = 0;
+    const links = [fakeLink(), fakeLink()];
+    let next = 0;
+    const line = await ReopeningSerialLine.open('/dev/ttyUSB0', () => Promise.resolve(links[next++]!), ['moisture'], 1000, () => t, 5000);
+    links[0]!.send('moisture=1\n');
+    await expect(line.read()).resolves.toEqual({ moisture: 1 });
+    // quiet for a while: a fault, but not yet a reason to reopen
+    t = 3000;
+    await expect(line.read()).rejects.toThrow(/no data from \/dev\/ttyUSB0 in the last 1 s/);
+    expect(next).toBe(1);
+    // past max(retryMs, 4 x staleMs): the port is closed and opened again
+    t = 5001;
+    await expect(line.read()).rejects.toMatchObject({ code: 'HAL_E_BUSY' });
+    expect([next, links[0]!.closed]).toEqual([2, true]);
+    links[1]!.send('moisture=3\n');
+    await expect(line.read()).resolves.toEqual({ moisture: 3 });
+  });
+
   it('does not keep a port that finished opening after close()', async () => {
     const link = fakeLink();
     let release: () => void = () => undefined;
