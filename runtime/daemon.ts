@@ -34,7 +34,7 @@ import { readOrCreateToken, writeToken } from './control/token';
 import { registerHealth } from './http/health';
 import { HttpServer } from './http/server';
 import { registerStatusRoutes } from './http/routes';
-import { FIRSTBOOT_STATUS } from './firstboot/apply';
+import { type FleetState, subsystemHealth } from './health';
 import type { SseHub } from './http/stream';
 import type { Logger } from './log';
 import { boardDirs, findBoard } from './boards';
@@ -433,33 +433,10 @@ export class Daemon {
     }
   }
 
-  private rulesHealth(): SubsystemHealth {
-    if (!this.rules?.loaded) return { name: 'rules', state: 'disabled', detail: 'no rule set: apply one with openstarryctl rules apply FILE, or put orchestration.yaml in the home' };
-    const { etag, rules } = this.rules.list();
-    return { name: 'rules', state: 'ok', detail: `rule set ${etag ?? 'none'}, ${rules.length} rules` };
-  }
-
-  private fleetState(): { state: 'disabled' | 'connecting' | 'online' | 'offline'; broker: string | null } {
+  private fleetState(): FleetState {
     const broker = this.loaded.config.fleet.broker;
     if (!broker) return { state: 'disabled', broker: null };
     return { state: this.fleet?.state ?? 'connecting', broker: redactUrl(broker) };
-  }
-
-  /** a device.yaml that first boot rejected: the daemon runs local-only, and says why (docs/first-boot.md) */
-  private firstbootHealth(): SubsystemHealth[] {
-    try {
-      const s = JSON.parse(fs.readFileSync(path.join(this.paths.home, FIRSTBOOT_STATUS), 'utf8')) as { error?: unknown };
-      return [{ name: 'firstboot', state: 'degraded', detail: `device.yaml was rejected, running local-only: ${String(s.error).slice(0, 500)}` }];
-    } catch {
-      return [];
-    }
-  }
-
-  /** an unreachable broker is degraded, never down: the device keeps working, the outbox keeps events */
-  private fleetHealth(): SubsystemHealth {
-    const f = this.fleetState();
-    if (f.state === 'disabled') return { name: 'fleet', state: 'disabled', detail: 'no broker configured' };
-    return { name: 'fleet', state: f.state === 'online' ? 'ok' : 'degraded', detail: `${f.state}: ${f.broker ?? ''}` };
   }
 
   /** On a second stop signal: end every agent at once. */
@@ -507,32 +484,21 @@ export class Daemon {
   }
 
   health(): SubsystemHealth[] {
-    const problem = this.store?.guard.problem;
-    const store: SubsystemHealth = !this.store
-      ? { name: 'store', state: 'down' }
-      : problem
-        ? { name: 'store', state: 'degraded', detail: `disk ${problem.kind}: ${problem.message}` }
-        : { name: 'store', state: 'ok', ...(this.store.recoveredFrom ? { detail: `recovered from ${this.store.recoveredFrom}` } : {}) };
-    const failed = this.supervisor?.list().filter((s) => s.state === 'failed').length ?? 0;
-    return [
-      store,
-      { name: 'supervisor', state: this.supervisor ? (failed > 0 ? 'degraded' : 'ok') : 'down', ...(failed > 0 ? { detail: `${failed} instance(s) failed` } : {}) },
-      { name: 'control', state: this.socket ? 'ok' : 'down', detail: this.socketPath },
-      { name: 'http', state: this.http?.address ? 'ok' : 'down' },
-      this.halHealth(),
-      this.rulesHealth(),
-      ...(this.docker ? [{ name: 'docker', state: this.docker.problem ? ('degraded' as const) : ('ok' as const), detail: this.docker.problem ?? this.loaded.config.docker.socket }] : []),
-      this.fleetHealth(),
-      ...this.firstbootHealth(),
-    ];
-  }
-
-  private halHealth(): SubsystemHealth {
-    if (!this.hal) return { name: 'hal', state: 'disabled', detail: `board ${this.loaded.config.board}: no HAL backend in this build` };
-    const broken = this.hal.list().filter((d) => d.status === 'error' || d.status === 'unavailable');
-    return broken.length
-      ? { name: 'hal', state: 'degraded', detail: broken.map((d) => `${d.id}: ${d.detail ?? 'error'}`).join('; ') }
-      : { name: 'hal', state: 'ok', detail: `board ${this.loaded.config.board} (${this.boardFile ?? '?'})` };
+    const cfg = this.loaded.config;
+    return subsystemHealth({
+      home: this.paths.home,
+      board: cfg.board,
+      boardFile: this.boardFile,
+      store: this.store,
+      supervisor: this.supervisor,
+      socket: this.socket ? this.socketPath : undefined,
+      http: this.http?.address,
+      hal: this.hal,
+      rules: this.rules,
+      docker: this.docker,
+      dockerSocket: cfg.docker.socket,
+      fleet: this.fleetState(),
+    });
   }
 
   private flushEvents(): void {
