@@ -33,7 +33,7 @@ export interface FleetLinkDeps {
   issuers: IssuerRegistry;
   call(op: string, params: unknown, caller: Caller): Promise<unknown>;
   opInfo(op: string): { role: Role; remote: boolean; mutating: boolean } | undefined;
-  /** replay protection: `accept` is on disk when it returns, `reserve` with the turn's other secure writes */
+  /** replay protection: `accept` is on disk when it returns, `reserve` within RESERVE_WITHIN_MS with other secure writes */
   commands: Pick<CommandsRepo, 'lastTs' | 'nonceSeen' | 'accept' | 'reserve'>;
   /** a persisted counter, bumped once per connection */
   nextSession(): number;
