@@ -34,7 +34,7 @@ import { readOrCreateToken, writeToken } from './control/token';
 import { registerHealth } from './http/health';
 import { HttpServer } from './http/server';
 import { registerStatusRoutes } from './http/routes';
-import { type FleetState, subsystemHealth } from './health';
+import { type FleetState, readFirstbootError, subsystemHealth } from './health';
 import type { SseHub } from './http/stream';
 import type { Logger } from './log';
 import { boardDirs, findBoard } from './boards';
@@ -74,6 +74,7 @@ export class Daemon {
   private http: HttpServer | undefined;
   private streams: SseHub | undefined;
   private httpToken = '';
+  private firstbootError: string | undefined;
   private socket: ControlSocketServer | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
@@ -129,6 +130,7 @@ export class Daemon {
             throw new OszError('OSZ_E_CONFIG', `--replay feeds the sim board; board ${this.board.name} reads real hardware`, { replay: cfg.replay });
           }
           prepareHome(this.paths);
+          this.firstbootError = readFirstbootError(this.paths.home);
           const resolved = resolveDeviceId(this.paths.home, cfg.fleet.deviceId, process.env, new SysRoot('/'));
           this.deviceId = resolved.id;
           if (resolved.source === 'random' || resolved.source === 'board serial') this.log.info('fleet', `device id ${resolved.id} (from the ${resolved.source}; kept in ${path.join(this.paths.home, 'device-id')})`);
@@ -373,7 +375,7 @@ export class Daemon {
       {
         name: 'dashboard',
         start: () => {
-          const sources = daemonSources({ info: () => this.info(), health: () => this.health(), supervisor: this.must(this.supervisor), store: this.must(this.store), hal: this.hal, rules: this.rules, deviceId: this.deviceId, fleet: () => this.fleetState() });
+          const sources = daemonSources({ info: () => this.info(), supervisor: this.must(this.supervisor), store: this.must(this.store), hal: this.hal, rules: this.rules, deviceId: this.deviceId, fleet: () => this.fleetState() });
           this.dashboard = new Projector(sources, { intervalMs: cfg.dashboard.pollMs, snapshotTimeoutMs: cfg.dashboard.snapshotTimeoutMs, onError: (m) => this.log.warn('dashboard', m) });
           this.must(this.services).dashboard = this.dashboard;
           this.dashboard.start();
@@ -486,7 +488,6 @@ export class Daemon {
   health(): SubsystemHealth[] {
     const cfg = this.loaded.config;
     return subsystemHealth({
-      home: this.paths.home,
       board: cfg.board,
       boardFile: this.boardFile,
       store: this.store,
@@ -498,6 +499,7 @@ export class Daemon {
       docker: this.docker,
       dockerSocket: cfg.docker.socket,
       fleet: this.fleetState(),
+      firstbootError: this.firstbootError,
     });
   }
 

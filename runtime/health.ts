@@ -15,7 +15,6 @@ import type { Store } from './store/store';
 export type FleetState = { state: 'disabled' | 'connecting' | 'online' | 'offline'; broker: string | null };
 
 export interface HealthParts {
-  home: string;
   board: string;
   boardFile: string | undefined;
   store: Store | undefined;
@@ -28,18 +27,22 @@ export interface HealthParts {
   docker: { problem?: string | undefined } | undefined;
   dockerSocket: string;
   fleet: FleetState;
+  /** why first boot rejected device.yaml (readFirstbootError, once at start), if it did */
+  firstbootError: string | undefined;
+}
+
+/** the store's own health: what the dashboard's resources section shows, without the rest */
+export function storeHealth(store: Store | undefined): SubsystemHealth {
+  const problem = store?.guard.problem;
+  if (!store) return { name: 'store', state: 'down' };
+  if (problem) return { name: 'store', state: 'degraded', detail: `disk ${problem.kind}: ${problem.message}` };
+  return { name: 'store', state: 'ok', ...(store.recoveredFrom ? { detail: `recovered from ${store.recoveredFrom}` } : {}) };
 }
 
 export function subsystemHealth(p: HealthParts): SubsystemHealth[] {
-  const problem = p.store?.guard.problem;
-  const store: SubsystemHealth = !p.store
-    ? { name: 'store', state: 'down' }
-    : problem
-      ? { name: 'store', state: 'degraded', detail: `disk ${problem.kind}: ${problem.message}` }
-      : { name: 'store', state: 'ok', ...(p.store.recoveredFrom ? { detail: `recovered from ${p.store.recoveredFrom}` } : {}) };
   const failed = p.supervisor?.list().filter((s) => s.state === 'failed').length ?? 0;
   return [
-    store,
+    storeHealth(p.store),
     { name: 'supervisor', state: p.supervisor ? (failed > 0 ? 'degraded' : 'ok') : 'down', ...(failed > 0 ? { detail: `${failed} instance(s) failed` } : {}) },
     { name: 'control', state: p.socket ? 'ok' : 'down', ...(p.socket ? { detail: p.socket } : {}) },
     { name: 'http', state: p.http ? 'ok' : 'down' },
@@ -47,7 +50,7 @@ export function subsystemHealth(p: HealthParts): SubsystemHealth[] {
     rulesHealth(p.rules),
     ...(p.docker ? [{ name: 'docker', state: p.docker.problem ? ('degraded' as const) : ('ok' as const), detail: p.docker.problem ?? p.dockerSocket }] : []),
     fleetHealth(p.fleet),
-    ...firstbootHealth(p.home),
+    ...(p.firstbootError === undefined ? [] : [{ name: 'firstboot', state: 'degraded' as const, detail: `device.yaml was rejected, running local-only: ${p.firstbootError}` }]),
   ];
 }
 
@@ -69,12 +72,15 @@ function fleetHealth(f: FleetState): SubsystemHealth {
   return { name: 'fleet', state: f.state === 'online' ? 'ok' : 'degraded', detail: `${f.state}: ${f.broker ?? ''}` };
 }
 
-/** a device.yaml that first boot rejected: the daemon runs local-only, and says why (docs/first-boot.md) */
-function firstbootHealth(home: string): SubsystemHealth[] {
+/**
+ * Why first boot rejected device.yaml (docs/first-boot.md), read once when the daemon starts: first
+ * boot runs before the daemon, so the file does not change while it runs.
+ */
+export function readFirstbootError(home: string): string | undefined {
   try {
     const s = JSON.parse(fs.readFileSync(path.join(home, FIRSTBOOT_STATUS), 'utf8')) as { error?: unknown };
-    return [{ name: 'firstboot', state: 'degraded', detail: `device.yaml was rejected, running local-only: ${String(s.error).slice(0, 500)}` }];
+    return String(s.error).slice(0, 500);
   } catch {
-    return [];
+    return undefined;
   }
 }

@@ -1,6 +1,7 @@
 /** Where the daemon's dashboard sections come from: the supervisor, the HAL, rules, the host and the store. */
 import type { Supervisor } from '../agents/supervisor';
-import type { DaemonInfo, SubsystemHealth } from '../control/services';
+import type { DaemonInfo } from '../control/services';
+import { type FleetState, storeHealth } from '../health';
 import type { Hal } from '../../hal/hal';
 import type { LazyRules } from '../rules/lazy';
 import type { Store } from '../store/store';
@@ -8,13 +9,12 @@ import type { ProjectorSources } from './projector';
 
 export interface DaemonParts {
   info(): DaemonInfo;
-  health(): SubsystemHealth[];
   supervisor: Supervisor;
   store: Store;
   hal: Hal | undefined;
   rules: LazyRules | undefined;
   deviceId: string;
-  fleet?: () => { state: 'disabled' | 'connecting' | 'online' | 'offline'; broker: string | null };
+  fleet?: () => FleetState;
 }
 
 export function daemonSources(p: DaemonParts): ProjectorSources {
@@ -25,14 +25,14 @@ export function daemonSources(p: DaemonParts): ProjectorSources {
     },
     resources: () => {
       const h = p.info().host;
-      const store = p.health().find((s) => s.name === 'store');
+      const store = storeHealth(p.store);
       return {
         cpuPercent: h?.cpuPercent ?? null,
         memory: h?.memory ?? null,
         disk: h?.disk ?? null,
         socTempC: h?.socTempC ?? null,
         throttling: h?.throttling ?? null,
-        store: { state: store?.state ?? 'down', ...(store?.detail ? { detail: store.detail } : {}) },
+        store: { state: store.state, ...(store.detail ? { detail: store.detail } : {}) },
       };
     },
     agents: () =>
