@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import { envelopeSchema } from '../bus/envelope';
-import { deviceSection, fleetSection } from '../dashboard/model';
+import { agentEntry, deviceSection, fleetSection } from '../dashboard/model';
 
 /** `status`, retained: the birth */
 export const birthSchema = z.strictObject({
@@ -37,17 +37,10 @@ export const stateViews = {
     throttling: z.unknown().nullable(),
     store: z.strictObject({ state: z.string(), detail: z.string().optional() }),
   }),
+  // the dashboard's entry with its ticking and moving figures replaced (views.ts), tokens left to /metrics
   agents: z.strictObject({
     instances: z.array(
-      z.strictObject({
-        instance: z.string(),
-        agent: z.string(),
-        driver: z.string(),
-        state: z.string(),
-        restarts: z.number(),
-        reason: z.string().nullable(),
-        snapshot: z.unknown().nullable(),
-        snapshotError: z.string().optional(),
+      agentEntry.omit({ uptimeMs: true, cpuPercent: true, rssBytes: true, snapshotAt: true, tokens: true }).extend({
         startedAt: bucketed.describe('Unix ms, to the second'),
         cpuPercent: bucketed.describe('5-point buckets'),
         rssMb: bucketed.describe('4 MB buckets'),
