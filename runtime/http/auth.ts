@@ -8,6 +8,7 @@
 import type http from 'node:http';
 import type { Role } from '../control/op';
 import { OszError } from '../errors';
+import { sendJson } from './server';
 import { tokensEqual } from '../control/token';
 
 export interface HttpIdentity {
@@ -40,4 +41,9 @@ export function statusOf(code: string, details?: Record<string, unknown>): numbe
   if (code === 'HAL_E_DENIED') return 403;
   if (code === 'HAL_E_RATE_LIMIT' || code === 'OSZ_E_RATE_LIMITED') return 429;
   return 400;
+}
+
+/** answers with an error's code, message and hint, at the status its code calls for */
+export function sendError(res: http.ServerResponse, e: OszError): void {
+  sendJson(res, statusOf(e.code, e.details), { error: { code: e.code, message: e.message, hint: e.hint } });
 }

@@ -11,7 +11,7 @@ import { isStreaming, type Operation } from '../control/op';
 import type { ControlPlane } from '../control/plane';
 import type { Dashboard } from '../dashboard/model';
 import { OszError, toOszError } from '../errors';
-import { identify, statusOf } from './auth';
+import { identify, sendError } from './auth';
 import { readBody } from './body';
 import { publicDashboard } from './redact';
 import { type HttpServer, sendJson } from './server';
@@ -33,7 +33,7 @@ export function registerRest(server: HttpServer, plane: ControlPlane, token: () 
     } catch (err) {
       const e = toOszError(err);
       if (e.code === 'OSZ_E_UNAUTHORIZED') plane.recordDenied(`http:${req.socket.remoteAddress ?? '?'}`, url.pathname.slice(0, 200), e.code);
-      if (!res.headersSent) sendJson(res, statusOf(e.code, e.details), { error: { code: e.code, message: e.message, hint: e.hint } });
+      if (!res.headersSent) sendError(res, e);
     }
   });
 }

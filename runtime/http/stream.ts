@@ -13,7 +13,7 @@ import type http from 'node:http';
 import type { EventEnvelope } from '../bus/envelope';
 import type { Dashboard, Section } from '../dashboard/model';
 import { toOszError } from '../errors';
-import { identify, statusOf } from './auth';
+import { identify, sendError } from './auth';
 import { publicDashboard, publicSection } from './redact';
 import { type HttpServer, sendJson } from './server';
 
@@ -58,7 +58,7 @@ export class SseHub {
       authed = identify(req, this.token()).authed;
     } catch (err) {
       const e = toOszError(err);
-      sendJson(res, statusOf(e.code, e.details), { error: { code: e.code, message: e.message, hint: e.hint } });
+      sendError(res, e);
       return;
     }
     if (this.clients.size >= MAX_STREAM_CLIENTS) {
