@@ -253,11 +253,11 @@ export class FleetLink {
       else this.deps.log.warn(`refused a command on ${topic.slice(0, 200)}: ${verdict.code}: ${verdict.message}`);
       return reply({ v: 1, id: verdict.id ?? '', ok: false, error: { code: verdict.code, message: verdict.message } });
     }
-    const { request, body, role } = verdict;
+    const { request, body, role, mutating } = verdict;
     // a command that changes something is on disk before it runs; a read-only one is committed
     // with its audit row within RESERVE_WITHIN_MS, after the reply is on its way (DESIGN §12.11;
     // docs/fleet-protocol.md says why)
-    const readOnly = this.deps.opInfo(body.op)?.mutating === false;
+    const readOnly = !mutating;
     if (readOnly) this.deps.commands.reserve(request.issuer, body.ts, body.nonce, body.exp, Date.now());
     else this.deps.commands.accept(request.issuer, body.ts, body.nonce, body.exp, Date.now());
     const within = readOnly ? RESERVE_WITHIN_MS : 0;

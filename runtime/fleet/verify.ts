@@ -18,8 +18,8 @@ export interface Issuer {
 export interface VerifyDeps {
   self: string;
   issuers: { get(id: string): Issuer | undefined };
-  /** the operation's role and whether it may be called remotely, or undefined when unknown */
-  opInfo(op: string): { role: Role; remote: boolean } | undefined;
+  /** the operation's role, whether it may be called remotely and whether it changes state (unsaid: it does), or undefined when unknown */
+  opInfo(op: string): { role: Role; remote: boolean; mutating?: boolean } | undefined;
   lastTs(issuer: string): number | undefined;
   nonceSeen(issuer: string, nonce: string): boolean;
   cached(issuer: string, id: string): CommandReply | undefined;
@@ -29,7 +29,7 @@ export interface VerifyDeps {
 export type Verdict =
   | { kind: 'refused'; code: ErrorCode; message: string; id?: string; issuer?: string; signed: boolean }
   | { kind: 'cached'; reply: CommandReply; issuer: string }
-  | { kind: 'run'; request: CommandRequest; body: CommandBody; role: Role };
+  | { kind: 'run'; request: CommandRequest; body: CommandBody; role: Role; mutating: boolean };
 
 export function checkCommand(raw: Buffer, topicOp: string, d: VerifyDeps): Verdict {
   const refuse = (code: ErrorCode, message: string, extra: { id?: string; issuer?: string; signed?: boolean } = {}): Verdict => ({ kind: 'refused', code, message, signed: false, ...extra });
@@ -76,5 +76,5 @@ export function checkCommand(raw: Buffer, topicOp: string, d: VerifyDeps): Verdi
   if (!op) return refuse('OSZ_E_UNKNOWN_OPERATION', `no operation ${b.op}`, signed);
   if (!op.remote) return refuse('OSZ_E_FORBIDDEN', `${b.op} cannot be called over MQTT`, signed);
   if (ROLE_RANK[known.role] < ROLE_RANK[op.role]) return refuse('OSZ_E_FORBIDDEN', `${b.op} needs the ${op.role} role; issuer ${issuer} is ${known.role}`, signed);
-  return { kind: 'run', request: req.data, body: b, role: known.role };
+  return { kind: 'run', request: req.data, body: b, role: known.role, mutating: op.mutating !== false };
 }
