@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ext4Check, extractPartition, partitionTable, SECTOR } from './inspect';
-import { bootEntries, type Entry, rootEntries } from './overlay';
+import { bootEntries, type Entry, rootEntries, treeBytes } from './overlay';
 
 export interface CustomiseOptions {
   base: string;
@@ -57,10 +57,6 @@ export function debugfsScript(entries: readonly Entry[], epoch: number): string 
   return lines.join('\n') + '\n';
 }
 
-function bytesOf(dir: string): number {
-  return Number(run('du', ['-sb', dir]).split('\t')[0]);
-}
-
 export function customiseImage(o: CustomiseOptions): void {
   const say = o.progress ?? (() => undefined);
   fs.rmSync(o.work, { recursive: true, force: true });
@@ -85,7 +81,7 @@ export function customiseImage(o: CustomiseOptions): void {
   extractPartition(base, 1, bootImg);
   extractPartition(base, 2, rootImg);
 
-  const grow = Math.ceil((bytesOf(o.bundle) * 1.3 + (64 << 20)) / (4 << 20)) * (4 << 20);
+  const grow = Math.ceil((treeBytes(o.bundle) * 1.3 + (64 << 20)) / (4 << 20)) * (4 << 20);
   say(`growing the root file system by ${grow >> 20} MB`);
   fs.truncateSync(rootImg, fs.statSync(rootImg).size + grow);
   // resize2fs insists on a freshly checked file system; -p: fix what is safe, say so otherwise

@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { bootEntries, rootEntries, stageEntries } from './overlay';
+import { bootEntries, rootEntries, stageEntries, treeBytes } from './overlay';
 
 export const TEST_DISK_SIGNATURE = 0x4f535459;
 const ROOT_UUID = '6f70656e-7374-6172-7279-000000000001';
@@ -29,10 +29,6 @@ function mib(bytes: number): number {
   return Math.ceil(bytes / (1 << 20));
 }
 
-function duBytes(dir: string): number {
-  return Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
-}
-
 export function buildTestImage(o: TestImageOptions): string {
   const say = o.progress ?? (() => undefined);
   fs.rmSync(o.work, { recursive: true, force: true });
@@ -48,7 +44,7 @@ export function buildTestImage(o: TestImageOptions): string {
   fs.writeFileSync(path.join(boot, 'config.txt'), '# test image: no firmware\narm_64bit=1\n');
   fs.writeFileSync(path.join(boot, 'cmdline.txt'), 'console=serial0,115200 root=LABEL=rootfs rootfstype=ext4 fsck.repair=yes rootwait\n');
   stageEntries(bootEntries(), boot, o.epoch);
-  const rootMb = mib(duBytes(root) * 1.3) + 32;
+  const rootMb = mib(treeBytes(root) * 1.3) + 32;
   const bootFiles = fs.readdirSync(boot).sort();
   const fsCfg = `image boot.vfat {
   vfat {

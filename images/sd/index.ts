@@ -10,6 +10,7 @@ import { sourceDateEpoch } from '../../scripts/bundle/tar';
 import { customiseImage } from './customise';
 import { buildTestImage } from './genimage';
 import { partitionTable, sha256 } from './inspect';
+import { unpackBundle } from './overlay';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { base: { type: 'string' }, bundle: { type: 'string' }, out: { type: 'string' } } });
@@ -21,12 +22,12 @@ const fail = (m: string): never => {
 };
 
 function unpack(tgz: string): string {
-  if (!fs.existsSync(tgz)) fail(`no bundle at ${tgz} (make one with npm run bundle -- --arch arm64)`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osd-image-bundle-'));
   progress(`unpacking ${path.basename(tgz)}`);
-  execFileSync('tar', ['xzf', tgz, '-C', dir]);
-  if (!fs.existsSync(path.join(dir, 'openstarryd/bin/openstarryd'))) fail(`${tgz} is not an openstarryd bundle`);
-  return path.join(dir, 'openstarryd');
+  try {
+    return unpackBundle(tgz);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
 }
 
 const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;

@@ -6,7 +6,9 @@
  * of the base image is edited); /etc/openstarry holds the default config. No device id: each card
  * makes its own on first start.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 export type Entry =
@@ -89,4 +91,18 @@ export function stageEntries(entries: readonly Entry[], root: string, epoch: num
     fs.lutimesSync(p, when, when);
   };
   touch(root);
+}
+
+/** bytes under `dir` (du -sb), to size what it goes into */
+export function treeBytes(dir: string): number {
+  return Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
+}
+
+/** unpacks a bundle tarball into a fresh temporary folder; returns its openstarryd/ folder */
+export function unpackBundle(tgz: string): string {
+  if (!fs.existsSync(tgz)) throw new Error(`no bundle at ${tgz} (make one with npm run bundle -- --arch arm64)`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osd-bundle-'));
+  execFileSync('tar', ['xzf', tgz, '-C', dir]);
+  if (!fs.existsSync(path.join(dir, 'openstarryd/bin/openstarryd'))) throw new Error(`${tgz} is not an openstarryd bundle`);
+  return path.join(dir, 'openstarryd');
 }
