@@ -10,24 +10,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { describeWith, hasCommand } from '../helpers/system';
-import { REPO, tmpDir, waitFor } from '../helpers/tmp';
+import { sha256 } from '../../images/sd/inspect';
+import { buildBundle } from '../helpers/bundle';
+import { tmpDir, waitFor } from '../helpers/tmp';
 
-const TSX = path.join(REPO, 'node_modules/.bin/tsx');
-const CACHE = path.join(REPO, '.bundle-cache');
-const version = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const QEMU = ['qemu-aarch64', '-L', '/usr/aarch64-linux-gnu'];
 
 /** ELF e_machine: 0xb7 aarch64, 0x3e x86-64 */
 const machine = (file: string): number => fs.readFileSync(file).readUInt16LE(18);
-
-function bundle(arch: 'arm64' | 'x64'): { dir: string; tgz: string } {
-  const out = tmpDir(`osd-bundle-${arch}-`);
-  execFileSync(TSX, [path.join(REPO, 'scripts/bundle/index.ts'), '--arch', arch, '--out', out, '--cache', CACHE], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const tgz = path.join(out, `openstarryd-${version}-linux-${arch}.tar.gz`);
-  const dir = tmpDir(`osd-unpacked-${arch}-`);
-  execFileSync('tar', ['xzf', tgz, '-C', dir]);
-  return { dir: path.join(dir, 'openstarryd'), tgz };
-}
 
 const procs: ChildProcess[] = [];
 afterAll(() => procs.forEach((p) => p.kill('SIGKILL')));
@@ -50,7 +40,7 @@ function startUntilReady(cmd: string, args: string[]): Promise<{ proc: ChildProc
 
 describeWith('the device bundle', [hasCommand('qemu-aarch64', 'qemu-user'), hasCommand('aarch64-linux-gnu-g++', 'g++-aarch64-linux-gnu')], () => {
   it('arm64: Node and cross-built addons for aarch64; the daemon starts under qemu and answers status', async () => {
-    const b = bundle('arm64');
+    const b = buildBundle('arm64');
     expect(machine(path.join(b.dir, 'node/bin/node'))).toBe(0xb7);
     for (const addon of ['better-sqlite3/build/Release/better_sqlite3.node', 'unix-dgram/build/Release/unix_dgram.node', 'i2c-bus/build/Release/i2c.node']) expect([addon, machine(path.join(b.dir, 'node_modules', addon))]).toEqual([addon, 0xb7]);
     expect(fs.readdirSync(path.join(b.dir, 'node_modules/@serialport/bindings-cpp/prebuilds'))).toEqual(['linux-arm64']);
@@ -71,7 +61,7 @@ describeWith('the device bundle', [hasCommand('qemu-aarch64', 'qemu-user'), hasC
   }, 600_000);
 
   it('x64: the launchers run the bundled Node; the tarball is the same bytes when built again', async () => {
-    const b = bundle('x64');
+    const b = buildBundle('x64');
     expect(machine(path.join(b.dir, 'node/bin/node'))).toBe(0x3e);
     const home = tmpDir('osd-x64-');
     const d = await startUntilReady(path.join(b.dir, 'bin/openstarryd'), ['--home', home, '--board', 'sim', '--http', '127.0.0.1:0']);
@@ -79,8 +69,7 @@ describeWith('the device bundle', [hasCommand('qemu-aarch64', 'qemu-user'), hasC
     expect(status).toMatchObject({ board: 'sim', node: expect.stringMatching(/^v22\./) as unknown });
     d.proc.kill('SIGTERM');
     await new Promise((r) => d.proc.once('exit', r));
-    const again = bundle('x64');
-    const sha = (f: string): string => execFileSync('sha256sum', [f], { encoding: 'utf8' }).split(' ')[0] ?? '';
-    expect(sha(again.tgz)).toBe(sha(b.tgz));
+    const again = buildBundle('x64');
+    expect(sha256(again.tgz)).toBe(sha256(b.tgz));
   }, 600_000);
 });

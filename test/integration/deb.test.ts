@@ -10,11 +10,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { sha256 } from '../../images/sd/inspect';
+import { BUNDLE_VERSION, buildBundle, TSX } from '../helpers/bundle';
 import { describeWith, hasCommand } from '../helpers/system';
 import { REPO, tmpDir } from '../helpers/tmp';
 
-const TSX = path.join(REPO, 'node_modules/.bin/tsx');
-const version = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+const version = BUNDLE_VERSION;
 const deb = (args: string[]): string => execFileSync(TSX, [path.join(REPO, 'images/deb/index.ts'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
 function scratchRoot(): string {
@@ -28,9 +28,7 @@ const dpkg = (root: string, args: string[]): string => execFileSync('dpkg', [`--
 describeWith('the .deb', [hasCommand('dpkg-deb', 'dpkg'), hasCommand('aarch64-linux-gnu-g++', 'g++-aarch64-linux-gnu')], () => {
   let tgz = '';
   beforeAll(() => {
-    const out = tmpDir('osd-deb-bundle-');
-    execFileSync(TSX, [path.join(REPO, 'scripts/bundle/index.ts'), '--arch', 'arm64', '--out', out, '--cache', path.join(REPO, '.bundle-cache')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    tgz = path.join(out, `openstarryd-${version}-linux-arm64.tar.gz`);
+    tgz = buildBundle('arm64').tgz;
   }, 600_000);
 
   it('has the control fields, the tree and no state; the same bytes when built again', () => {

@@ -7,7 +7,6 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -16,16 +15,9 @@ import { makeCommand } from '../../runtime/fleet/sign';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon';
 import { startMosquitto } from '../helpers/mosquitto';
 import { describeWith, hasCommand } from '../helpers/system';
+import { freePort } from '../helpers/ports';
 import { makeCa, type TestCa } from '../helpers/tls';
 import { tmpDir, waitFor } from '../helpers/tmp';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describeWith('fleet link over mutual TLS (mosquitto)', [hasCommand('mosquitto', 'mosquitto'), hasCommand('openssl', 'openssl')], () => {
   const DEVICE = 'gh-tls-1';

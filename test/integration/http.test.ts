@@ -5,23 +5,15 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon';
+import { freePort } from '../helpers/ports';
 import { FIXTURES, waitFor } from '../helpers/tmp';
 
 let d: RunningDaemon;
 let token = '';
-
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function request(method: string, url: string, o: { body?: unknown; token?: boolean; host?: string } = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   const [hostname, port] = d.http.split(':');
@@ -38,7 +30,7 @@ function request(method: string, url: string, o: { body?: unknown; token?: boole
 }
 
 beforeAll(async () => {
-  d = await startDaemon({ config: { fleet: { broker: `mqtt://127.0.0.1:${await closedPort()}`, deviceId: 'http-test-1' }, dashboard: { pollMs: 1000 } } });
+  d = await startDaemon({ config: { fleet: { broker: `mqtt://127.0.0.1:${await freePort()}`, deviceId: 'http-test-1' }, dashboard: { pollMs: 1000 } } });
   token = fs.readFileSync(path.join(path.dirname(d.socket), 'control.token'), 'utf8').trim();
   expect((await d.cli(['agent', 'add', path.join(FIXTURES, 'agents/devops-agent')])).code).toBe(0);
 }, 60_000);

@@ -11,11 +11,10 @@ import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { ext4Check, ext4Read, ext4Stat, extractPartition, fatFiles, fatRead, partitionTable, sha256 } from '../../images/sd/inspect';
 import { BASE_SIGNATURE, PI_BOOT_FILES, syntheticRaspiOs } from '../helpers/raspios';
+import { buildBundle, TSX } from '../helpers/bundle';
 import { describeWith, hasCommand } from '../helpers/system';
 import { REPO, tmpDir } from '../helpers/tmp';
 
-const TSX = path.join(REPO, 'node_modules/.bin/tsx');
-const version = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const image = (args: string[]): string => execFileSync(TSX, [path.join(REPO, 'images/sd/index.ts'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 describeWith('SD images', [hasCommand('genimage', 'genimage'), hasCommand('mdir', 'mtools'), hasCommand('debugfs', 'e2fsprogs'), hasCommand('sfdisk', 'fdisk'), hasCommand('aarch64-linux-gnu-g++', 'g++-aarch64-linux-gnu')], () => {
@@ -23,11 +22,9 @@ describeWith('SD images', [hasCommand('genimage', 'genimage'), hasCommand('mdir'
   let bundleDir = '';
 
   beforeAll(() => {
-    const out = tmpDir('osd-img-bundle-');
-    execFileSync(TSX, [path.join(REPO, 'scripts/bundle/index.ts'), '--arch', 'arm64', '--out', out, '--cache', path.join(REPO, '.bundle-cache')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    tgz = path.join(out, `openstarryd-${version}-linux-arm64.tar.gz`);
-    bundleDir = tmpDir('osd-img-unpacked-');
-    execFileSync('tar', ['xzf', tgz, '-C', bundleDir]);
+    const b = buildBundle('arm64');
+    tgz = b.tgz;
+    bundleDir = path.dirname(b.dir);
   }, 600_000);
 
   it('builds the test image reproducibly and it has what a device needs, checked without mounting', async () => {

@@ -80,18 +80,24 @@ describe('ReopeningSerialLine', () => {
     await expect(line.read()).resolves.toEqual({ moisture: 12 });
   });
 
-  it('closes a lost port, opens it again, and reads from the new one', async () => {
+  /** a line over two fake links in turn, on a clock the test sets, that has read moisture=1 from the first */
+  async function talkedOnce(): Promise<{ line: ReopeningSerialLine; links: Array<ReturnType<typeof fakeLink>>; opened: () => number; at: (ms: number) => void }> {
     let t = 0;
     const links = [fakeLink(), fakeLink()];
     let next = 0;
     const line = await ReopeningSerialLine.open('/dev/ttyUSB0', () => Promise.resolve(links[next++]!), ['moisture'], 1000, () => t, 5000);
     links[0]!.send('moisture=1\n');
     await expect(line.read()).resolves.toEqual({ moisture: 1 });
+    return { line, links, opened: () => next, at: (ms) => (t = ms) };
+  }
+
+  it('closes a lost port, opens it again, and reads from the new one', async () => {
+    const { line, links, at } = await talkedOnce();
     links[0]!.lose('the port closed');
-    t = 10;
+    at(10);
     await expect(line.read()).rejects.toThrow(/the port closed/);
     expect(links[0]!.closed).toBe(true);
-    t = 5000;
+    at(5000);
     links[1]!.send('moisture=2\n'); // heard before it was reopened: not seen
     await expect(line.read()).rejects.toMatchObject({ code: 'HAL_E_BUSY' });
     links[1]!.send('moisture=2\n');
@@ -99,20 +105,15 @@ describe('ReopeningSerialLine', () => {
   });
 
   it('reopens a port that talked and then went silent for long, even when the old one never errored', async () => {
-    let t = 0;
-    const links = [fakeLink(), fakeLink()];
-    let next = 0;
-    const line = await ReopeningSerialLine.open('/dev/ttyUSB0', () => Promise.resolve(links[next++]!), ['moisture'], 1000, () => t, 5000);
-    links[0]!.send('moisture=1\n');
-    await expect(line.read()).resolves.toEqual({ moisture: 1 });
+    const { line, links, opened, at } = await talkedOnce();
     // quiet for a while: a fault, but not yet a reason to reopen
-    t = 3000;
+    at(3000);
     await expect(line.read()).rejects.toThrow(/no data from \/dev\/ttyUSB0 in the last 1 s/);
-    expect(next).toBe(1);
+    expect(opened()).toBe(1);
     // past max(retryMs, 4 x staleMs): the port is closed and opened again
-    t = 5001;
+    at(5001);
     await expect(line.read()).rejects.toMatchObject({ code: 'HAL_E_BUSY' });
-    expect([next, links[0]!.closed]).toEqual([2, true]);
+    expect([opened(), links[0]!.closed]).toEqual([2, true]);
     links[1]!.send('moisture=3\n');
     await expect(line.read()).resolves.toEqual({ moisture: 3 });
   });
