@@ -33,6 +33,15 @@ export function bundleArch(bundle: string): string {
   return arch;
 }
 
+/**
+ * Installed-Size in KiB as dpkg-gencontrol counts it: each file's size rounded up to a KiB, one per
+ * folder and link. Not `du`, whose block counts depend on the file system the tree was staged on
+ * (two builds differed by 4 KiB, and so did the packages' bytes).
+ */
+function installedSize(entries: readonly Entry[]): number {
+  return entries.reduce((kb, e) => kb + (e.kind === 'file' ? Math.max(1, Math.ceil(fs.statSync(e.source).size / 1024)) : 1), 0);
+}
+
 export function buildDeb(o: DebOptions): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(o.bundle, 'package.json'), 'utf8')) as { version: string; description?: string };
   const version = o.version ?? pkg.version;
@@ -44,7 +53,7 @@ export function buildDeb(o: DebOptions): string {
   stageEntries(entries, root, o.epoch);
   const debian = path.join(root, 'DEBIAN');
   fs.mkdirSync(debian, { mode: 0o755 });
-  const installedKb = Math.ceil(Number(execFileSync('du', ['-sk', '--exclude=DEBIAN', root], { encoding: 'utf8' }).split('\t')[0]));
+  const installedKb = installedSize(entries);
   fs.writeFileSync(
     path.join(debian, 'control'),
     [
