@@ -93,9 +93,15 @@ export function stageEntries(entries: readonly Entry[], root: string, epoch: num
   touch(root);
 }
 
-/** bytes under `dir` (du -sb), to size what it goes into */
+/**
+ * bytes under `dir`, to size what it goes into: file sizes plus a block per folder, the same for the
+ * same tree wherever it was staged (du's counts follow the staging file system, and an image sized
+ * from them was not reproducible)
+ */
 export function treeBytes(dir: string): number {
-  return Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory()) return st.isFile() ? st.size : 0;
+  return fs.readdirSync(dir).reduce((n, name) => n + treeBytes(path.join(dir, name)), 4096);
 }
 
 /** unpacks a bundle tarball into a fresh temporary folder; returns its openstarryd/ folder */
