@@ -36,8 +36,6 @@ export class SseHub {
   private readonly clients = new Set<Client>();
   private stopSources: Array<() => void> = [];
   private heartbeat: NodeJS.Timeout | undefined;
-  sent = 0;
-  dropped = 0;
 
   constructor(
     private readonly sources: StreamSources,
@@ -118,12 +116,10 @@ export class SseHub {
     const open = openText === withTokenText ? withToken : Buffer.from(openText);
     for (const c of this.clients) {
       if (c.res.writableLength > MAX_BUFFERED) {
-        this.dropped++;
         c.res.destroy();
         continue;
       }
       c.res.write(c.authed ? withToken : open);
-      this.sent++;
     }
   }
 }
