@@ -58,6 +58,9 @@ export const configSchema = z.strictObject({
       socket: filePath.optional().describe('control socket path (default <home>/run/control.sock)'),
       maxLineBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024).describe('longest control request line'),
       maxConnections: z.number().int().min(1).max(1024).default(64),
+      maxUnauthenticated: z.number().int().min(1).max(1024).default(8).describe('connections that have not authenticated yet, held at once; the rest of maxConnections stays free for authenticated clients'),
+      authTimeoutMs: z.number().int().min(100).max(600_000).default(2000).describe('a connection that has not authenticated within this is closed'),
+      maxReplyBufferBytes: z.number().int().min(4096).max(256 * 1024 * 1024).default(4 * 1024 * 1024).describe('replies a client has not read yet; past this the daemon stops reading its requests, and closes it if it stays there'),
     })
     .prefault({}),
   http: z
@@ -65,6 +68,19 @@ export const configSchema = z.strictObject({
       listen: hostPort.default('127.0.0.1:8470').describe('status page and REST address'),
       tokenFile: filePath.optional().describe('bearer token file (default: control.token beside the socket)'),
       allowedHosts: z.array(z.string().max(255)).max(32).default([]).describe('extra Host header values to accept'),
+      maxConnections: z.number().int().min(1).max(4096).default(64).describe('open HTTP connections at once'),
+      maxConnectionsPerClient: z.number().int().min(1).max(4096).default(16).describe('open HTTP connections from one client address'),
+      headersTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('a request whose headers have not arrived within this is closed'),
+      bodyTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('an authenticated request whose body has not arrived within this is closed'),
+      anonymousStreams: z.number().int().min(0).max(1024).default(4).describe('SSE streams without a token, at once (their own cap: they never take an authenticated slot)'),
+      anonymousEvents: z.boolean().default(false).describe('whether reads without a token carry bus events (the event stream, the dashboard\'s recent events)'),
+      webhooks: z
+        .strictObject({
+          maxConnections: z.number().int().min(1).max(1024).default(8).describe('webhook requests in flight at once'),
+          maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024).describe('largest webhook body'),
+          bodyTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('a webhook body must arrive within this'),
+        })
+        .prefault({}),
     })
     .prefault({}),
   hooks: z
@@ -88,6 +104,9 @@ export const configSchema = z.strictObject({
       username: z.string().max(256).optional(),
       passwordFile: filePath.optional(),
       issuers: z.array(issuer).max(32).default([]),
+      maxClockSkewMs: z.number().int().min(1000).max(86_400_000).default(300_000).describe('once the clock is synchronised, a command whose ts is further ahead of it is refused'),
+      maxCommandTtlMs: z.number().int().min(1000).max(7 * 86_400_000).default(3_600_000).describe('longest exp - ts a command may have'),
+      maxPacketBytes: z.number().int().min(16 * 1024).max(64 * 1024 * 1024).default(512 * 1024).describe('largest MQTT packet accepted (announced to MQTT 5 brokers as maximumPacketSize)'),
       export: z
         .array(z.string().max(200).regex(/^[a-z*][a-z0-9_*-]*:[a-z0-9_.*-]+$/, 'an event type pattern like "agent:*" or "alert:**"'))
         .max(64)
@@ -128,6 +147,10 @@ export const configSchema = z.strictObject({
       logPerSecond: z.number().int().min(1).max(100_000).default(100).describe('log lines a WASM agent may write per second (burst: twice that); the rest are dropped and counted'),
       emitPerSecond: z.number().int().min(1).max(100_000).default(100).describe('events and HAL requests a WASM agent may send per second (burst: twice that)'),
       maxFileKb: z.number().int().min(1).max(65_536).default(1024).describe('largest file a WASM agent may open from its install copy'),
+      maxMemoryMb: z.number().int().min(1).max(16_384).default(256).describe('the most memory one WASM agent may have; a manifest may ask for less, never more'),
+      totalMemoryMb: z.number().int().min(1).max(65_536).optional().describe("the most memory all WASM agents of the device may have together (default: a quarter of the board's RAM); a spawn past it is refused"),
+      maxCallTimeoutMs: z.number().int().min(1).max(600_000).default(10_000).describe('the longest limits.callTimeoutMs a WASM agent may have (in a dedicated cell)'),
+      sharedCallTimeoutMs: z.number().int().min(1).max(60_000).default(1000).describe('the longest limits.callTimeoutMs in a shared cell, so one agent cannot freeze its cell-mates; longer calls need runtime.isolation: dedicated'),
     })
     .prefault({}),
   logs: z
@@ -136,6 +159,8 @@ export const configSchema = z.strictObject({
       maxBytes: z.number().int().min(4096).max(1024 * 1024 * 1024).default(1024 * 1024).describe('rotate an instance log past this size'),
       files: z.number().int().min(1).max(100).default(3).describe('rotated files kept per instance'),
       ringLines: z.number().int().min(10).max(100_000).default(1000).describe('lines kept in RAM per instance'),
+      outputBytesPerSecond: z.number().int().min(1024).max(64 * 1024 * 1024).default(64 * 1024).describe("agent output (stdout, stderr, log calls) kept per instance per second (burst: twice that); the rest is dropped, counted and said in the instance's log"),
+      outputLinesPerSecond: z.number().int().min(1).max(100_000).default(200).describe('agent output lines kept per instance per second (burst: twice that)'),
     })
     .prefault({}),
   supervisor: z
@@ -157,7 +182,8 @@ export const configSchema = z.strictObject({
     .prefault({}),
   sandbox: z
     .strictObject({
-      setpriv: z.enum(['auto', 'on', 'off']).default('auto').describe('start process agents under their own uid (auto: when root)'),
+      setpriv: z.enum(['auto', 'on', 'off']).default('auto').describe('start process agents under their own uid through setpriv (auto: when the daemon can, i.e. has CAP_SETUID, CAP_SETGID, CAP_SETPCAP and CAP_CHOWN; otherwise process agents are refused unless shareUid)'),
+      shareUid: z.boolean().default(false).describe('DEVELOPMENT ONLY: let process and worker agents run under the daemon\'s own uid when it cannot give them theirs (npm start sets it for a non-root developer; doctor fails on it; no image or package sets it)'),
       uidBase: z.number().int().min(1000).max(4_000_000_000).default(61000).describe('first uid handed to agents'),
       uidCount: z.number().int().min(1).max(100_000).default(1000),
     })
