@@ -49,6 +49,8 @@ export const ERROR_CODES = {
   OSZ_E_BAD_SIGNATURE: 'Sign the exact bytes of the command\'s body string with a key listed in fleet.issuers (openstarryctl remote does this).',
   OSZ_E_EXPIRED: 'The command\'s exp has passed: send a fresh one (and check the issuer\'s clock).',
   OSZ_E_REPLAYED: 'Each command needs a ts above the issuer\'s last one and a nonce never used before: send a fresh one.',
+  OSZ_E_CLOCK_SKEW: 'The command\'s ts is ahead of this device\'s synchronised clock by more than fleet.maxClockSkewMs: fix the issuer\'s clock and send a fresh one.',
+  OSZ_E_COMMAND_TTL: 'A command may be valid for at most fleet.maxCommandTtlMs (exp - ts): send one with a shorter validity.',
   OSZ_E_ISSUER: 'An issuer key is an Ed25519 public key (PEM, or its 32 raw bytes in base64), and at least one admin issuer must remain: add the new admin key before revoking the old one.',
   OSZ_E_WRONG_DEVICE: 'The command names another device id: send it to that device\'s topics.',
   OSZ_E_STORE_CORRUPT: 'The database failed its integrity check and was moved aside; see the log line for where.',
