@@ -8,8 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { validateManifest } from './agents/manifest';
 import { permissionFlag } from './agents/drivers/process';
-import type { SandboxPlan } from './sandbox';
-import { untraversable } from './sandbox';
+import { NO_UID_FIX, type SandboxPlan, untraversable } from './sandbox';
 import type { Store } from './store/store';
 import { SysRoot } from '../hal/platform/root';
 import { throttling } from '../hal/platform/host';
@@ -289,9 +288,11 @@ function checkSandbox(ctx: DoctorContext): DoctorCheck[] {
       ? ok('permission-model', `${flag} available (Node ${process.version})`)
       : fail('permission-model', `Node ${process.version} has no permission model`, 'install Node >= 20.19'),
   );
-  if (ctx.sandbox.separateUid) out.push(ok('agent-uid', `process agents run under their own uid through ${ctx.sandbox.setprivPath ?? 'setpriv'}`));
-  else if (ctx.isRoot) out.push(fail('agent-uid', 'the daemon is root but agents cannot get their own uid', 'install util-linux (setpriv) and set sandbox.setpriv to auto'));
-  else out.push(warn('agent-uid', 'the daemon is not root: agents share its uid (they still cannot read the control token if it is 0640 in a group they lack)', 'run the daemon as root (the images do, with setpriv) for a uid per agent'));
+  const sb = ctx.sandbox;
+  const who = sb.daemon.uid === 0 ? 'the daemon runs as root' : `the daemon runs as uid ${sb.daemon.uid}${sb.daemon.caps.length ? ` with ${sb.daemon.caps.join(' ')}` : ' without capabilities'}`;
+  if (sb.mode === 'own-uid') out.push(ok('agent-uid', `${who}; process and worker agents run under their own uid through ${sb.setprivPath ?? 'setpriv'}, with no groups and no capabilities (checked by a probe at start)`));
+  else if (sb.mode === 'shared-uid') out.push(fail('agent-uid', `${who}; sandbox.shareUid is on: process and worker agents run under the daemon's own uid and can reach what it can (${sb.reason})`, `development only: ${NO_UID_FIX}`));
+  else out.push(warn('agent-uid', `${who}; process and worker agents are refused: they cannot get their own uid (${sb.reason}); wasm and docker agents run`, NO_UID_FIX));
   if (ctx.dockerEnabled && !ctx.sandbox.separateUid) out.push(fail('docker-socket', 'the docker driver is enabled and process agents share a uid that may reach the Docker socket', 'run as root with setpriv, or disable process agents'));
   if (ctx.sandbox.separateUid) {
     // untraversable() checks the folders above a path: the home's contents and the runner file.

@@ -18,6 +18,8 @@ export function installRunner(home: string, log: Logger): string {
   const destDir = path.join(home, 'lib');
   try {
     fs.mkdirSync(destDir, { recursive: true, mode: 0o755 });
+    // explicit: the daemon's umask (the unit's UMask=0027) would take o+x away from agents
+    fs.chmodSync(destDir, 0o755);
     for (const name of SDK_FILES) {
       const dest = path.join(destDir, name);
       const tmp = `${dest}.${process.pid}.tmp`;

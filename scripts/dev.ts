@@ -25,7 +25,13 @@ console.log('');
 fs.mkdirSync(home, { recursive: true });
 // Its own process group: a Ctrl-C reaches this script once, which forwards one SIGTERM (a second
 // Ctrl-C forwards a second, which makes the daemon kill its agents at once).
-const daemon = spawn(path.join(root, 'bin/openstarryd'), ['--home', home, '--config', configFile], { stdio: 'inherit', detached: true });
+// A developer who is not root cannot give agents their own uid: the dev daemon then lets process
+// agents share the developer's (sandbox.shareUid, development only; doctor fails on it). No image,
+// package or example config sets it. Root gets the real sandbox.
+const shareUid = process.getuid?.() !== 0;
+if (shareUid) console.log('  note:   not root, so process agents share your uid here (sandbox.shareUid); as installed they get their own\n');
+const env = shareUid ? { ...process.env, OPENSTARRYD_SANDBOX__SHARE_UID: 'true' } : process.env;
+const daemon = spawn(path.join(root, 'bin/openstarryd'), ['--home', home, '--config', configFile], { stdio: 'inherit', detached: true, env });
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => daemon.kill('SIGTERM'));
 process.on('exit', () => daemon.kill('SIGTERM'));
 daemon.on('exit', (code) => process.exit(code ?? 0));

@@ -6,7 +6,9 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { ensureAccounts, shippedArgv, shippedEnv, unitSettings } from './shipped';
 import { REPO, tmpDir, waitFor } from './tmp';
+import type { ServiceSettings } from './unit-file';
 
 export interface CliResult {
   code: number;
@@ -39,6 +41,11 @@ export interface StartOptions {
   writeConfig?: boolean;
   /** start under `ulimit -v` of this many KiB (through the real launcher) */
   ulimitV?: number;
+  /**
+   * run as images/systemd/openstarryd.service does (its user, groups, capabilities, umask,
+   * no_new_privs and syscall filter; test/helpers/shipped.ts); the home is owned by that user
+   */
+  asShipped?: boolean | ServiceSettings;
 }
 
 export async function startDaemon(opts: StartOptions = {}): Promise<RunningDaemon> {
@@ -52,9 +59,20 @@ export async function startDaemon(opts: StartOptions = {}): Promise<RunningDaemo
     fs.writeFileSync(path.join(home, 'openstarryd.yaml'), YAML.stringify(config));
   }
   const launcher = path.join(REPO, 'bin/openstarryd');
-  const argv = opts.ulimitV === undefined ? [launcher, '--home', home, ...extra] : ['/bin/sh', '-c', `ulimit -v ${opts.ulimitV} && exec "$0" "$@"`, launcher, '--home', home, ...extra];
+  let argv = opts.ulimitV === undefined ? [launcher, '--home', home, ...extra] : ['/bin/sh', '-c', `ulimit -v ${opts.ulimitV} && exec "$0" "$@"`, launcher, '--home', home, ...extra];
+  let env: NodeJS.ProcessEnv = { ...process.env, ...(opts.env ?? {}) };
+  if (opts.asShipped) {
+    // StateDirectory=openstarry: the home belongs to the unit's user, 0750
+    const unit = opts.asShipped === true ? unitSettings() : opts.asShipped;
+    const { uid, gid } = ensureAccounts(unit);
+    fs.mkdirSync(home, { recursive: true });
+    for (const f of [home, ...fs.readdirSync(home).map((n) => path.join(home, n))]) fs.chownSync(f, uid, gid);
+    fs.chmodSync(home, 0o750);
+    argv = shippedArgv(unit, argv, path.dirname(home));
+    env = { ...shippedEnv(unit), ...(opts.env ?? {}) };
+  }
   const proc = spawn(argv[0] ?? launcher, argv.slice(1), {
-    env: { ...process.env, ...(opts.env ?? {}) },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(proc);

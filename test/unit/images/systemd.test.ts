@@ -90,7 +90,9 @@ describeWith('the systemd unit', [hasCommand('systemd-analyze', 'systemd')], () 
     for (const [k, v] of [['NoNewPrivileges', 'yes'], ['ProtectSystem', 'strict'], ['ProtectHome', 'yes'], ['DevicePolicy', 'closed'], ['StateDirectory', 'openstarry'], ['RuntimeDirectory', 'openstarry']]) expect([k, one(k ?? '')]).toEqual([k, v]);
     expect(values(UNIT, 'SystemCallFilter')[0]).toBe('@system-service');
     expect(one('LoadCredential')).toMatch(/^openstarry:\/etc\/openstarry\/credentials$/);
-    expect(values(UNIT, 'AmbientCapabilities')).toEqual(['CAP_SETUID CAP_SETGID CAP_KILL']);
+    // each one serves handing agents their own uid (docs/security.md), nothing else
+    expect(values(UNIT, 'AmbientCapabilities')).toEqual(['CAP_SETUID CAP_SETGID CAP_SETPCAP CAP_CHOWN CAP_KILL']);
+    expect(values(UNIT, 'CapabilityBoundingSet')).toEqual(values(UNIT, 'AmbientCapabilities'));
   });
 
   it("allows exactly the devices of the HAL's buses in the board profiles", () => {

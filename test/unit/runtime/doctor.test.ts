@@ -20,7 +20,7 @@ function doctor(over: Partial<Parameters<typeof runDoctor>[0]> = {}): Record<str
     tokenFile: path.join(home, 'control.token'),
     store,
     isRoot: false,
-    sandbox: { separateUid: false, setprivPath: undefined, warnings: [] },
+    sandbox: { mode: 'refused', separateUid: false, setprivPath: undefined, daemon: { uid: 1000, caps: [] }, reason: 'the daemon (uid 1000) lacks CAP_SETUID', warnings: [] },
     runnerPath: undefined,
     dockerEnabled: false,
     exec: (cmd) => (cmd === 'timedatectl' ? 'yes\n' : undefined),
@@ -60,7 +60,12 @@ describe('doctor', () => {
   });
 
   it('flags a root daemon without per-agent uids and a token others can read', async () => {
-    expect(doctor({ isRoot: true })['agent-uid']?.status).toBe('fail');
+    const shared = doctor({ sandbox: { mode: 'shared-uid', separateUid: false, setprivPath: undefined, daemon: { uid: 1000, caps: [] }, reason: 'x', warnings: [] } })['agent-uid'];
+    expect(shared?.status).toBe('fail');
+    expect(shared?.detail).toContain('sandbox.shareUid');
+    const own = doctor({ sandbox: { mode: 'own-uid', separateUid: true, setprivPath: '/usr/bin/setpriv', daemon: { uid: 999, caps: ['CAP_CHOWN', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP'] }, reason: '', warnings: [] } })['agent-uid'];
+    expect(own?.status).toBe('ok');
+    expect(own?.detail).toContain('uid 999 with CAP_CHOWN');
     const home = tmpDir('osd-doc-');
     const sock = path.join(home, 's.sock');
     fs.writeFileSync(path.join(home, 'control.token'), 't');
