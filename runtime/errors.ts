@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   OSZ_E_MANIFEST: 'Fix agent.json as the message says; docs/manifest.md and agent.schema.json describe every field.',
   OSZ_E_ENV_REFUSED: 'Agent env names must match ^[A-Z][A-Z0-9_]*$ and must not be PATH or start with NODE_, LD_ or OPENSTARRY_.',
   OSZ_E_INSTALL_REFUSED: 'Agent and plugin folders may hold only regular files and folders: replace symlinks, hard links, devices, FIFOs and sockets with plain files.',
+  OSZ_E_INSTALL_PRIVATE: 'Installed copies are readable by every agent uid: chmod o+r the named file if agents may read it, or move it out of the folder (it is never widened).',
   OSZ_E_INSTALL_TOO_LARGE: 'Keep agent folders under the size and file-count caps, or ship large data as a plugin.',
   OSZ_E_PATH_ESCAPE: 'Paths in agent.json must stay inside the agent folder; register shared code with `openstarryctl plugin add`.',
   OSZ_E_WASM_REFUSED: 'The module breaks WASM ABI v1 (docs/agent-abi.md): import only what the ABI lists, import env.memory with a maximum, export alloc, init and on_event.',

@@ -52,6 +52,9 @@ export async function runDaemon(argv: string[]): Promise<number> {
     process.stdout.write(YAML.stringify(redactConfig(loaded.config)));
     return 0;
   }
+  // Whatever umask started us (a shell with 000, say), nothing the daemon creates without an
+  // explicit mode is readable by others; files agents must read get theirs explicitly (issue 16).
+  process.umask(0o027);
   const log = createLogger({ level: loaded.config.logs.level });
   let daemon: Daemon;
   try {

@@ -133,8 +133,11 @@ export class Installer {
   }
 
   private materialise(folder: string, entries: ReturnType<typeof walkTree>): { hash: string; dest: string } {
+    refusePrivateFiles(folder, entries);
     const hash = hashTree(folder, entries);
     fs.mkdirSync(this.storeDir, { recursive: true, mode: 0o711 });
+    // mkdir's mode is narrowed by the umask (0027 under the unit): agent uids must traverse the store.
+    if ((fs.statSync(this.storeDir).mode & 0o001) === 0) fs.chmodSync(this.storeDir, 0o711);
     const dest = path.join(this.storeDir, hash);
     if (fs.existsSync(dest)) {
       // Same content already installed (or a half-finished copy left by a crash): verify it.
@@ -163,6 +166,26 @@ export class Installer {
     if (!fs.existsSync(this.storeDir)) return;
     const keep = new Set([...this.store.agents.hashesInUse(), ...this.store.plugins.hashesInUse()]);
     for (const name of fs.readdirSync(this.storeDir)) if (!keep.has(name)) removeTree(path.join(this.storeDir, name));
+  }
+}
+
+/**
+ * The store's copies are 0444 so that agents under their own uid can read them; copying a file
+ * its owner kept from others (a 0600 key, say) would hand it to every agent on the device. Such
+ * a file is refused, naming it, instead of being widened (issue 16): the operator chmods it o+r
+ * if agents may read it, or moves it out of the folder.
+ */
+export function refusePrivateFiles(folder: string, entries: ReturnType<typeof walkTree>): void {
+  for (const e of entries) {
+    if (e.kind !== 'file') continue;
+    const mode = fs.lstatSync(path.join(folder, e.rel)).mode & 0o777;
+    if ((mode & 0o004) === 0) {
+      throw new OszError(
+        'OSZ_E_INSTALL_PRIVATE',
+        `${path.join(folder, e.rel)} is mode ${mode.toString(8).padStart(4, '0')}, not readable by others; installed copies are readable by every agent uid, so installing it would widen it: chmod o+r it if agents may read it, or move it out of ${folder}`,
+        { path: e.rel, mode: mode.toString(8).padStart(4, '0') },
+      );
+    }
   }
 }
 

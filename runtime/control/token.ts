@@ -30,9 +30,18 @@ export function tokensEqual(given: unknown, expected: string): boolean {
 export function readOrCreateToken(file: string): string {
   try {
     const t = readToken(file);
-    if (t.length >= 16) return t;
+    if (t.length >= 16) {
+      closeToOthers(file);
+      return t;
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   return writeToken(file);
+}
+
+/** A token file left readable by others (an older daemon, a hand-made file) is narrowed to 0640 at most. */
+function closeToOthers(file: string): void {
+  const st = fs.statSync(file);
+  if ((st.mode & 0o007) !== 0 && st.uid === process.getuid?.()) fs.chmodSync(file, st.mode & 0o750);
 }

@@ -43,11 +43,6 @@ export function openStore(file: string, log: Logger): OpenedStore {
   migrate(main);
   const secure = openRaw(file);
   secure.pragma('synchronous = FULL');
-  try {
-    fs.chmodSync(file, 0o600);
-  } catch {
-    /* best effort: a read-only mount reports itself on first write */
-  }
   return {
     db: main,
     secure,
@@ -118,12 +113,35 @@ function tryOpen(file: string): OpenResult {
 }
 
 function openRaw(file: string): Db {
+  ownerOnly(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   return db;
+}
+
+/**
+ * The database holds secrets and tokens, so it and its -wal / -shm are 0600 whatever the umask.
+ * SQLite creates a new database 0644 (it fchmods to SQLITE_DEFAULT_FILE_PERMISSIONS, ignoring the
+ * umask) and gives -wal and -shm the mode of the database file (os_unix.c findCreateFileMode):
+ * so the file is created 0600 before SQLite sees it, and files an older daemon left wider are
+ * narrowed before they are opened.
+ */
+export function ownerOnly(file: string): void {
+  try {
+    fs.closeSync(fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600));
+  } catch {
+    // unreadable or read-only: SQLite's own open reports it with a better message
+  }
+  for (const suffix of ['', '-wal', '-shm']) {
+    try {
+      if ((fs.lstatSync(file + suffix).mode & 0o077) !== 0) fs.chmodSync(file + suffix, 0o600);
+    } catch {
+      /* absent, or a read-only mount that reports itself on first write */
+    }
+  }
 }
 
 export function migrate(db: Db): void {
