@@ -320,7 +320,7 @@ export class Daemon {
       {
         name: 'http',
         start: async () => {
-          this.http = new HttpServer({ listen: cfg.http.listen, allowedHosts: cfg.http.allowedHosts }, this.log);
+          this.http = new HttpServer({ listen: cfg.http.listen, allowedHosts: cfg.http.allowedHosts, limits: cfg.http }, this.log);
           registerHealth(this.http, () => this.health(), packageVersion());
           this.streams = registerStatusRoutes(this.http, {
             plane: this.must(this.plane),
@@ -329,16 +329,17 @@ export class Daemon {
             dashboard: () => this.dashboard,
             rules: () => this.rules?.list().rules ?? [],
             hal: () => this.hal?.counters() ?? [],
+            anonymous: cfg.http,
           });
           const { listen: hooksListen, ...sources } = cfg.hooks;
           if (Object.keys(sources).length > 0) {
             // loaded only when a webhook source is configured (DESIGN §12.13)
             const { Webhooks } = await import('./hooks/webhooks');
-            const webhooks = new Webhooks(sources as Record<string, HookSourceConfig>, bus, this.log);
+            const webhooks = new Webhooks(sources as Record<string, HookSourceConfig>, bus, this.log, cfg.http.webhooks);
             webhooks.register(this.http);
             if (hooksListen) {
               // the LAN listener serves /hooks/* and nothing else (DESIGN §12.7)
-              this.hooksHttp = new HttpServer({ listen: hooksListen, allowedHosts: [], checkHost: false }, this.log);
+              this.hooksHttp = new HttpServer({ listen: hooksListen, allowedHosts: [], checkHost: false, limits: cfg.http }, this.log);
               webhooks.register(this.hooksHttp);
               await this.hooksHttp.start();
             }

@@ -4,6 +4,13 @@
  * within the replay window, and only then does it become an event on the bus. Answers: 202 with
  * the event id, 401 bad or missing signature, 404 unknown source, 409 replay, 413 too large,
  * 400 not a usable payload. Refusals are logged without the body or the signature.
+ *
+ * The signature covers the raw body, so a webhook cannot be authenticated before its body is read
+ * as REST is (issue 16). What an unsigned sender can hold is bounded instead: at most
+ * `http.webhooks.maxConnections` deliveries are read at once over both listeners (the main one and
+ * `hooks.listen`), the rest answered 503 `OSZ_E_HTTP_BUSY` unread; a body is at most
+ * `maxBodyBytes` (413) and must arrive within `bodyTimeoutMs` (408), and either refusal closes the
+ * connection.
  */
 import fs from 'node:fs';
 import type http from 'node:http';
@@ -11,7 +18,8 @@ import type { EventBus } from '../bus/bus';
 import type { Logger } from '../log';
 import { readBody } from '../http/body';
 import { type HttpServer, sendJson } from '../http/server';
-import { OszError } from '../errors';
+import { OszError, toOszError } from '../errors';
+import { statusOf } from '../http/auth';
 import { deliveryId, hookEvent } from './payload';
 import { type HookKind, signatureHeader, verifySignature } from './signature';
 
@@ -20,8 +28,12 @@ export interface HookSourceConfig {
   kind: HookKind;
 }
 
+/** named as config `http.webhooks` names them, so the daemon hands that object over */
 export interface WebhookOptions {
-  maxBytes?: number;
+  maxBodyBytes?: number;
+  bodyTimeoutMs?: number;
+  /** deliveries being read or answered at once, over every listener */
+  maxConnections?: number;
   replayTtlMs?: number;
   now?: () => number;
 }
@@ -32,6 +44,9 @@ export class Webhooks {
   private readonly sources = new Map<string, { kind: HookKind; secret: Buffer }>();
   private readonly seen = new Map<string, number>();
   private readonly maxBytes: number;
+  private readonly bodyTimeoutMs: number;
+  private readonly maxInFlight: number;
+  private inFlight = 0;
   private readonly ttl: number;
   private readonly now: () => number;
   readonly counts = { accepted: 0, refused: 0 };
@@ -42,7 +57,9 @@ export class Webhooks {
     private readonly log: Logger,
     opts: WebhookOptions = {},
   ) {
-    this.maxBytes = opts.maxBytes ?? 1024 * 1024;
+    this.maxBytes = opts.maxBodyBytes ?? 1024 * 1024;
+    this.bodyTimeoutMs = opts.bodyTimeoutMs ?? 10_000;
+    this.maxInFlight = opts.maxConnections ?? 8;
     this.ttl = opts.replayTtlMs ?? 24 * 3_600_000;
     this.now = opts.now ?? Date.now;
     for (const [name, c] of Object.entries(config)) {
@@ -64,20 +81,30 @@ export class Webhooks {
     server.route('POST', '/hooks/*', (req, res, url) => this.handle(req, res, url));
   }
 
+  /** deliveries being read or answered now */
+  get active(): number {
+    return this.inFlight;
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
-    const name = decodeURIComponent(url.pathname.slice('/hooks/'.length));
-    const refuse = (status: number, code: 'OSZ_E_HOOK_REFUSED' | 'OSZ_E_REQUEST_TOO_LARGE', message: string): void => {
+    const name = safeDecode(url.pathname.slice('/hooks/'.length));
+    const refuse = (status: number, code: 'OSZ_E_HOOK_REFUSED' | 'OSZ_E_REQUEST_TOO_LARGE' | 'OSZ_E_REQUEST_TIMEOUT' | 'OSZ_E_HTTP_BUSY' | 'OSZ_E_INVALID_PARAMS', message: string): void => {
       this.counts.refused++;
       this.log.warn('hooks', `refused a webhook for ${name.slice(0, 64)} from ${req.socket.remoteAddress ?? '?'}: ${message}`);
       sendJson(res, status, { error: new OszError(code, message).toJSON() });
     };
+    if (this.inFlight >= this.maxInFlight) return refuse(503, 'OSZ_E_HTTP_BUSY', `${this.maxInFlight} webhook deliveries are being read already (http.webhooks.maxConnections)`);
     const source = this.sources.get(name);
     if (!source) return refuse(404, 'OSZ_E_HOOK_REFUSED', `no webhook source "${name.slice(0, 64)}" (configure hooks.<source>.secretFile)`);
+    // held until the answer is out or the client is gone, whichever comes first
+    this.inFlight++;
+    res.once('close', () => this.inFlight--);
     let body: Buffer;
     try {
-      body = await readBody(req, this.maxBytes);
+      body = await readBody(req, { maxBytes: this.maxBytes, timeoutMs: this.bodyTimeoutMs, key: 'http.webhooks.maxBodyBytes' });
     } catch (err) {
-      return refuse(413, 'OSZ_E_REQUEST_TOO_LARGE', (err as Error).message);
+      const e = toOszError(err);
+      return refuse(statusOf(e.code, e.details), e.code === 'OSZ_E_REQUEST_TOO_LARGE' || e.code === 'OSZ_E_REQUEST_TIMEOUT' ? e.code : 'OSZ_E_INVALID_PARAMS', e.message);
     }
     if (!verifySignature(source.secret, body, signatureHeader(source.kind, req.headers))) return refuse(401, 'OSZ_E_HOOK_REFUSED', 'missing or wrong signature');
     const delivery = deliveryId(source.kind, req.headers);
@@ -106,5 +133,14 @@ export class Webhooks {
       this.seen.delete(k);
     }
     this.seen.set(key, now + this.ttl);
+  }
+}
+
+/** a source name from the path; a malformed escape names no source (404), it does not throw */
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
   }
 }

@@ -3,7 +3,9 @@
  * of the table, generated from it and adding no behaviour. `POST` with a JSON body calls any
  * operation; `GET` with query parameters calls one that changes nothing. The bearer token makes
  * the caller an admin; without it the caller is a viewer, and `dashboard.get` leaves out agents'
- * snapshots. Streaming operations answer with their first batch here; `/api/v1/stream` is live.
+ * snapshots. Who may call what is decided from the headers before the body is read (auth.ts), and
+ * a body without the token is small. Streaming operations answer with their first batch here;
+ * `/api/v1/stream` is live.
  */
 import type http from 'node:http';
 import type * as z from 'zod';
@@ -11,22 +13,33 @@ import { isStreaming, type Operation } from '../control/op';
 import type { ControlPlane } from '../control/plane';
 import type { Dashboard } from '../dashboard/model';
 import { OszError, toOszError } from '../errors';
-import { identify, sendError } from './auth';
-import { readBody } from './body';
+import { admitAnonymous, identify, sendError } from './auth';
+import { type BodyLimits, readBody } from './body';
 import { publicDashboard } from './redact';
-import { type HttpServer, sendJson } from './server';
+import { bodyPending, type HttpServer, sendJson } from './server';
 
 /** a request body: rules files are the largest thing sent (1 MiB), JSON-escaped */
 export const MAX_REST_BODY = 2 * 1024 * 1024 + 4096;
+/** a body without the token: a viewer's params are a few names and numbers */
+export const MAX_ANONYMOUS_BODY = 64 * 1024;
 
-export function registerRest(server: HttpServer, plane: ControlPlane, token: () => string): void {
+export interface RestOptions {
+  /** `http.anonymousEvents`: whether a viewer without the token may read the event log */
+  anonymousEvents?: boolean;
+}
+
+export function registerRest(server: HttpServer, plane: ControlPlane, token: () => string, opts: RestOptions = {}): void {
   server.route('*', '/api/v1/*', async (req, res, url) => {
     try {
       const name = /^\/api\/v1\/([a-z]+)\/([a-z]+)$/i.exec(url.pathname);
       const op = name ? plane.find(`${name[1]}.${name[2]}`) : undefined;
       if (!op || !name) throw new OszError('OSZ_E_UNKNOWN_OPERATION', `no operation at ${url.pathname.slice(0, 200)}; docs/operations.md lists them (/api/v1/<area>/<verb>)`);
       const who = identify(req, token());
-      const params = await paramsOf(req, url, op);
+      admitAnonymous(op, who, opts.anonymousEvents === true);
+      const limits: BodyLimits = who.authed
+        ? { maxBytes: MAX_REST_BODY, timeoutMs: server.limits.bodyTimeoutMs, key: 'the REST body cap' }
+        : { maxBytes: MAX_ANONYMOUS_BODY, timeoutMs: server.limits.bodyTimeoutMs, key: 'without the token; send it for larger bodies' };
+      const params = await paramsOf(req, url, op, limits);
       const result = await plane.call(op.name, params, { actor: who.actor, role: who.role, transport: 'http' });
       const body = isStreaming(result) ? result.initial : result;
       sendJson(res, 200, op.name.startsWith('dashboard.') && !who.authed ? publicDashboard(body as Dashboard) : (body ?? null));
@@ -38,13 +51,15 @@ export function registerRest(server: HttpServer, plane: ControlPlane, token: () 
   });
 }
 
-async function paramsOf(req: http.IncomingMessage, url: URL, op: Operation): Promise<unknown> {
+async function paramsOf(req: http.IncomingMessage, url: URL, op: Operation, limits: BodyLimits): Promise<unknown> {
   if (req.method === 'POST') {
     const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-    const raw = await readBody(req, MAX_REST_BODY);
-    if (raw.length === 0) return {};
     // a cross-site form cannot send application/json without a CORS preflight, which we never allow
-    if (type !== 'application/json') throw new OszError('OSZ_E_INVALID_PARAMS', `send the params as Content-Type: application/json, not ${type || 'nothing'}`, { status: 415 });
+    const wrongType = (): OszError => new OszError('OSZ_E_INVALID_PARAMS', `send the params as Content-Type: application/json, not ${type || 'nothing'}`, { status: 415 });
+    if (type !== 'application/json' && bodyPending(req)) throw wrongType();
+    const raw = await readBody(req, limits);
+    if (raw.length === 0) return {};
+    if (type !== 'application/json') throw wrongType();
     try {
       return JSON.parse(raw.toString('utf8')) as unknown;
     } catch {

@@ -11,7 +11,7 @@ import { locatePage, registerPage } from './page';
 import { registerMetrics, type MetricsSources } from './metrics';
 import { registerRest } from './rest';
 import type { HttpServer } from './server';
-import { SseHub } from './stream';
+import { SseHub, type StreamOptions } from './stream';
 
 export interface StatusRouteParts {
   plane: ControlPlane;
@@ -20,6 +20,8 @@ export interface StatusRouteParts {
   dashboard(): Projector | undefined;
   rules: MetricsSources['rules'];
   hal: MetricsSources['hal'];
+  /** what a request without the token gets (config `http.anonymousStreams`, `http.anonymousEvents`) */
+  anonymous?: StreamOptions;
 }
 
 export function registerStatusRoutes(server: HttpServer, p: StatusRouteParts): SseHub {
@@ -33,10 +35,11 @@ export function registerStatusRoutes(server: HttpServer, p: StatusRouteParts): S
       events: (fn) => p.bus.on(`http:stream`, '**', fn),
     },
     () => p.token(),
+    p.anonymous,
   );
   // the stream first: the router takes the first route that matches, and REST matches /api/v1/*
   hub.register(server);
-  registerRest(server, p.plane, () => p.token());
+  registerRest(server, p.plane, () => p.token(), { anonymousEvents: p.anonymous?.anonymousEvents ?? false });
   registerMetrics(server, { dashboard: () => p.dashboard()?.get() ?? {}, rules: () => p.rules(), hal: () => p.hal(), streams: () => hub.size });
   registerPage(server, locatePage());
   return hub;

@@ -1,13 +1,15 @@
 /**
  * The daemon's one HTTP server (DESIGN §9, §12.7), on `http.listen`. Features register routes;
  * this file owns what every route shares: the Host header check (an unknown Host is refused, so
- * DNS rebinding cannot reach the API from a browser), body limits and JSON errors. `/healthz`
- * is liveness: it answers 200 while the process serves, with each subsystem's state in the body.
+ * DNS rebinding cannot reach the API from a browser), the connection caps and timeouts of
+ * limits.ts, body limits and JSON errors. `/healthz` is liveness: it answers 200 while the process
+ * serves, with each subsystem's state in the body.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OszError } from '../errors';
 import type { Logger } from '../log';
+import { ConnectionGate, DEFAULT_LIMITS, type HttpLimits } from './limits';
 
 export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void | Promise<void>;
 
@@ -16,12 +18,16 @@ export interface HttpServerOptions {
   allowedHosts: readonly string[];
   /** false only for the LAN webhook listener: its requests are signed, and senders use their own Host names */
   checkHost?: boolean;
+  /** connection caps and timeouts (config `http.*`); the schema's defaults when left out */
+  limits?: Partial<HttpLimits>;
 }
 
 export class HttpServer {
   private server: http.Server | undefined;
   private readonly routes: Array<{ method: string; prefix: boolean; path: string; handler: RouteHandler }> = [];
   private allowed = new Set<string>();
+  readonly limits: HttpLimits;
+  readonly gate: ConnectionGate;
   address: string | undefined;
 
   constructor(
@@ -30,6 +36,14 @@ export class HttpServer {
   ) {
     const { host, port } = splitHostPort(opts.listen);
     this.allowed = allowedHostSet(host, port, opts.allowedHosts);
+    const given = opts.limits ?? {};
+    this.limits = {
+      maxConnections: given.maxConnections ?? DEFAULT_LIMITS.maxConnections,
+      maxConnectionsPerClient: given.maxConnectionsPerClient ?? DEFAULT_LIMITS.maxConnectionsPerClient,
+      headersTimeoutMs: given.headersTimeoutMs ?? DEFAULT_LIMITS.headersTimeoutMs,
+      bodyTimeoutMs: given.bodyTimeoutMs ?? DEFAULT_LIMITS.bodyTimeoutMs,
+    };
+    this.gate = new ConnectionGate(this.limits);
   }
 
   /** the request handler, for tests that inject requests without a socket */
@@ -43,10 +57,23 @@ export class HttpServer {
 
   async start(): Promise<void> {
     const { host, port } = splitHostPort(this.opts.listen);
-    const server = http.createServer(this.handle);
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
-    server.keepAliveTimeout = 5_000;
+    const { headersTimeoutMs } = this.limits;
+    const server = http.createServer(
+      {
+        // Node answers 408 and closes a connection whose headers are late, but only looks every
+        // connectionsCheckingInterval (30 s by default): look often enough for the configured time
+        headersTimeout: headersTimeoutMs,
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))),
+        // bodies have their own deadlines (readBody); this only backs them up
+        requestTimeout: headersTimeoutMs + 600_000,
+        keepAliveTimeout: 5_000,
+      },
+      this.handle,
+    );
+    // after Node's own listener: a refused socket is answered and closed before its request is read
+    server.on('connection', (socket) => {
+      if (!this.gate.admit(socket)) this.log.debug('http', `turned away a connection from ${socket.remoteAddress ?? '?'}: over a connection cap`);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -69,6 +96,8 @@ export class HttpServer {
   }
 
   private async dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // answered 503 already (limits.ts): nothing of it is served
+    if (this.gate.refused(req.socket)) return void req.socket.destroy();
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
     const host = (req.headers.host ?? '').toLowerCase();
@@ -102,8 +131,19 @@ export class HttpServer {
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
+  // Answered before its body arrived (refused unauthenticated, too large, too slow, busy): the
+  // connection closes once the answer is out, so the client cannot keep pushing the rest and
+  // nothing waits to read it.
+  if (bodyPending(res.req)) res.setHeader('Connection', 'close');
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** true while a request has a body that has not all been read */
+export function bodyPending(req: http.IncomingMessage | undefined): boolean {
+  if (!req || req.complete) return false;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 export function splitHostPort(listen: string): { host: string; port: number } {

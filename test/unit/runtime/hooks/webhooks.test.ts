@@ -1,4 +1,7 @@
-/** Webhooks on a real HttpServer: signatures over the raw body, delivery ids, caps, hostile bodies. */
+/**
+ * Webhooks on a real HttpServer: signatures over the raw body, delivery ids, caps, hostile bodies;
+ * and their own limits (issue 16) over both listeners: deliveries read at once, body size and time.
+ */
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -9,7 +12,8 @@ import { Webhooks } from '../../../../runtime/hooks/webhooks';
 import { sign, verifySignature } from '../../../../runtime/hooks/signature';
 import { HttpServer } from '../../../../runtime/http/server';
 import { memoryLogger } from '../../../../runtime/log';
-import { tmpDir } from '../../../helpers/tmp';
+import { closeAll, postHead, rawClient, waitClosed } from '../../../helpers/raw-http';
+import { tmpDir, waitFor } from '../../../helpers/tmp';
 
 const SECRET = 'sixteen-bytes-or-more-secret';
 let server: HttpServer;
@@ -46,7 +50,7 @@ beforeAll(async () => {
     },
     bus,
     log,
-    { maxBytes: 64 * 1024 },
+    { maxBodyBytes: 64 * 1024 },
   );
   expect(hooks.names).toEqual(['github', 'gitea', 'plant']);
   expect(log.lines.join('\n')).toMatch(/webhook source weak is off: .*shorter than 16 bytes/);
@@ -120,5 +124,58 @@ describe('webhooks', () => {
     expect(await ask(lan.address ?? '', 'hooks.example.com')).toBe(404);
     expect(await ask(server.address ?? '', 'hooks.example.com')).toBe(421);
     await lan.stop();
+  });
+
+  it('reads at most http.webhooks.maxConnections deliveries at once over both listeners, each under its size and time', async () => {
+    const dir = tmpDir('osd-wh-lim-');
+    fs.writeFileSync(path.join(dir, 's'), `${SECRET}\n`);
+    const bus = new EventBus(log);
+    const hooks = new Webhooks({ plant: { kind: 'generic', secretFile: path.join(dir, 's') } }, bus, log, { maxConnections: 2, maxBodyBytes: 4096, bodyTimeoutMs: 300 });
+    const main = new HttpServer({ listen: '127.0.0.1:0', allowedHosts: [] }, log);
+    const lan = new HttpServer({ listen: '127.0.0.1:0', allowedHosts: [], checkHost: false }, log);
+    hooks.register(main);
+    hooks.register(lan);
+    await main.start();
+    await lan.start();
+    try {
+      const a = main.address ?? '';
+      const b = lan.address ?? '';
+      // one stalled delivery on each listener: both slots taken, nothing signed yet
+      const stalled = [await rawClient(a, postHead(a, '/hooks/plant', { length: 1000 }) + '{"x":'), await rawClient(b, postHead(b, '/hooks/plant', { length: 1000 }) + '{"x":')];
+      await waitFor('both deliveries being read', () => hooks.active === 2);
+      const busy = await rawClient(b, postHead(b, '/hooks/plant', { length: 1024 * 1024 }) + ' '.repeat(1024));
+      await waitClosed('the delivery over the cap', [busy]);
+      expect([busy.status(), busy.code()]).toEqual([503, 'OSZ_E_HTTP_BUSY']);
+      // the stalled ones are answered 408 and closed at the body deadline, freeing their slots
+      await waitClosed('the stalled deliveries', stalled);
+      expect(stalled.map((c) => [c.status(), c.code()])).toEqual([
+        [408, 'OSZ_E_REQUEST_TIMEOUT'],
+        [408, 'OSZ_E_REQUEST_TIMEOUT'],
+      ]);
+      await waitFor('the slots freed', () => hooks.active === 0);
+      // a body over maxBodyBytes without a declared length is answered 413, then cut off
+      const chunked = await rawClient(a, postHead(a, '/hooks/plant', { extra: 'Transfer-Encoding: chunked' }));
+      const piece = 'x'.repeat(1024);
+      for (let i = 0; i < 8; i++) chunked.socket.write(`400\r\n${piece}\r\n`);
+      await waitClosed('the oversized chunked delivery', [chunked]);
+      expect([chunked.status(), chunked.code()]).toEqual([413, 'OSZ_E_REQUEST_TOO_LARGE']);
+      // and a proper delivery still goes through
+      const ok = JSON.stringify({ moisture: 3 });
+      const [host, port] = b.split(':');
+      const status = await new Promise<number>((resolve, reject) => {
+        http
+          .request({ host, port: Number(port), path: '/hooks/plant', method: 'POST', headers: { 'Content-Length': ok.length, 'X-Delivery-Id': 'lim-1', 'X-Hub-Signature-256': sign(SECRET, ok) } }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+          .on('error', reject)
+          .end(ok);
+      });
+      expect(status).toBe(202);
+    } finally {
+      closeAll();
+      await lan.stop();
+      await main.stop();
+    }
   });
 });

@@ -18,10 +18,10 @@ import { registerHealth } from '../../../../runtime/http/health';
 import { MAX_REST_BODY } from '../../../../runtime/http/rest';
 import { registerStatusRoutes } from '../../../../runtime/http/routes';
 import { HttpServer } from '../../../../runtime/http/server';
-import { MAX_STREAM_CLIENTS, type SseHub } from '../../../../runtime/http/stream';
+import { MAX_STREAM_CLIENTS, type SseHub, type StreamOptions } from '../../../../runtime/http/stream';
 import { memoryLogger } from '../../../../runtime/log';
 import { createStore, type Store } from '../../../../runtime/store/store';
-import { tmpDir } from '../../../helpers/tmp';
+import { tmpDir, waitFor } from '../../../helpers/tmp';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const HOST = { host: '127.0.0.1:8470' };
@@ -64,7 +64,12 @@ beforeEach(() => {
     },
   };
   const services = { store, bus, supervisor, log: memoryLogger(), info: () => ({ version: 'test' }), health: () => health, dashboard: projector } as unknown as ControlServices;
-  const plane = new ControlPlane(OPERATIONS, services);
+  plane = new ControlPlane(OPERATIONS, services);
+  mount(projector);
+});
+
+/** the server and its routes, with what a request without the token gets (http.anonymous*) */
+function mount(projector: Projector, anonymous?: StreamOptions): void {
   server = new HttpServer({ listen: '127.0.0.1:8470', allowedHosts: ['gh-1.local'] }, memoryLogger());
   registerHealth(server, () => health, '0.1.0');
   hub = registerStatusRoutes(server, {
@@ -74,8 +79,13 @@ beforeEach(() => {
     dashboard: () => projector,
     rules: () => [{ id: 'cool', matched: 5, fired: 3, evalErrors: 1, running: 0 }],
     hal: () => [{ deviceId: 'climate', reads: 10, errors: 2 }],
+    ...(anonymous ? { anonymous } : {}),
   });
-});
+  currentProjector = projector;
+}
+let plane: ControlPlane;
+let currentProjector: Projector;
+
 afterEach(() => {
   hub.close();
   store.close();
@@ -90,9 +100,10 @@ describe('REST over the operation table', () => {
       const url = `/api/v1/${op.name.replace('.', '/')}`;
       const bad = JSON.stringify({ notAParam: 1 });
       const open = await call('POST', url, { payload: bad });
-      // without the token a caller is a viewer: viewer operations get as far as their params
-      if (op.role === 'viewer') expect([op.name, open.statusCode, errorOf(open.body)]).toEqual([op.name, 400, 'OSZ_E_INVALID_PARAMS']);
-      else expect([op.name, open.statusCode, errorOf(open.body)]).toEqual([op.name, 403, 'OSZ_E_FORBIDDEN']);
+      // without the token a caller is a viewer: viewer operations get as far as their params; the
+      // rest, and the event log (http.anonymousEvents is off), are refused 401 from the headers
+      if (op.role === 'viewer' && op.name !== 'events.tail') expect([op.name, open.statusCode, errorOf(open.body)]).toEqual([op.name, 400, 'OSZ_E_INVALID_PARAMS']);
+      else expect([op.name, open.statusCode, errorOf(open.body)]).toEqual([op.name, 401, 'OSZ_E_UNAUTHORIZED']);
       const authed = await call('POST', url, { payload: bad, headers: AUTH });
       expect([op.name, authed.statusCode, errorOf(authed.body)]).toEqual([op.name, 400, 'OSZ_E_INVALID_PARAMS']);
       // GET calls only what changes nothing
@@ -131,7 +142,8 @@ describe('REST over the operation table', () => {
     }
     expect(store.audit.recent(10).some((a) => a.outcome === 'denied' && a.errorCode === 'OSZ_E_UNAUTHORIZED')).toBe(true);
     const inUrl = await call('POST', `/api/v1/agents/spawn?token=${TOKEN}&access_token=${TOKEN}`, { payload: JSON.stringify({ agent: 'x' }) });
-    expect(inUrl.statusCode).toBe(403);
+    expect([inUrl.statusCode, errorOf(inUrl.body)]).toEqual([401, 'OSZ_E_UNAUTHORIZED']);
+    expect(spawned).toEqual([]);
   });
 
   it('validates request bodies: JSON only, capped, hostile input answered with a code', async () => {
@@ -179,25 +191,51 @@ describe('the stream', () => {
         .split('\n\n')
         .filter((x) => x.includes('data: '))
         .map((x) => ({ event: /event: (\S+)/.exec(x)?.[1] ?? '', data: JSON.parse(/data: (.*)/.exec(x)?.[1] ?? 'null') as unknown }));
-    expect(events(a.body).map((e) => e.event)).toEqual(['dashboard', 'section', 'event']);
+    // without the token: no snapshots, and no bus events (http.anonymousEvents is off)
+    expect(events(a.body).map((e) => e.event)).toEqual(['dashboard', 'section']);
     expect(events(b.body).map((e) => e.event)).toEqual(['dashboard', 'section', 'event']);
     expect(JSON.stringify(a.body)).not.toContain('setpoint');
+    expect(a.body).not.toContain('test:hello');
     expect(events(b.body)[1]?.data).toMatchObject({ name: 'agents', value: { instances: [{ snapshot: { setpoint: 23 } }] } });
-    expect(events(a.body)[2]?.data).toMatchObject({ v: 1, type: 'test:hello', data: { n: 1 } });
+    expect(events(b.body)[2]?.data).toMatchObject({ v: 1, type: 'test:hello', data: { n: 1 } });
     // the last client gone, the hub stops listening
     expect(watchers).toEqual([]);
     expect(bus.listenerCount('http:stream')).toBe(0);
   });
 
-  it('refuses a wrong token, and clients past the cap', async () => {
+  it('with http.anonymousEvents, streams and the event log without the token carry bus events', async () => {
+    hub.close();
+    mount(currentProjector, { anonymousEvents: true });
+    const anon = open();
+    await waitFor('the stream open', () => hub.size === 1);
+    bus.emit({ type: 'test:open', source: 'test', data: {} });
+    hub.close();
+    expect((await anon).body).toContain('"type":"test:open"');
+    expect((await call('GET', '/api/v1/events/tail?lines=5')).statusCode).toBe(200);
+  });
+
+  it('refuses a wrong token; streams without the token have their own small cap and never take a slot with it', async () => {
     const wrong = await open({ authorization: 'Bearer nope' });
     expect([wrong.statusCode, errorOf(wrong.body)]).toEqual([401, 'OSZ_E_UNAUTHORIZED']);
-    const many = Array.from({ length: MAX_STREAM_CLIENTS }, () => open());
-    await new Promise((r) => setTimeout(r, 50));
-    const extra = await open();
-    expect(extra.statusCode).toBe(503);
     hub.close();
-    await Promise.all(many);
+    mount(currentProjector, { anonymousStreams: 2 });
+    const held = [open(), open()];
+    await waitFor('two anonymous streams', () => hub.anonymousSize === 2);
+    // 64 more without the token are all turned away at once...
+    const refused = await Promise.all(Array.from({ length: 64 }, () => open()));
+    expect(new Set(refused.map((r) => `${r.statusCode} ${errorOf(r.body)}`))).toEqual(new Set(['503 OSZ_E_HTTP_BUSY']));
+    expect(refused[0]?.headers.connection).toBe('close');
+    // ...while every slot with the token is still free
+    const authed = Array.from({ length: MAX_STREAM_CLIENTS }, () => open({ authorization: `Bearer ${TOKEN}` }));
+    await waitFor('the authenticated streams', () => hub.size === MAX_STREAM_CLIENTS + 2);
+    const extra = await open({ authorization: `Bearer ${TOKEN}` });
+    expect([extra.statusCode, errorOf(extra.body)]).toEqual([503, 'OSZ_E_HTTP_BUSY']);
+    hub.close();
+    await Promise.all([...held, ...authed]);
+    // none at all without the token: they are told to send it
+    mount(currentProjector, { anonymousStreams: 0 });
+    const none = await open();
+    expect([none.statusCode, errorOf(none.body)]).toEqual([401, 'OSZ_E_UNAUTHORIZED']);
   });
 });
 

@@ -1,0 +1,151 @@
+/**
+ * The HTTP server's limits on a real socket (issue 16), with hostile raw clients: a POST without
+ * the token is refused from its headers and cut off without its body being read; bodies without
+ * the token are small; a stalled body and stalled headers are closed at their deadlines; the
+ * connection caps answer 503 at once, in total and per client address, and free up on close.
+ */
+import http from 'node:http';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventBus } from '../../../../runtime/bus/bus';
+import { OPERATIONS } from '../../../../runtime/control/ops/index';
+import { ControlPlane } from '../../../../runtime/control/plane';
+import type { ControlServices } from '../../../../runtime/control/services';
+import { registerHealth } from '../../../../runtime/http/health';
+import type { HttpLimits } from '../../../../runtime/http/limits';
+import { MAX_ANONYMOUS_BODY } from '../../../../runtime/http/rest';
+import { registerStatusRoutes } from '../../../../runtime/http/routes';
+import { HttpServer } from '../../../../runtime/http/server';
+import type { SseHub } from '../../../../runtime/http/stream';
+import { memoryLogger } from '../../../../runtime/log';
+import { createStore, type Store } from '../../../../runtime/store/store';
+import { closeAll, postHead, pushBody, rawClient, type RawClient, waitClosed } from '../../../helpers/raw-http';
+import { tmpDir, waitFor } from '../../../helpers/tmp';
+
+const TOKEN = 'limits-token-0123456789abcdef';
+let store: Store;
+let server: HttpServer;
+let hub: SseHub;
+let addr = '';
+
+async function serve(limits: Partial<HttpLimits>): Promise<void> {
+  const services = { store, bus: new EventBus(memoryLogger()), supervisor: { list: () => [] }, log: memoryLogger(), info: () => ({ version: 'test' }), health: () => [] } as unknown as ControlServices;
+  server = new HttpServer({ listen: '127.0.0.1:0', allowedHosts: [], limits }, memoryLogger());
+  registerHealth(server, () => [], '0.1.0');
+  hub = registerStatusRoutes(server, { plane: new ControlPlane(OPERATIONS, services), bus: services.bus, token: () => TOKEN, dashboard: () => undefined, rules: () => [], hal: () => [] });
+  await server.start();
+  addr = server.address ?? '';
+}
+
+/** an ordinary request through Node's client, from `from` */
+function get(url: string, o: { token?: boolean; from?: string } = {}): Promise<{ status: number; body: string }> {
+  const [host, port] = addr.split(':');
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host, port: Number(port), path: url, localAddress: o.from ?? '127.0.0.1', agent: false, headers: { host: addr, ...(o.token ? { authorization: `Bearer ${TOKEN}` } : {}) } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+beforeEach(() => {
+  store = createStore(path.join(tmpDir(), 'db'), memoryLogger(), { keepEvents: 10 });
+});
+afterEach(async () => {
+  closeAll();
+  hub?.close();
+  await server?.stop();
+  store.close();
+});
+
+describe('authentication before the body', () => {
+  it('refuses a POST without the token to an operation above viewer from its headers, and closes it with the body unread', async () => {
+    await serve({});
+    // 2 MB declared, 64 KiB sent, then nothing: a server that read the body first would wait forever
+    const c = await rawClient(addr, postHead(addr, '/api/v1/agents/spawn', { length: 2 * 1024 * 1024 }) + ' '.repeat(64 * 1024));
+    await waitClosed('the server to close the stalled POST', [c]);
+    expect([c.status(), c.code()]).toEqual([401, 'OSZ_E_UNAUTHORIZED']);
+    expect(c.received()).toMatch(/\r\nConnection: close\r\n/i);
+    // one that keeps pushing is cut off as well
+    const pusher = await rawClient(addr, postHead(addr, '/api/v1/rules/apply', { length: 64 * 1024 * 1024 }));
+    pushBody(pusher, 64 * 1024 * 1024);
+    await waitClosed('the server to cut off the pushing POST', [pusher]);
+    expect(pusher.status()).toBe(401);
+    // and the refusal is audited, as a wrong token's is
+    expect(store.audit.recent(10).filter((a) => a.outcome === 'denied' && a.errorCode === 'OSZ_E_UNAUTHORIZED').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('caps a body without the token at MAX_ANONYMOUS_BODY, declared or chunked, and takes a large one with the token', async () => {
+    await serve({});
+    const declared = await rawClient(addr, postHead(addr, '/api/v1/rules/test', { length: MAX_ANONYMOUS_BODY + 1 }));
+    await waitClosed('the over-cap declared body', [declared]);
+    expect([declared.status(), declared.code()]).toEqual([413, 'OSZ_E_REQUEST_TOO_LARGE']);
+    const chunked = await rawClient(addr, postHead(addr, '/api/v1/rules/test', { extra: 'Transfer-Encoding: chunked' }));
+    const chunk = ' '.repeat(16 * 1024);
+    for (let i = 0; i < 6; i++) chunked.socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+    await waitClosed('the over-cap chunked body', [chunked]);
+    expect([chunked.status(), chunked.code()]).toEqual([413, 'OSZ_E_REQUEST_TOO_LARGE']);
+    // the same size with the token is read (and answered by the operation: not a rules file)
+    const body = JSON.stringify({ rules: ' '.repeat(MAX_ANONYMOUS_BODY * 2) });
+    const authed = await rawClient(addr, postHead(addr, '/api/v1/rules/test', { length: Buffer.byteLength(body), token: TOKEN }) + body);
+    await waitFor('an answer to the authenticated body', () => authed.status());
+    expect(authed.code()).not.toBe('OSZ_E_REQUEST_TOO_LARGE');
+    expect(authed.code()).not.toBe('OSZ_E_UNAUTHORIZED');
+  });
+
+  it('closes an authenticated body that stalls past http.bodyTimeoutMs with 408', async () => {
+    await serve({ bodyTimeoutMs: 200 });
+    const c = await rawClient(addr, postHead(addr, '/api/v1/agents/spawn', { length: 1000, token: TOKEN }) + '{"agent":');
+    await waitClosed('the stalled body to be closed', [c]);
+    expect([c.status(), c.code()]).toEqual([408, 'OSZ_E_REQUEST_TIMEOUT']);
+    expect((await get('/healthz')).status).toBe(200);
+  });
+});
+
+describe('connection caps and header deadline', () => {
+  it('answers a client over http.maxConnectionsPerClient 503 at once, while other addresses are served; a closed slot frees', async () => {
+    await serve({ maxConnectionsPerClient: 3, maxConnections: 16 });
+    // three connections that never send a byte hold the address's slots
+    const idle = await Promise.all([1, 2, 3].map(() => rawClient(addr, '', '127.0.0.2')));
+    await waitFor('the idle connections counted', () => server.gate.open === 3);
+    const over = await rawClient(addr, `GET /healthz HTTP/1.1\r\nHost: ${addr}\r\n\r\n`, '127.0.0.2');
+    await waitClosed('the connection over the per-client cap', [over]);
+    expect([over.status(), over.code()]).toEqual([503, 'OSZ_E_HTTP_BUSY']);
+    expect(over.received()).toContain('http.maxConnectionsPerClient');
+    expect(idle.some((c) => c.closed())).toBe(false);
+    expect((await get('/healthz', { from: '127.0.0.3' })).status).toBe(200);
+    idle[0]?.socket.destroy();
+    await waitFor('the slot freed', () => server.gate.open === 2);
+    expect((await get('/healthz', { from: '127.0.0.2' })).status).toBe(200);
+    expect(server.gate.refusals.perClient).toBe(1);
+  });
+
+  it('answers a connection over http.maxConnections 503, never queueing it', async () => {
+    await serve({ maxConnectionsPerClient: 2, maxConnections: 4 });
+    const idle: RawClient[] = [];
+    for (const from of ['127.0.0.2', '127.0.0.2', '127.0.0.3', '127.0.0.3']) idle.push(await rawClient(addr, '', from));
+    await waitFor('four connections counted', () => server.gate.open === 4);
+    const over = await rawClient(addr, `GET /healthz HTTP/1.1\r\nHost: ${addr}\r\n\r\n`, '127.0.0.4');
+    await waitClosed('the connection over the total cap', [over]);
+    expect([over.status(), over.code()]).toEqual([503, 'OSZ_E_HTTP_BUSY']);
+    expect(over.received()).toContain('http.maxConnections');
+    expect(idle.some((c) => c.closed())).toBe(false);
+  });
+
+  it('closes a connection whose headers are not done within http.headersTimeoutMs', async () => {
+    await serve({ headersTimeoutMs: 300 });
+    const slow = await rawClient(addr, `GET /healthz HTTP/1.1\r\nHost: ${addr}\r\nX-Slow: `);
+    // a byte now and then does not keep it open
+    const drip = setInterval(() => slow.socket.write('a'), 50);
+    try {
+      await waitClosed('the slow-headers connection to be closed', [slow]);
+    } finally {
+      clearInterval(drip);
+    }
+    expect(slow.status()).toBe(408);
+    await waitFor('its slot freed', () => server.gate.open === 0);
+  });
+});
