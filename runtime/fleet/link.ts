@@ -6,6 +6,8 @@
  * through the control plane, replying only under its own `cmd/res/`. It reconnects itself with
  * exponential backoff and full jitter (1 s to 60 s), and raises `alert:fleet_takeover` when the
  * broker keeps dropping it right after connecting (two devices with one id, e.g. a cloned card).
+ * Packets over fleet.maxPacketBytes never reach MQTT.js whole (packet-guard.ts); refused garbage
+ * is counted and logged at most once a minute per kind (noise.ts).
  */
 import type { MqttClient, IClientOptions, IPublishPacket } from 'mqtt';
 import type { Caller } from '../control/op';
@@ -21,6 +23,9 @@ import type { FleetOutbox } from './outbox';
 import type { EventEnvelope } from '../bus/envelope';
 import { opOfRequestTopic, topics } from './topics';
 import { checkCommand } from './verify';
+import { type FleetClock, systemClock } from './clock';
+import { NoiseLog } from './noise';
+import { type DroppedPacket, guardStream } from './packet-guard';
 import type { IssuerPut, IssuerRegistry, IssuerView } from './issuers';
 import { type CommandsRepo, RESERVE_WITHIN_MS } from '../store/commands-repo';
 import type { Role } from '../control/op';
@@ -34,12 +39,16 @@ export interface FleetLinkDeps {
   call(op: string, params: unknown, caller: Caller): Promise<unknown>;
   opInfo(op: string): { role: Role; remote: boolean; mutating: boolean } | undefined;
   /** replay protection: `accept` is on disk when it returns, `reserve` within RESERVE_WITHIN_MS with other secure writes */
-  commands: Pick<CommandsRepo, 'lastTs' | 'nonceSeen' | 'accept' | 'reserve'>;
+  commands: Pick<CommandsRepo, 'lastTs' | 'nonceSeen' | 'accept' | 'reserve' | 'forget'>;
+  /** fleet.maxClockSkewMs, fleet.maxCommandTtlMs, fleet.maxPacketBytes */
+  limits: { maxClockSkewMs: number; maxCommandTtlMs: number; maxPacketBytes: number };
+  /** the clock commands are judged by, and whether it is set (by default systemClock()) */
+  clock?: FleetClock;
   /** a persisted counter, bumped once per connection */
   nextSession(): number;
   dashboard?: { get(): Dashboard; watch(fn: (changed: Section[]) => void): () => void };
   /** `withinMs`: how long the row may wait to share an fsync (read-only commands) */
-  audit(entry: { actor: string; op: string; outcome: 'ok' | 'error' | 'denied'; code?: string }, withinMs?: number): void;
+  audit(entry: { actor: string; op: string; outcome: 'ok' | 'error' | 'denied'; code?: string; params?: Record<string, unknown> }, withinMs?: number): void;
   /** the SQLite outbox for evt/* (absent in unit tests that do not need it) */
   outbox?: FleetOutbox;
   /** sensor telemetry: the rules per type, and the readings (calls `fn` for each; returns the function that stops it) */
@@ -76,9 +85,14 @@ export class FleetLink {
   readonly t: ReturnType<typeof topics>;
   state: 'connecting' | 'online' | 'offline' = 'offline';
   readonly counts = { published: 0, bytes: 0, commands: 0, refused: 0 };
+  /** refused garbage per kind (what no known issuer signed), and its rate-limited log */
+  readonly noise: NoiseLog;
+  private readonly clock: FleetClock;
 
   constructor(private readonly deps: FleetLinkDeps) {
     this.t = topics(deps.deviceId);
+    this.noise = new NoiseLog((m) => deps.log.warn(m));
+    this.clock = deps.clock ?? systemClock();
   }
 
   async start(): Promise<void> {
@@ -112,6 +126,7 @@ export class FleetLink {
     this.unwatch?.();
     this.unexport?.();
     this.unsensor?.();
+    this.noise.stop();
     this.deps.outbox?.stop();
     const c = this.client;
     if (!c) return;
@@ -125,7 +140,15 @@ export class FleetLink {
     this.session = this.deps.nextSession();
     const { url, ...opts } = this.deps.connectOptions;
     const will = { topic: this.t.status, payload: Buffer.from(JSON.stringify({ v: 1, online: false, session: this.session } satisfies Offline)), qos: 1 as const, retain: true };
-    const client = connect(url, { ...opts, clientId: this.deps.deviceId, clean: false, reconnectPeriod: 0, queueQoSZero: false, will, ...(opts.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 7 * 86_400 } } : {}) });
+    const max = this.deps.limits.maxPacketBytes;
+    // MQTT 5: the broker must not send more (§3.1.2.11.4); both: the guard holds whatever it sends
+    const v5 = opts.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 7 * 86_400, maximumPacketSize: max } } : {};
+    const client = connect(url, { ...opts, clientId: this.deps.deviceId, clean: false, reconnectPeriod: 0, queueQoSZero: false, will, ...v5, manualConnect: true });
+    // MQTT.js builds a stream per connection through this (private) builder: wrap what it builds
+    const c = client as unknown as { streamBuilder: (cl: MqttClient) => import('node:stream').Duplex };
+    const build = c.streamBuilder;
+    c.streamBuilder = (cl) => guardStream(build(cl), max, (p) => this.onOversize(client, p));
+    client.connect();
     this.client = client;
     client.on('connect', () => {
       const sock = client.stream as { setNoDelay?: (v: boolean) => void } | undefined;
@@ -235,8 +258,12 @@ export class FleetLink {
       lastTs: (i) => this.deps.commands.lastTs(i),
       nonceSeen: (i, n) => this.deps.commands.nonceSeen(i, n),
       cached: (i, id) => this.replies.get(i, id),
-      now: Date.now,
+      now: () => this.clock.now(),
+      synced: () => this.clock.synced(),
+      limits: this.deps.limits,
     });
+    if (verdict.kind === 'run' && verdict.reset !== undefined) this.resetCounter(verdict.request.issuer, verdict.reset);
+    if (verdict.kind === 'refused' && verdict.reset !== undefined && verdict.issuer) this.resetCounter(verdict.issuer, verdict.reset);
     // replies only under this device's cmd/res/, whatever the request says
     const props = packet.properties;
     const responseTopic = props?.responseTopic?.startsWith(this.t.cmdResPrefix) ? props.responseTopic : undefined;
@@ -250,7 +277,7 @@ export class FleetLink {
       this.counts.refused++;
       // only signed commands reach the audit table: unsigned noise must not wear the card
       if (verdict.signed) this.auditAndPublish(`mqtt:${verdict.issuer ?? '?'}`, op, 'denied', verdict.code);
-      else this.deps.log.warn(`refused a command on ${topic.slice(0, 200)}: ${verdict.code}: ${verdict.message}`);
+      else this.noise.note(verdict.noise ?? 'unparseable', `on ${topic.slice(0, 200)}: ${verdict.code}: ${verdict.message.slice(0, 300)}`);
       return reply({ v: 1, id: verdict.id ?? '', ok: false, error: { code: verdict.code, message: verdict.message } });
     }
     const { request, body, role, mutating } = verdict;
@@ -273,6 +300,33 @@ export class FleetLink {
     }
     this.replies.put(request.issuer, request.id, r);
     await reply(r, body.replyTo);
+  }
+
+  /** a packet over fleet.maxPacketBytes, skipped by the guard (and acknowledged, when it was QoS 1) */
+  private onOversize(client: MqttClient, p: DroppedPacket): void {
+    const where = p.topic !== undefined ? `on ${p.topic.slice(0, 200)}` : `of MQTT type ${p.type}`;
+    this.noise.note('oversize', `${where}: OSZ_E_REQUEST_TOO_LARGE: a packet of ${p.bytes} bytes, over fleet.maxPacketBytes (${this.deps.limits.maxPacketBytes}), skipped unread`);
+    const op = p.topic !== undefined ? opOfRequestTopic(this.deps.deviceId, p.topic) : undefined;
+    if (!op || !client.connected) return;
+    this.counts.commands++;
+    this.counts.refused++;
+    // its id was never read: the sender hears of it where unreadable commands are answered
+    const r: CommandReply = { v: 1, id: '', ok: false, error: { code: 'OSZ_E_REQUEST_TOO_LARGE', message: `a packet of ${p.bytes} bytes is over this device's fleet.maxPacketBytes (${this.deps.limits.maxPacketBytes})` } };
+    void client.publishAsync(this.t.cmdRes('invalid'), JSON.stringify(r), { qos: 1 }).catch(() => undefined);
+  }
+
+  /**
+   * The issuer's stored counter is further ahead of the synchronised clock than any command may
+   * be: it was taken from a command dated ahead while the clock was unset. Forgotten, so that
+   * command cannot lock its issuer out; nonces and exp still refuse replays (verify.ts).
+   */
+  private resetCounter(issuer: string, was: number): void {
+    const now = this.clock.now();
+    this.deps.commands.forget(issuer);
+    this.deps.log.warn(`the counter of issuer ${issuer} stood at ts ${was}, ${Math.round((was - now) / 1000)} s ahead of the synchronised clock: reset (it was set while the clock was not)`);
+    this.deps.audit({ actor: 'fleet', op: 'fleet.counter_reset', outcome: 'ok', params: { issuer, was, clock: now } });
+    const payload = JSON.stringify({ v: 1, ts: now, actor: `mqtt:${issuer}`, op: 'fleet.counter_reset', outcome: 'ok' } satisfies AuditEvent);
+    if (this.deps.outbox) this.deps.outbox.enqueue(this.t.evt('audit'), payload);
   }
 
   private auditAndPublish(actor: string, op: string, outcome: 'ok' | 'error' | 'denied', code?: string, withinMs = 0): void {

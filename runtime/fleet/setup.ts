@@ -10,6 +10,7 @@ import { readPublicKey } from './keys';
 import { FleetLink } from './link';
 import { FleetOutbox } from './outbox';
 import { IssuerRegistry } from './issuers';
+import { systemClock, TIMESYNC_MARKER } from './clock';
 import type { EventEnvelope } from '../bus/envelope';
 import type { Issuer } from './verify';
 
@@ -91,6 +92,9 @@ export function createFleetLink(p: FleetParts): FleetLink {
       return op && { role: op.role, remote: op.remote, mutating: op.mutating };
     },
     commands: p.store.commands,
+    limits: { maxClockSkewMs: p.config.maxClockSkewMs, maxCommandTtlMs: p.config.maxCommandTtlMs, maxPacketBytes: p.config.maxPacketBytes },
+    // an NTP daemon other than systemd-timesyncd may mark its synchronisation elsewhere (clock.ts)
+    clock: systemClock(process.env.OPENSTARRY_TIMESYNC_FILE || TIMESYNC_MARKER),
     nextSession: () => {
       const row = db.prepare("SELECT value FROM meta WHERE key = 'fleet.session'").get() as { value: string } | undefined;
       const next = (Number(row?.value ?? 0) || 0) + 1;
@@ -98,7 +102,7 @@ export function createFleetLink(p: FleetParts): FleetLink {
       return next;
     },
     ...(p.dashboard ? { dashboard: p.dashboard } : {}),
-    audit: (e, withinMs) => p.store.audit.append({ ts: Date.now(), actor: e.actor, op: e.op, params: {}, outcome: e.outcome, ...(e.code ? { errorCode: e.code } : {}) }, withinMs),
+    audit: (e, withinMs) => p.store.audit.append({ ts: Date.now(), actor: e.actor, op: e.op, params: e.params ?? {}, outcome: e.outcome, ...(e.code ? { errorCode: e.code } : {}) }, withinMs),
     emit: (type, data) => p.emit(type, data),
     log: p.log,
   });

@@ -19,7 +19,7 @@ export const RESERVE_WITHIN_MS = 50;
 export class CommandsRepo {
   private readonly pendingTs = new Map<string, number>();
   private readonly pendingNonces = new Set<string>();
-  private readonly q: Record<'lastTs' | 'nonce' | 'putTs' | 'putNonce' | 'expire', Statement>;
+  private readonly q: Record<'lastTs' | 'nonce' | 'putTs' | 'putNonce' | 'expire' | 'dropTs', Statement>;
 
   constructor(
     db: Db,
@@ -31,6 +31,7 @@ export class CommandsRepo {
       putTs: db.prepare('INSERT INTO issuer_counters (issuer, last_ts) VALUES (?, ?) ON CONFLICT (issuer) DO UPDATE SET last_ts = max(last_ts, excluded.last_ts)'),
       putNonce: db.prepare('INSERT OR IGNORE INTO command_nonces (issuer, nonce, expires_at) VALUES (?, ?, ?)'),
       expire: db.prepare('DELETE FROM command_nonces WHERE expires_at < ?'),
+      dropTs: db.prepare('DELETE FROM issuer_counters WHERE issuer = ?'),
     };
   }
 
@@ -63,6 +64,18 @@ export class CommandsRepo {
       },
       RESERVE_WITHIN_MS,
     );
+  }
+
+  /**
+   * forgets an issuer's counter, on disk before returning: the link's answer to a counter set
+   * while the clock was unset and now far ahead of it (runtime/fleet/verify.ts). The nonces stay,
+   * and with exp checked against a set clock they still refuse every replay.
+   */
+  forget(issuer: string): void {
+    this.pendingTs.delete(issuer);
+    // queued behind any pending reserve of that counter, so it cannot be restored by it
+    this.batch.later('reset a remote issuer counter', () => this.q.dropTs.run(issuer));
+    this.batch.flush();
   }
 
   /** records an accepted command's counter and nonce on disk before returning */
