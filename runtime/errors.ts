@@ -11,7 +11,7 @@ export const ERROR_CODES = {
   OSZ_E_CONFIG_FILE: 'Check that the config file exists, is readable and is valid YAML.',
   OSZ_E_FLAG: 'Run `openstarryd --help` for the accepted flags and their formats.',
   OSZ_E_MANIFEST: 'Fix agent.json as the message says; docs/manifest.md and agent.schema.json describe every field.',
-  OSZ_E_ENV_REFUSED: 'Agent env names must match ^[A-Z][A-Z0-9_]*$ and must not be PATH or start with NODE_, LD_ or OPENSTARRY_.',
+  OSZ_E_ENV_REFUSED: 'Agent env names must match ^[A-Z][A-Z0-9_]*$ and must not be one that the daemon sets or that a library reads to load code, modules, locale or config files (LD_*, OPENSSL_*, NODE_*, LC_*, …): docs/agent-env.md lists each with its reader. Pass settings under a name of your own.',
   OSZ_E_INSTALL_REFUSED: 'Agent and plugin folders may hold only regular files and folders: replace symlinks, hard links, devices, FIFOs and sockets with plain files.',
   OSZ_E_INSTALL_PRIVATE: 'Installed copies are readable by every agent uid: chmod o+r the named file if agents may read it, or move it out of the folder (it is never widened).',
   OSZ_E_INSTALL_TOO_LARGE: 'Keep agent folders under the size and file-count caps, or ship large data as a plugin.',

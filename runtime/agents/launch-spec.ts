@@ -11,7 +11,8 @@ import type { AgentRecord } from '../store/agents-repo';
 import type { PluginsRepo } from '../store/plugins-repo';
 import type { SecretsRepo } from '../store/secrets-repo';
 import type { LaunchSpec, PluginMount } from './drivers/driver';
-import { envNameRefusal, type Manifest } from './manifest';
+import { envNameRefusal } from './env-policy';
+import type { Manifest } from './manifest';
 
 export interface SpawnOptions {
   /** extra env for this instance, under the same allow-list as the manifest */

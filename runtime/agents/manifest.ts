@@ -8,21 +8,12 @@ import path from 'node:path';
 import * as z from 'zod';
 import { OszError } from '../errors';
 import { ParseFailure, parseJsonSafe } from '../util/safe-json';
+import { envNameRefusal } from './env-policy';
 
 export const MAX_MANIFEST_BYTES = 256 * 1024;
 export const AGENT_ID = /^[a-z][a-z0-9-]{0,62}$/;
-export const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
-const REFUSED_ENV_PREFIXES = ['NODE_', 'LD_', 'OPENSTARRY_'];
-const REFUSED_ENV_NAMES = new Set(['PATH']);
-
-/** Why an env name is refused, or undefined when it is allowed (DESIGN §12.6). */
-export function envNameRefusal(name: string): string | undefined {
-  if (!ENV_NAME.test(name)) return 'env names must match ^[A-Z][A-Z0-9_]*$';
-  if (REFUSED_ENV_NAMES.has(name)) return `${name} is set by the daemon`;
-  const prefix = REFUSED_ENV_PREFIXES.find((p) => name.startsWith(p));
-  if (prefix) return `${prefix}* variables can change how the runtime or loader behaves and undo the sandbox`;
-  return undefined;
-}
+// The refusal list lives in env-policy.ts (one table for manifests, spawn --env and remote spawns).
+export { ENV_NAME, envNameRefusal } from './env-policy';
 
 const relPath = z
   .string()
