@@ -41,7 +41,7 @@ afterEach(async () => {
   }
 });
 
-async function world(): Promise<World> {
+async function world(before: (store: Store) => void = () => undefined): Promise<World> {
   const dir = tmpDir('osd-ops-env-');
   const log = memoryLogger();
   const store = createStore(path.join(dir, 'db'), log, { keepEvents: 100 });
@@ -73,6 +73,7 @@ async function world(): Promise<World> {
     },
     drivers,
   });
+  before(store);
   await sup.start();
   const services = { store, supervisor: sup, log, info: () => ({ version: 'test' }), health: () => [] } as unknown as ControlServices;
   const w = { plane: new ControlPlane(OPERATIONS, services), store, sup, launched };
@@ -126,5 +127,14 @@ describe('agents.spawn env', () => {
       expect(spec.env).toMatchObject({ GREETING: 'hi', ZONE: 'north', PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', OPENSTARRY_AGENT_ID: 'probe' });
       expect(spec.env.OPENSSL_CONF).toBeUndefined();
     }
+  });
+
+  it('does not resume an instance stored with an env this list now refuses (a daemon upgrade)', async () => {
+    // spawned by an older daemon whose list let OPENSSL_CONF through, then the daemon restarted
+    const w = await world((store) => store.instances.create('probe-old', 'probe', JSON.stringify({ env: { OPENSSL_CONF: '/srv/agents/probe/ossl.cnf' } }), Date.now()));
+    const rec = w.store.instances.get('probe-old');
+    expect(rec?.state).toBe('failed');
+    expect(rec?.reason).toContain(`OSZ_E_ENV_REFUSED: env "OPENSSL_CONF" refused: ${envNameRefusal('OPENSSL_CONF') ?? ''}`);
+    expect(w.launched).toEqual([]);
   });
 });
