@@ -439,7 +439,7 @@ export class Daemon {
   private fleetState(): FleetState {
     const broker = this.loaded.config.fleet.broker;
     if (!broker) return { state: 'disabled', broker: null };
-    return { state: this.fleet?.state ?? 'connecting', broker: redactUrl(broker) };
+    return { state: this.fleet?.state ?? 'connecting', broker: redactUrl(broker), ...(this.fleet ? { refused: this.fleet.noise.counts } : {}) };
   }
 
   /** On a second stop signal: end every agent at once. */

@@ -12,7 +12,8 @@ import { FIRSTBOOT_STATUS } from './firstboot/apply';
 import type { LazyRules } from './rules/lazy';
 import type { Store } from './store/store';
 
-export type FleetState = { state: 'disabled' | 'connecting' | 'online' | 'offline'; broker: string | null };
+/** `refused`: the garbage commands the link refused since start, per kind (runtime/fleet/noise.ts) */
+export type FleetState = { state: 'disabled' | 'connecting' | 'online' | 'offline'; broker: string | null; refused?: Readonly<Record<string, number>> };
 
 export interface HealthParts {
   board: string;
@@ -69,7 +70,9 @@ function rulesHealth(rules: LazyRules | undefined): SubsystemHealth {
 /** an unreachable broker is degraded, never down: the device keeps working, the outbox keeps events */
 function fleetHealth(f: FleetState): SubsystemHealth {
   if (f.state === 'disabled') return { name: 'fleet', state: 'disabled', detail: 'no broker configured' };
-  return { name: 'fleet', state: f.state === 'online' ? 'ok' : 'degraded', detail: `${f.state}: ${f.broker ?? ''}` };
+  const refused = Object.entries(f.refused ?? {}).filter(([, n]) => n > 0);
+  const noise = refused.length ? `; refused garbage: ${refused.reduce((s, [, n]) => s + n, 0)} (${refused.map(([k, n]) => `${k} ${n}`).join(', ')})` : '';
+  return { name: 'fleet', state: f.state === 'online' ? 'ok' : 'degraded', detail: `${f.state}: ${f.broker ?? ''}${noise}` };
 }
 
 /**

@@ -42,7 +42,11 @@ export function daemonSources(p: DaemonParts): ProjectorSources {
       const r = p.rules?.list();
       return { etag: r?.etag ?? null, rules: r?.rules ?? [], timers: r?.timers ?? {} };
     },
-    fleet: () => ({ ...(p.fleet?.() ?? { state: 'disabled' as const, broker: null }), outbox: p.store.outbox.stats().messages }),
+    fleet: () => {
+      // the section's fields only: the refusal counts are health detail, not dashboard state
+      const f = p.fleet?.() ?? { state: 'disabled' as const, broker: null };
+      return { state: f.state, broker: f.broker, outbox: p.store.outbox.stats().messages };
+    },
     snapshot: (instance, timeoutMs) => {
       const inst = p.supervisor.get(instance);
       return inst ? inst.snapshot(timeoutMs) : Promise.reject(new Error(`instance ${instance} is gone`));
