@@ -5,6 +5,7 @@
  * nothing is applied unless there are none.
  */
 import crypto from 'node:crypto';
+import { envNameRefusal } from '../agents/env-policy';
 import { LineCounter, parseDocument, type Node } from 'yaml';
 import { OszError } from '../errors';
 import { normaliseAction, type Step } from './action';
@@ -111,6 +112,11 @@ export function loadRuleSet(text: string, file = 'orchestration.yaml'): RuleSet 
       for (const s of steps) {
         if (s.kind === 'hal' && !set.grants.actuators.includes(s.device)) {
           problems.push({ ...here('action'), message: `action: commands actuator "${s.device}", which grants.actuators of this rule set does not list` });
+        }
+        // the agents' env policy at apply time, not only when the rule fires
+        for (const name of s.kind === 'spawn' ? Object.keys(s.env ?? {}) : []) {
+          const why = envNameRefusal(name);
+          if (why) problems.push({ ...here('action'), message: `action: env "${name}" refused: ${why}` });
         }
       }
     }

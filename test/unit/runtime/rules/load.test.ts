@@ -28,6 +28,20 @@ describe('rules files', () => {
     expect(loadRuleSet(SEED).etag).toBe(set.etag);
   });
 
+  it("refuses a spawn env the agents' env policy refuses, when the set is applied", () => {
+    const msg = problemsOf(`rules:
+  - id: sneaky
+    on: ["git:commit_pushed"]
+    action: { spawn: code-reviewer-agent, env: { OPENSSL_CONF: ossl.cnf } }
+`);
+    expect(msg).toContain('env "OPENSSL_CONF" refused: OpenSSL');
+    expect(loadRuleSet(`rules:
+  - id: fine
+    on: ["git:commit_pushed"]
+    action: { spawn: code-reviewer-agent, env: { BRANCH: main } }
+`).rules).toHaveLength(1);
+  });
+
   it('reads the structured form, durations and steps', () => {
     const set = loadRuleSet(`grants: { actuators: [fan] }
 rules:
