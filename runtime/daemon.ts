@@ -110,7 +110,13 @@ export class Daemon {
     const cfg = this.loaded.config;
     const isRoot = process.getuid?.() === 0;
     const bus = new EventBus(this.log);
-    const logs = new InstanceLogs({ dir: this.paths.logs, ringLines: cfg.logs.ringLines, maxBytes: cfg.logs.maxBytes, files: cfg.logs.files });
+    const logs = new InstanceLogs({
+      dir: this.paths.logs,
+      ringLines: cfg.logs.ringLines,
+      maxBytes: cfg.logs.maxBytes,
+      files: cfg.logs.files,
+      output: { bytesPerSecond: cfg.logs.outputBytesPerSecond, linesPerSecond: cfg.logs.outputLinesPerSecond },
+    });
     let installer: Installer | undefined;
     // CPU is a rate: the first status shows it since the daemon started.
     this.hostSample = hostSampler(new SysRoot('/'), this.paths.home);

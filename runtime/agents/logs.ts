@@ -3,10 +3,13 @@
  * instance under <home>/logs, rotated at `logs.maxBytes` keeping `logs.files` files. File writes
  * are batched (one append per instance every half second, DESIGN §7: SD wear) and a full or
  * read-only disk only loses file lines, never ring lines. Lines pass through the instance's
- * redactor first, so granted secret values never reach a ring, a file or a follower.
+ * redactor first, so granted secret values never reach a ring, a file or a follower. An agent's
+ * own lines (stdout, stderr, log calls) pass its output cap (output-cap.ts) first; what the cap
+ * drops is counted and said in the log at most once a second. Files are 0640 whatever the umask.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { OutputCap, type OutputRates } from './output-cap';
 
 export type LogStream = 'stdout' | 'stderr' | 'agent' | 'daemon';
 
@@ -31,6 +34,10 @@ interface Ring {
   pending: string[];
   /** size of the current file, once known */
   bytes: number | undefined;
+  cap: OutputCap | undefined;
+  /** the pending drop report, at most one a second */
+  reportTimer: NodeJS.Timeout | undefined;
+  lastReport: number;
 }
 
 const FLUSH_MS = 500;
@@ -41,7 +48,11 @@ export interface LogOptions {
   ringLines: number;
   maxBytes: number;
   files: number;
+  /** logs.outputBytesPerSecond / logs.outputLinesPerSecond; absent: agent output is not capped */
+  output?: OutputRates;
 }
+
+const REPORT_EVERY_MS = 1000;
 
 export class InstanceLogs {
   private readonly rings = new Map<string, Ring>();
@@ -54,7 +65,8 @@ export class InstanceLogs {
 
   /** Opens (or reopens after a restart) the log of an instance; secret values are masked. */
   open(instance: string, secrets: readonly string[], agentId = ''): void {
-    const ring = this.rings.get(instance) ?? { agentId, lines: [], secrets: [], pending: [], bytes: undefined };
+    const ring = this.rings.get(instance) ?? { agentId, lines: [], secrets: [], pending: [], bytes: undefined, cap: undefined, reportTimer: undefined, lastReport: 0 };
+    if (this.opts.output) ring.cap ??= new OutputCap(this.opts.output);
     ring.agentId = agentId || ring.agentId;
     ring.secrets = secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
     this.rings.delete(instance);
@@ -71,10 +83,25 @@ export class InstanceLogs {
     return this.levels.get(instance) ?? this.levels.get(this.rings.get(instance)?.agentId ?? '') ?? 'debug';
   }
 
-  append(instance: string, stream: LogStream, level: LogLine['level'], msg: string): void {
+  /**
+   * Adds a line. An agent's line (any stream but 'daemon') is dropped when its cap is spent; the
+   * answer is how many ms the caller should stop reading that agent's output (0: go on).
+   */
+  append(instance: string, stream: LogStream, level: LogLine['level'], msg: string): number {
     const ring = this.rings.get(instance);
-    if (!ring) return;
-    if (stream === 'agent' && LEVEL_ORDER[level] < LEVEL_ORDER[this.levelOf(instance)]) return;
+    if (!ring) return 0;
+    if (stream === 'agent' && LEVEL_ORDER[level] < LEVEL_ORDER[this.levelOf(instance)]) return 0;
+    if (ring.cap && stream !== 'daemon') {
+      if (!ring.cap.admit(Math.min(Buffer.byteLength(msg), MAX_LOG_MSG_BYTES))) {
+        this.scheduleReport(instance, ring);
+        return ring.cap.pauseMs();
+      }
+    }
+    this.keep(instance, ring, stream, level, msg);
+    return ring.cap && stream !== 'daemon' ? ring.cap.pauseMs() : 0;
+  }
+
+  private keep(instance: string, ring: Ring, stream: LogStream, level: LogLine['level'], msg: string): void {
     let text = msg.length > MAX_LOG_MSG_BYTES ? `${msg.slice(0, MAX_LOG_MSG_BYTES)}…[truncated]` : msg;
     for (const s of ring.secrets) text = text.split(s).join('***');
     const line: LogLine = { ts: Date.now(), instance, stream, level, msg: text };
@@ -109,10 +136,27 @@ export class InstanceLogs {
     };
   }
 
-  /** An instance ended: its pending lines go to its file now; its ring stays readable. */
+  /** An instance ended: its drop count and pending lines go to its file now; its ring stays readable. */
   close(instance: string): void {
     const ring = this.rings.get(instance);
-    if (ring) this.flushRing(instance, ring);
+    if (!ring) return;
+    this.report(instance, ring);
+    this.flushRing(instance, ring);
+  }
+
+  private scheduleReport(instance: string, ring: Ring): void {
+    if (ring.reportTimer) return;
+    const wait = Math.max(0, ring.lastReport + REPORT_EVERY_MS - Date.now());
+    ring.reportTimer = setTimeout(() => this.report(instance, ring), wait).unref();
+  }
+
+  private report(instance: string, ring: Ring): void {
+    if (ring.reportTimer) clearTimeout(ring.reportTimer);
+    ring.reportTimer = undefined;
+    const msg = ring.cap?.takeReport();
+    if (!msg || this.rings.get(instance) !== ring) return;
+    ring.lastReport = Date.now();
+    this.keep(instance, ring, 'daemon', 'warn', msg);
   }
 
   closeAll(): Promise<void> {
@@ -134,7 +178,7 @@ export class InstanceLogs {
     const file = path.join(this.opts.dir, `${instance}.log`);
     try {
       fs.mkdirSync(this.opts.dir, { recursive: true, mode: 0o750 });
-      ring.bytes ??= fs.existsSync(file) ? fs.statSync(file).size : 0;
+      ring.bytes ??= existingSize(file);
       // Usually one append; more only when this batch crosses the rotation size.
       let chunk: string[] = [];
       let chunkBytes = 0;
@@ -158,7 +202,7 @@ export class InstanceLogs {
     }
   }
 
-  /** file → file.1 → … → file.<files-1>; the oldest beyond that is dropped. */
+  /** file → file.1 → … → file.<files-1>; the oldest beyond that is dropped (renames keep the 0640). */
   private rotate(file: string): void {
     const keep = this.opts.files;
     fs.rmSync(`${file}.${keep - 1}`, { force: true });
@@ -175,4 +219,16 @@ export class InstanceLogs {
       this.rings.delete(oldest);
     }
   }
+}
+
+/** The size of an existing log file, narrowing one an older daemon left readable by others. */
+function existingSize(file: string): number {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return 0;
+  }
+  if ((st.mode & 0o007) !== 0) fs.chmodSync(file, 0o640);
+  return st.size;
 }

@@ -41,6 +41,8 @@ export interface StartOptions {
   writeConfig?: boolean;
   /** start under `ulimit -v` of this many KiB (through the real launcher) */
   ulimitV?: number;
+  /** start under this umask (through `sh -c 'umask …; exec …'`), e.g. 0 for the most careless shell */
+  umask?: number;
   /**
    * run as images/systemd/openstarryd.service does (its user, groups, capabilities, umask,
    * no_new_privs and syscall filter; test/helpers/shipped.ts); the home is owned by that user
@@ -60,6 +62,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<RunningDaemo
   }
   const launcher = path.join(REPO, 'bin/openstarryd');
   let argv = opts.ulimitV === undefined ? [launcher, '--home', home, ...extra] : ['/bin/sh', '-c', `ulimit -v ${opts.ulimitV} && exec "$0" "$@"`, launcher, '--home', home, ...extra];
+  if (opts.umask !== undefined) argv = ['/bin/sh', '-c', `umask ${opts.umask.toString(8).padStart(4, '0')} && exec "$0" "$@"`, ...argv];
   let env: NodeJS.ProcessEnv = { ...process.env, ...(opts.env ?? {}) };
   if (opts.asShipped) {
     // StateDirectory=openstarry: the home belongs to the unit's user, 0750

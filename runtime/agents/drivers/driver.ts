@@ -16,6 +16,7 @@
  */
 import type { MessageChannel } from '../../rpc/stream-channel';
 import type { Manifest } from '../manifest';
+import type { OutputFn } from './output';
 
 export interface PluginMount {
   name: string;
@@ -60,8 +61,11 @@ export interface LaunchedAgent {
   readonly exited: Promise<AgentExit>;
   /** delivers a signal; false when the agent is already gone */
   signal(sig: NodeJS.Signals): boolean;
-  /** stdout / stderr lines, already split and capped */
-  onOutput(fn: (stream: 'stdout' | 'stderr', line: string) => void): void;
+  /**
+   * stdout / stderr lines, already split and capped. `fn` may answer a pause in ms (the output
+   * cap is spent, drivers/output.ts): a driver that can stop reading its source does so that long.
+   */
+  onOutput(fn: OutputFn): void;
   /** the driver's own usage figures when /proc of osPid would be wrong (a worker in a shared host) */
   usage?(): { cpuPercent: number; rssBytes: number } | undefined;
 }

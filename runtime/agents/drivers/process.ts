@@ -22,6 +22,7 @@ import { processStartTime } from '../../util/proc';
 import { streamChannel } from '../../rpc/stream-channel';
 import type { Manifest } from '../manifest';
 import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from './driver';
+import { emitOutput, type OutputFn } from './output';
 
 export const MAX_OUTPUT_LINE_BYTES = 16 * 1024;
 
@@ -88,12 +89,27 @@ export async function spawnSandboxed(argv: { file: string; args: string[] }, cwd
   return child;
 }
 
-/** Splits a child's stdout and stderr into capped lines. */
-export function splitOutput(child: ChildProcess, fn: (stream: 'stdout' | 'stderr', line: string) => void): void {
+/**
+ * Splits a child's stdout and stderr into capped lines. When `fn` answers a pause (the instance's
+ * output cap is spent), both pipes stop being read for that long: the pipe fills and the agent
+ * blocks in write(2), instead of the daemon splitting and dropping a flood at full speed (a
+ * 49 MiB/s writer cost ~80 % of a core before, issue 16). Lines already read are still counted.
+ */
+export function splitOutput(child: ChildProcess, fn: OutputFn): void {
+  const pipes = [child.stdout, child.stderr].filter((p) => p !== null);
+  let resume: NodeJS.Timeout | undefined;
+  const pause = (ms: number): void => {
+    if (ms <= 0 || resume) return;
+    for (const p of pipes) p.pause();
+    resume = setTimeout(() => {
+      resume = undefined;
+      for (const p of pipes) p.resume();
+    }, ms).unref();
+  };
   for (const stream of ['stdout', 'stderr'] as const) {
     const splitter = new LineSplitter(MAX_OUTPUT_LINE_BYTES, {
-      line: (l) => fn(stream, l),
-      oversize: (n) => fn(stream, `[line of ${n}+ bytes truncated]`),
+      line: (l) => pause(fn(stream, l) ?? 0),
+      oversize: (n) => pause(fn(stream, `[line of ${n}+ bytes truncated]`) ?? 0),
     });
     child[stream]?.on('data', (c: Buffer) => splitter.push(c));
   }
@@ -130,8 +146,8 @@ export class ProcessDriver implements AgentDriver {
     if (this.opts.separateUid && spec.uid === undefined) throw new OszError('OSZ_E_DRIVER_REFUSED', `no uid was assigned to agent ${spec.agentId}`);
     const child = await spawnSandboxed(this.buildArgv(spec), spec.installDir, spec.env);
     const pid = child.pid ?? null;
-    const outputFns: Array<(s: 'stdout' | 'stderr', l: string) => void> = [];
-    splitOutput(child, (stream, line) => outputFns.forEach((f) => f(stream, line)));
+    const outputFns: OutputFn[] = [];
+    splitOutput(child, (stream, line) => emitOutput(outputFns, stream, line));
     let gone = false;
     const exited = new Promise<AgentExit>((resolve) => {
       child.once('exit', (code, signal) => {

@@ -17,6 +17,7 @@ import { processStartTime } from '../../util/proc';
 import type { UsageSample } from '../limits';
 import type { Manifest } from '../manifest';
 import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from './driver';
+import { emitOutput, type OutputFn } from './output';
 import { sandboxArgv, spawnSandboxed, splitOutput } from './process';
 
 export interface WorkerDriverOptions {
@@ -30,7 +31,7 @@ export interface WorkerDriverOptions {
 
 interface Route {
   messageFns: Array<(v: unknown) => void>;
-  outputFns: Array<(s: 'stdout' | 'stderr', l: string) => void>;
+  outputFns: OutputFn[];
   started: { resolve(): void; reject(e: Error): void };
   exit(e: AgentExit): void;
   gone: boolean;
@@ -125,7 +126,7 @@ export class WorkerDriver implements AgentDriver {
     this.hosts.set(host.key, host);
     host.channel.onMessage((v) => this.onHostMessage(host, v));
     // The host's own output (a crash of the host itself) goes to every instance it carries.
-    splitOutput(child, (stream, line) => host.routes.forEach((r) => r.outputFns.forEach((f) => f(stream, `[agent host] ${line}`))));
+    splitOutput(child, (stream, line) => Math.max(0, ...[...host.routes.values()].map((r) => emitOutput(r.outputFns, stream, `[agent host] ${line}`))));
     child.once('exit', (code, signal) => {
       this.hosts.delete(host.key);
       for (const r of [...host.routes.values()]) r.exit({ code, signal, reason: `agent host ${pid ?? '?'} exited` });
@@ -146,7 +147,8 @@ export class WorkerDriver implements AgentDriver {
         route.started.resolve();
         return;
       case 'out':
-        if (msg.stream && typeof msg.line === 'string') route.outputFns.forEach((f) => f(msg.stream ?? 'stdout', msg.line ?? ''));
+        // Capped and counted by the instance log; not paused: this channel also carries the protocol.
+        if ((msg.stream === 'stdout' || msg.stream === 'stderr') && typeof msg.line === 'string') emitOutput(route.outputFns, msg.stream, msg.line);
         return;
       case 'usage':
         route.usage = { cpuPercent: Number(msg.cpuPercent ?? 0), rssBytes: Number(msg.heapBytes ?? 0) };

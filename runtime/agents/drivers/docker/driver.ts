@@ -18,6 +18,7 @@ import { OszError } from '../../../errors';
 import type { UsageSample } from '../../limits';
 import type { Manifest } from '../../manifest';
 import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from '../driver';
+import { emitOutput, type OutputFn } from '../output';
 import { openAgentSocket } from './agent-socket';
 import { containerBody, containerName, containerUser, isRootUser, LABEL_HOME } from './container-spec';
 import { EngineClient, EngineError, LogDemuxer } from './engine-client';
@@ -110,7 +111,7 @@ export class DockerDriver implements AgentDriver {
     const image = m.runtime.digest ?? (await this.imageId(m.runtime.image ?? ''));
     const user = containerUser(m.runtime.user, spec.uid, process.getuid?.() ?? 0);
     const numericUid = /^\d+/.test(user) ? Number(user.split(':')[0]) : undefined;
-    const outputFns: Array<(s: 'stdout' | 'stderr', l: string) => void> = [];
+    const outputFns: OutputFn[] = [];
     const socketDir = path.join(this.opts.runDir, 'agents', crypto.createHash('sha256').update(spec.instanceId).digest('hex').slice(0, 16));
     const sock = await openAgentSocket(socketDir, spec.token, {
       ...(numericUid !== undefined && process.getuid?.() === 0 ? { uid: numericUid } : {}),
@@ -138,7 +139,7 @@ export class DockerDriver implements AgentDriver {
     }
     let gone = false;
     let usage: UsageSample | undefined;
-    const stopLogs = this.followLogs(id, (s, l) => outputFns.forEach((f) => f(s, l)));
+    const stopLogs = this.followLogs(id, (s, l) => emitOutput(outputFns, s, l));
     const stopStats = this.pollStats(id, (u) => (usage = u));
     const exited = waited
       .catch(() => ({ StatusCode: -1 }))
@@ -184,18 +185,24 @@ export class DockerDriver implements AgentDriver {
     await this.client.json('DELETE', `/containers/${id}?force=1&v=1`).catch(() => undefined);
   }
 
-  /** Streams the container's stdout/stderr as lines; returns a stop function. */
-  private followLogs(id: string, onLine: (s: 'stdout' | 'stderr', l: string) => void): () => void {
+  /**
+   * Streams the container's stdout/stderr as lines; returns a stop function. A pause answered by
+   * `onLine` (the output cap is spent) stops reading the engine's log stream that long: the engine
+   * then buffers (json-file, capped at 1 MB by LogConfig) instead of the daemon burning a core.
+   */
+  private followLogs(id: string, onLine: OutputFn): () => void {
     const partial = { stdout: '', stderr: '' };
+    let pauseMs = 0;
+    const line = (s: 'stdout' | 'stderr', l: string): void => void (pauseMs = Math.max(pauseMs, onLine(s, l) ?? 0));
     const demux = new LogDemuxer((stream, text) => {
       let buf = partial[stream] + text;
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
-        onLine(stream, buf.slice(0, nl));
+        line(stream, buf.slice(0, nl));
         buf = buf.slice(nl + 1);
       }
       if (buf.length > MAX_LINE) {
-        onLine(stream, buf.slice(0, MAX_LINE));
+        line(stream, buf.slice(0, MAX_LINE));
         buf = '';
       }
       partial[stream] = buf;
@@ -207,13 +214,19 @@ export class DockerDriver implements AgentDriver {
       .then((res) => {
         stream = res;
         if (stopped) res.destroy();
-        res.on('data', (c: Buffer) => demux.feed(c));
+        res.on('data', (c: Buffer) => {
+          demux.feed(c);
+          if (pauseMs <= 0 || res.isPaused()) return;
+          res.pause();
+          setTimeout(() => res.resume(), pauseMs).unref();
+          pauseMs = 0;
+        });
         res.on('error', () => undefined);
       })
       .catch(() => undefined);
     return () => {
       stopped = true;
-      for (const s of ['stdout', 'stderr'] as const) if (partial[s]) onLine(s, partial[s]);
+      for (const s of ['stdout', 'stderr'] as const) if (partial[s]) line(s, partial[s]);
       stream?.destroy();
     };
   }
