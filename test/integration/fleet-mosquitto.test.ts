@@ -57,6 +57,27 @@ describeWith('fleet link (mosquitto, MQTT 5, Unix socket, password, ACL)', [hasC
         expect(r.correlation).toBe('corr-43');
       });
 
+      it('is never sent a publish over fleet.maxPacketBytes: the broker drops it (MQTT 5 Maximum Packet Size), and commands still work', async () => {
+        const sender = await connect('ops', 'ops-secret');
+        try {
+          const w = ctx.watch();
+          const [before, lines] = [w.messages.length, ctx.daemon().output.length];
+          await sender.publishAsync(`${base}/cmd/req/daemon.ping`, Buffer.alloc(1024 * 1024, 0x7b), { qos: 1 });
+          // one publisher, one topic: delivered in order, so this reply comes after the big one's would
+          const cmd = makeCommand('watcher', ctx.key('watcher'), DEVICE, 'daemon.ping');
+          await sender.publishAsync(`${base}/cmd/req/daemon.ping`, JSON.stringify(cmd), { qos: 1 });
+          const reply = await waitFor('the reply', () => w.messages.slice(before).find((m) => m.topic === `${base}/cmd/res/${cmd.id}`));
+          expect(JSON.parse(reply.payload)).toMatchObject({ ok: true });
+          // had it reached the device, its guard would have skipped it, answered on cmd/res/invalid and logged it
+          expect(w.messages.slice(before).filter((m) => m.topic === `${base}/cmd/res/invalid`)).toEqual([]);
+          expect(ctx.daemon().output.slice(lines).filter((l) => l.includes('(oversize)'))).toEqual([]);
+          // the operator's listener (no maximum) did get it: the broker dropped it for the device alone
+          expect(w.messages.slice(before).some((m) => m.topic === `${base}/cmd/req/daemon.ping` && m.payload.length === 1024 * 1024)).toBe(true);
+        } finally {
+          await sender.endAsync();
+        }
+      });
+
       it("keeps a device out of another device's topics", async () => {
         const dev2 = await connect('gh-mq-2', 'dev-secret-2');
         await expect(dev2.publishAsync(`${base}/status`, JSON.stringify({ v: 1, online: false }), { qos: 1 })).rejects.toThrow(/Not authorized/);
