@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   OSZ_E_INVALID_PARAMS: 'Check the operation\'s parameters (`openstarryctl help <verb>`).',
   OSZ_E_UNKNOWN_OPERATION: '`openstarryctl help` lists the operations this daemon serves.',
   OSZ_E_REQUEST_TOO_LARGE: 'Keep control requests under the line limit; send files by path, not inline.',
+  OSZ_E_TOO_DEEP: 'Keep JSON messages nested at most 64 levels deep (the control socket and the agent channels refuse deeper ones); send deep data as a string or a file.',
   OSZ_E_REQUEST_TIMEOUT: 'Send the whole request body within http.bodyTimeoutMs (webhooks: http.webhooks.bodyTimeoutMs).',
   OSZ_E_HTTP_BUSY: 'The HTTP server holds all the connections or streams its caps allow (http.maxConnections, http.maxConnectionsPerClient, http.anonymousStreams, http.webhooks.maxConnections): close idle ones, send the token for a stream, or raise the cap.',
   OSZ_E_SOCKET_PATH: 'Unix socket paths are limited to 107 bytes: choose a shorter --home or --socket.',

@@ -45,7 +45,7 @@ export type Classified =
   | { kind: 'response'; msg: Response }
   | { kind: 'invalid'; id: Id | null; reason: string };
 
-const isId = (v: unknown): v is Id => (typeof v === 'string' && v.length <= 128) || (typeof v === 'number' && Number.isFinite(v));
+export const isId = (v: unknown): v is Id => (typeof v === 'string' && v.length <= 128) || (typeof v === 'number' && Number.isFinite(v));
 
 /** Sorts a parsed value into request / notification / response, or says why it is neither. */
 export function classify(value: unknown): Classified {

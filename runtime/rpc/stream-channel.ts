@@ -5,31 +5,32 @@
  */
 import type { Duplex } from 'node:stream';
 import { LineSplitter } from './ndjson';
+import { MAX_MESSAGE_DEPTH, parseLine } from './parse-message';
 import { type PeerHandlers, RpcPeer } from './peer';
 
 export const MAX_AGENT_LINE_BYTES = 1024 * 1024;
+/**
+ * Readers of the daemon (the CLI, the SDK) take deeper values than the daemon takes from agents:
+ * the daemon wraps agent data (a snapshot, an event) in a few levels of its own.
+ */
+export const MAX_DAEMON_MESSAGE_DEPTH = 4 * MAX_MESSAGE_DEPTH;
 
-/** Whole JSON values in, whole JSON values out; oversized or unparsable lines are reported. */
+/** Whole JSON values in, whole JSON values out; oversized, unparsable or too deep lines are reported. */
 export interface MessageChannel {
   send(msg: object): void;
   onMessage(fn: (value: unknown) => void): void;
   onInvalid(fn: (reason: string) => void): void;
 }
 
-export function streamChannel(stream: Duplex, maxBytes = MAX_AGENT_LINE_BYTES): MessageChannel {
+export function streamChannel(stream: Duplex, maxBytes = MAX_AGENT_LINE_BYTES, maxDepth = MAX_MESSAGE_DEPTH): MessageChannel {
   const messageFns: Array<(v: unknown) => void> = [];
   const invalidFns: Array<(r: string) => void> = [];
   const invalid = (reason: string): void => invalidFns.forEach((f) => f(reason));
   const splitter = new LineSplitter(maxBytes, {
     line(text) {
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch {
-        invalid(`unparsable line (${Buffer.byteLength(text)} bytes)`);
-        return;
-      }
-      messageFns.forEach((f) => f(value));
+      const parsed = parseLine(text, maxDepth);
+      if (parsed.ok) messageFns.forEach((f) => f(parsed.value));
+      else invalid(parsed.reason);
     },
     oversize(bytes) {
       invalid(`line over ${maxBytes} bytes dropped (${bytes} bytes seen)`);
@@ -51,9 +52,9 @@ export function streamChannel(stream: Duplex, maxBytes = MAX_AGENT_LINE_BYTES): 
   };
 }
 
-/** A JSON-RPC peer speaking NDJSON over `stream`. */
-export function ndjsonPeer(stream: Duplex, handlers: PeerHandlers, maxBytes = MAX_AGENT_LINE_BYTES): RpcPeer {
-  const channel = streamChannel(stream, maxBytes);
+/** A JSON-RPC peer speaking NDJSON over `stream`; its users (the CLI, the SDK) read the daemon. */
+export function ndjsonPeer(stream: Duplex, handlers: PeerHandlers, maxBytes = MAX_AGENT_LINE_BYTES, maxDepth = MAX_DAEMON_MESSAGE_DEPTH): RpcPeer {
+  const channel = streamChannel(stream, maxBytes, maxDepth);
   const peer = new RpcPeer((msg) => channel.send(msg), handlers);
   channel.onMessage((v) => peer.receive(v));
   if (handlers.invalid) channel.onInvalid(handlers.invalid);

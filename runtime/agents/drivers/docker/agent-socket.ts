@@ -14,6 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { HeldMessages } from '../../../rpc/held-messages';
 import { LineSplitter } from '../../../rpc/ndjson';
+import { MAX_MESSAGE_DEPTH, parseLine } from '../../../rpc/parse-message';
 import type { AgentChannel } from '../driver';
 
 export const MAX_LINE = 1024 * 1024;
@@ -57,14 +58,15 @@ export async function openAgentSocket(dir: string, token: string, opts: { uid?: 
     }
     let first = true;
     const onLine = (line: string): void => {
-      let msg: unknown;
-      try {
-        msg = JSON.parse(line);
-      } catch {
-        if (first) refuse(sock, 'a first line that is not JSON');
-        else invalidFns.forEach((f) => f('a line that is not JSON'));
+      // nesting is capped like every agent channel's (rpc/parse-message.ts): deeper overflows the stack later
+      const parsed = parseLine(line);
+      if (!parsed.ok) {
+        const what = parsed.problem === 'too-deep' ? `nested deeper than ${MAX_MESSAGE_DEPTH} levels` : 'not JSON';
+        if (first) refuse(sock, `a first line that is ${what}`);
+        else invalidFns.forEach((f) => f(`a line that is ${what}`));
         return;
       }
+      const msg = parsed.value;
       if (first) {
         first = false;
         const p = (msg as { method?: unknown; params?: { token?: unknown } } | null)?.params;
