@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CommandReply, replySchema } from '../../runtime/fleet/command';
 import { newKeyPair } from '../../runtime/fleet/keys';
@@ -72,6 +73,16 @@ describe('fleet link under hostile senders (aedes, MQTT 3.1.1)', () => {
     expect(await send('daemon.ping')).toMatchObject({ ok: true });
     await waitFor('the reset in evt/audit', () => w().messages.some((m) => m.topic === `${base}/evt/audit` && m.payload.includes('"op":"fleet.counter_reset"')));
     expect(daemon().output.some((l) => /counter of issuer admin stood at ts \d+, \d+ s ahead of the synchronised clock: reset/.test(l))).toBe(true);
+    const db = new Database(path.join(daemon().home, 'openstarry.db'), { readonly: true });
+    try {
+      const row = db.prepare("SELECT actor, outcome, params FROM audit WHERE op = 'fleet.counter_reset'").get() as { actor: string; outcome: string; params: string } | undefined;
+      expect(row).toMatchObject({ actor: 'fleet', outcome: 'ok' });
+      const params = JSON.parse(row?.params ?? '{}') as { issuer: string; was: number; clock: number };
+      expect(params.issuer).toBe('admin');
+      expect(params.was - params.clock).toBeGreaterThan(49 * YEAR);
+    } finally {
+      db.close();
+    }
     // replays are still refused after the reset
     const cmd = makeCommand('admin', key, DEVICE, 'daemon.ping');
     const replies = (): number => w().messages.filter((m) => m.topic === `${base}/cmd/res/${cmd.id}`).length;
