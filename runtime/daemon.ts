@@ -283,7 +283,7 @@ export class Daemon {
         start: async () => {
           const docker = this.docker;
           const services: ControlServices = {
-            ...(docker ? { imageId: (ref: string) => docker.imageId(ref) } : {}),
+            ...(docker ? { imageId: (ref: string) => docker.imageId(ref), checkDockerUser: (user: string, image: string) => docker.checkUser(user, image) } : {}),
             store: this.must(this.store),
             supervisor: this.must(this.supervisor),
             installer: this.must(installer),

@@ -45,6 +45,8 @@ export interface FleetControl {
 export interface ControlServices {
   /** docker: the image id of a reference (pulling when allowed); absent when docker is off */
   imageId?: (ref: string) => Promise<string>;
+  /** docker: refuses a runtime.user that runs as uid or gid 0 in that image; absent when docker is off */
+  checkDockerUser?: (user: string, image: string) => Promise<void>;
   store: Store;
   supervisor: Supervisor;
   installer: Installer;

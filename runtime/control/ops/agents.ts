@@ -19,6 +19,8 @@ export const agentOps = [
       const m = services.installer.readManifest(p.path);
       // docker agents: the image must be on the engine; its id is recorded (DESIGN §12.9)
       const imageDigest = driverOf(m) === 'docker' && !m.runtime.digest && m.runtime.image && services.imageId ? await services.imageId(m.runtime.image) : undefined;
+      const image = m.runtime.digest ?? imageDigest;
+      if (driverOf(m) === 'docker' && m.runtime.user !== undefined && image && services.checkDockerUser) await services.checkDockerUser(m.runtime.user, image);
       return services.installer.addAgent(p.path, imageDigest ? { imageDigest } : {});
     },
   }),

@@ -94,14 +94,12 @@ export function containerBody(i: ContainerInputs): Record<string, unknown> {
   };
 }
 
-/** The container user: the manifest's, else the agent's own uid, else nobody; never root. */
+/** The container user: the manifest's (checked by image-user.ts), else the agent's own uid, else nobody; never root. */
 export function containerUser(manifestUser: string | undefined, agentUid: number | undefined, daemonUid: number): string {
   if (manifestUser !== undefined) return manifestUser;
   if (agentUid !== undefined) return `${agentUid}:${agentUid}`;
   return daemonUid === 0 ? '65534:65534' : `${daemonUid}:${process.getgid?.() ?? daemonUid}`;
 }
 
-export function isRootUser(user: string): boolean {
-  const name = user.split(':')[0] ?? '';
-  return name === 'root' || name === '0' || /^0+$/.test(name);
-}
+// the rule for `runtime.user` lives with its resolution against the image's files
+export { isRootUser } from './image-user';

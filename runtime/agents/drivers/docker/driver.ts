@@ -20,7 +20,8 @@ import type { Manifest } from '../../manifest';
 import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from '../driver';
 import { emitOutput, type OutputFn } from '../output';
 import { openAgentSocket } from './agent-socket';
-import { containerBody, containerName, containerUser, isRootUser, LABEL_HOME } from './container-spec';
+import { containerBody, containerName, containerUser, LABEL_HOME } from './container-spec';
+import { type ExecUser, fileFromTar, isPlainNumericUser, isRootUser, refuseRootExecUser, resolveExecUser } from './image-user';
 import { EngineClient, EngineError, LogDemuxer } from './engine-client';
 import { hostPathMapper, type Mount, selfContainerId } from './host-paths';
 
@@ -80,8 +81,53 @@ export class DockerDriver implements AgentDriver {
   check(manifest: Manifest): void {
     if (!manifest.runtime.image) throw new OszError('OSZ_E_DRIVER_REFUSED', 'the docker driver needs runtime.image');
     if (manifest.runtime.user !== undefined && isRootUser(manifest.runtime.user)) {
-      throw new OszError('OSZ_E_DRIVER_REFUSED', `runtime.user "${manifest.runtime.user}" is root; containers run as a non-root user`);
+      throw new OszError('OSZ_E_DRIVER_REFUSED', `runtime.user "${manifest.runtime.user}" is root (uid or gid 0); containers never run as root: give a numeric "uid:gid", both non-zero`, { user: manifest.runtime.user });
     }
+  }
+
+  /**
+   * `agents.add`: refuses a runtime.user that runs as uid or gid 0 in this image, resolving names
+   * (and a uid without a gid) against the image's /etc/passwd and /etc/group in a container that
+   * is created for that and removed, never started.
+   */
+  async checkUser(user: string, image: string): Promise<void> {
+    if (isRootUser(user)) refuseRootExecUser(user, { uid: 0, gid: 0, groups: [] }, image);
+    if (isPlainNumericUser(user)) return;
+    const body = { Image: image, Entrypoint: ['/openstarry-never-started'], NetworkDisabled: true, Labels: { [LABEL_HOME]: this.opts.homeLabel } };
+    const id = (await this.client.json<{ Id: string }>('POST', '/containers/create', body)).Id;
+    try {
+      refuseRootExecUser(user, await this.execUserIn(id, user), image);
+    } finally {
+      await this.remove(id);
+    }
+  }
+
+  /** How the engine will resolve `user` in a created container, from its /etc/passwd and /etc/group. */
+  private async execUserIn(id: string, user: string): Promise<ExecUser | { error: string }> {
+    const [passwd, group] = await Promise.all(['/etc/passwd', '/etc/group'].map((f) => this.fileIn(id, f)));
+    return resolveExecUser(user, passwd, group);
+  }
+
+  /** A regular file of a container's filesystem (at most 1 MiB), or undefined when it is not there. */
+  private async fileIn(id: string, file: string): Promise<string | undefined> {
+    let res;
+    try {
+      res = await this.client.stream('GET', `/containers/${id}/archive?path=${encodeURIComponent(file)}`);
+    } catch (err) {
+      if (err instanceof EngineError && err.status === 404) return undefined;
+      throw err;
+    }
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of res as AsyncIterable<Buffer>) {
+      n += c.length;
+      if (n > 1024 * 1024 + 1024) {
+        res.destroy();
+        return '';
+      }
+      chunks.push(c);
+    }
+    return fileFromTar(Buffer.concat(chunks));
   }
 
   /** The image id of a reference, pulling it when allowed; OSZ_E_IMAGE_MISSING names it otherwise. */
@@ -125,6 +171,16 @@ export class DockerDriver implements AgentDriver {
     } catch (err) {
       sock.close();
       throw new OszError('OSZ_E_SPAWN_FAILED', `docker create failed: ${(err as Error).message}`);
+    }
+    // Created, not started: a user that resolves to uid or gid 0 in this image never runs (issue 16).
+    if (isRootUser(user) || !isPlainNumericUser(user)) {
+      try {
+        refuseRootExecUser(user, isRootUser(user) ? { uid: 0, gid: 0, groups: [] } : await this.execUserIn(id, user), image);
+      } catch (err) {
+        sock.close();
+        await this.remove(id);
+        throw err;
+      }
     }
     // Wait is asked before start, so an exit in the first millisecond is not missed.
     const waited = this.client.json<{ StatusCode: number }>('POST', `/containers/${id}/wait?condition=next-exit`, undefined, 0);
