@@ -322,10 +322,18 @@ export class FleetLink {
    */
   private resetCounter(issuer: string, was: number): void {
     const now = this.clock.now();
-    this.deps.commands.forget(issuer);
+    try {
+      this.deps.commands.forget(issuer);
+    } catch (err) {
+      // the disk refused (OSZ_E_STORE_IO): the counter stays, and so does the lockout, for now
+      this.deps.log.error(`resetting the counter of issuer ${issuer} failed: ${(err as Error).message}`);
+      return;
+    }
     this.deps.log.warn(`the counter of issuer ${issuer} stood at ts ${was}, ${Math.round((was - now) / 1000)} s ahead of the synchronised clock: reset (it was set while the clock was not)`);
-    this.deps.audit({ actor: 'fleet', op: 'fleet.counter_reset', outcome: 'ok', params: { issuer, was, clock: now } });
-    const payload = JSON.stringify({ v: 1, ts: now, actor: `mqtt:${issuer}`, op: 'fleet.counter_reset', outcome: 'ok' } satisfies AuditEvent);
+    // the actor is the issuer whose signed command found the counter
+    const actor = `mqtt:${issuer}`;
+    this.deps.audit({ actor, op: 'fleet.counter_reset', outcome: 'ok', params: { issuer, was, clock: now } });
+    const payload = JSON.stringify({ v: 1, ts: now, actor, op: 'fleet.counter_reset', outcome: 'ok' } satisfies AuditEvent);
     if (this.deps.outbox) this.deps.outbox.enqueue(this.t.evt('audit'), payload);
   }
 

@@ -76,7 +76,7 @@ describe('fleet link under hostile senders (aedes, MQTT 3.1.1)', () => {
     const db = new Database(path.join(daemon().home, 'openstarry.db'), { readonly: true });
     try {
       const row = db.prepare("SELECT actor, outcome, params FROM audit WHERE op = 'fleet.counter_reset'").get() as { actor: string; outcome: string; params: string } | undefined;
-      expect(row).toMatchObject({ actor: 'fleet', outcome: 'ok' });
+      expect(row).toMatchObject({ actor: 'mqtt:admin', outcome: 'ok' });
       const params = JSON.parse(row?.params ?? '{}') as { issuer: string; was: number; clock: number };
       expect(params.issuer).toBe('admin');
       expect(params.was - params.clock).toBeGreaterThan(49 * YEAR);
