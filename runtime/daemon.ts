@@ -235,6 +235,7 @@ export class Daemon {
             usageMs: cfg.supervisor.limits.sampleMs,
             rates: { logPerSecond: cfg.wasm.logPerSecond, emitPerSecond: cfg.wasm.emitPerSecond },
             maxFileBytes: cfg.wasm.maxFileKb * 1024,
+            ceilings: { maxMemoryMb: cfg.wasm.maxMemoryMb, totalMemoryMb: cfg.wasm.totalMemoryMb, maxCallTimeoutMs: cfg.wasm.maxCallTimeoutMs, sharedCallTimeoutMs: cfg.wasm.sharedCallTimeoutMs },
             ...(this.hal ? { mirror: { layout: this.hal.mirror.layout(), readable: (grants) => this.hal?.mirrorReadable(grants) ?? [] } } : {}),
           });
           drivers.set('wasm', this.wasm);

@@ -77,6 +77,8 @@ class Harness {
       usageMs: 2000,
       rates: { logPerSecond: 100, emitPerSecond: 100 },
       maxFileBytes: 1024 * 1024,
+      // a total that does not limit how many agents a run starts; whalbench's 10 s calls share a cell
+      ceilings: { maxMemoryMb: 256, totalMemoryMb: 65_536, maxCallTimeoutMs: 10_000, sharedCallTimeoutMs: 10_000 },
       ...(mirror ? { mirror: { layout: mirror.layout(), readable: (g) => [...g] } } : {}),
     });
   }

@@ -33,6 +33,8 @@ const driver = new WasmDriver({
   usageMs: 1000,
   rates: { logPerSecond: 100, emitPerSecond: 100 },
   maxFileBytes: 1024 * 1024,
+  // the contract's stop that never returns needs 5 s calls in a shared cell
+  ceilings: { maxMemoryMb: 256, totalMemoryMb: 4096, maxCallTimeoutMs: 10_000, sharedCallTimeoutMs: 5000 },
 });
 afterAll(() => driver.close());
 

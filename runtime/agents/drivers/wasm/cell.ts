@@ -41,6 +41,8 @@ export interface PoolOptions {
   usageMs: number;
   /** how long an empty cell lingers before its thread ends */
   idleCloseMs?: number;
+  /** memory of guests that left a cell past which the cell is recycled (cell-pool.ts); default 16 MB */
+  recycleBytes?: number;
 }
 
 const MAX_OUTBOX = 10_000;
@@ -59,6 +61,10 @@ export class Cell {
   idleTimer: NodeJS.Timeout | undefined;
   /** when the cell last said anything (monotonic ms) */
   lastSeen = monoMs();
+  /** linear memory of guests that left this cell: garbage its thread may still keep mapped */
+  leftBytes = 0;
+  /** asked to retire (recycling): takes no new guests, and is restarted when it answers */
+  recycle = false;
 
   constructor(
     readonly dedicated: boolean,
@@ -112,7 +118,7 @@ export class Cell {
   }
 
   /** Posts to the cell; messages that need acknowledging get a sequence number and stay in the outbox. */
-  post(m: ToCell | { c: 'msg'; i: string; m: unknown } | { c: 'term'; i: string }): void {
+  post(m: ToCell | { c: 'msg'; i: string; m: unknown } | { c: 'term'; i: string } | { c: 'retire' }): void {
     if (this.closed) return;
     if (m.c === 'msg' || m.c === 'term') {
       const s = ++this.seq;

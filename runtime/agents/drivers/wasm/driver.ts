@@ -18,6 +18,7 @@ import { HeldMessages } from '../../../rpc/held-messages';
 import type { Manifest } from '../../manifest';
 import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from '../driver';
 import { checkAbi, checkModule, MAX_MODULE_BYTES } from './abi';
+import { checkCeilings, resolveCeilings, type WasmCeilings, type WasmCeilingsConfig, WasmMemoryBudget } from './ceilings';
 import { CellPool, MAX_BACKLOG, type Route } from './cell-pool';
 import { ModuleCache } from './engine';
 import { checkWasmManifest } from './lazy';
@@ -33,6 +34,12 @@ export interface WasmDriverOptions {
   usageMs: number;
   rates: GuestRates;
   maxFileBytes: number;
+  /** memory of guests that left a cell past which it is recycled (tests; default 16 MB) */
+  recycleBytes?: number;
+  /** what a manifest may ask for at most (wasm.maxMemoryMb, …; ceilings.ts) */
+  ceilings: WasmCeilingsConfig;
+  /** the device-wide memory total; one is made from ceilings.totalMemoryMb when not given */
+  budget?: WasmMemoryBudget;
   /** the HAL's sensor mirror, and which of its types a set of sensor grants may read */
   mirror?: { layout: MirrorLayout; readable(grants: readonly string[]): string[] };
 }
@@ -41,8 +48,13 @@ export interface WasmStats {
   cells: number;
   guests: number;
   restarts: number;
+  /** cells ended or restarted to hand memory of guests that left back to the OS */
+  recycled: number;
   modules: number;
   trapHandler: boolean;
+  /** the running instances' limits.memoryMb together, and wasm.totalMemoryMb */
+  memoryHeldMb: number;
+  memoryTotalMb: number;
 }
 
 const EVENT_SIGNALS = new Set(['SIGHUP', 'SIGUSR1', 'SIGUSR2']);
@@ -54,17 +66,23 @@ export class WasmDriver implements AgentDriver {
   private readonly pool: CellPool;
   /** the last snapshot of instances that ended, for `restore` when the supervisor restarts them */
   private readonly kept = new Map<string, string>();
+  private readonly budget: WasmMemoryBudget;
+  private readonly ceilings: WasmCeilings;
 
   constructor(private readonly opts: WasmDriverOptions) {
-    this.pool = new CellPool({ cellPath: opts.cellPath, cellSize: opts.cellSize, watchdogMs: opts.watchdogMs, mirror: opts.mirror?.layout ?? null, aliveMs: opts.heartbeatMs, usageMs: opts.usageMs });
+    this.ceilings = resolveCeilings(opts.ceilings);
+    this.budget = opts.budget ?? new WasmMemoryBudget(this.ceilings.totalMemoryMb);
+    this.pool = new CellPool({ cellPath: opts.cellPath, cellSize: opts.cellSize, watchdogMs: opts.watchdogMs, mirror: opts.mirror?.layout ?? null, aliveMs: opts.heartbeatMs, usageMs: opts.usageMs, ...(opts.recycleBytes ? { recycleBytes: opts.recycleBytes } : {}) });
   }
 
   check(manifest: Manifest): void {
     checkWasmManifest(manifest);
+    checkCeilings(manifest, this.ceilings);
+    this.budget.assertRoom(undefined, manifest.limits.memoryMb);
   }
 
   stats(): WasmStats {
-    return { ...this.pool.stats(), modules: this.cache.size, trapHandler: trapHandlerEnabled() };
+    return { ...this.pool.stats(), modules: this.cache.size, trapHandler: trapHandlerEnabled(), memoryHeldMb: this.budget.usedMb, memoryTotalMb: this.budget.totalMb };
   }
 
   /** Ends every cell (the daemon is stopping; instances were stopped before). */
@@ -83,7 +101,20 @@ export class WasmDriver implements AgentDriver {
   }
 
   async launch(spec: LaunchSpec): Promise<LaunchedAgent> {
-    this.check(spec.manifest);
+    checkWasmManifest(spec.manifest);
+    checkCeilings(spec.manifest, this.ceilings);
+    // Held from here until the instance exits (LazyWasmDriver may hold it already: not counted
+    // twice); released at once when it never starts.
+    this.budget.reserve(spec.instanceId, spec.manifest.limits.memoryMb);
+    try {
+      return await this.start(spec);
+    } catch (err) {
+      this.budget.release(spec.instanceId);
+      throw err;
+    }
+  }
+
+  private async start(spec: LaunchSpec): Promise<LaunchedAgent> {
     const rel = spec.manifest.runtime.module ?? '';
     const file = path.join(spec.installDir, rel);
     const bytes = readModule(file, rel);
@@ -137,6 +168,8 @@ export class WasmDriver implements AgentDriver {
       onOutput: (s, l) => outputFns.forEach((f) => f(s, l)),
       onAdded: () => added.resolve(),
       onExit: (e) => {
+        // Released before `exited` resolves, so a restart of this instance finds its room free.
+        this.budget.release(spec.instanceId);
         if (route.snapshot !== null) this.keep(spec.instanceId, route.snapshot);
         added.reject(new OszError('OSZ_E_SPAWN_FAILED', `wasm instance ${spec.instanceId} ended before it started: ${e.reason ?? `code ${e.code}`}`));
         resolveExit(e);

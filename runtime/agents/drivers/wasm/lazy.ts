@@ -6,6 +6,7 @@
 import { OszError } from '../../../errors';
 import type { Manifest } from '../../manifest';
 import type { AgentDriver, LaunchedAgent, LaunchSpec } from '../driver';
+import { checkCeilings, resolveCeilings, type WasmCeilings, WasmMemoryBudget } from './ceilings';
 import type { WasmDriver, WasmDriverOptions, WasmStats } from './driver';
 import { trapHandlerEnabled } from './trap-handler';
 
@@ -17,20 +18,37 @@ export class LazyWasmDriver implements AgentDriver {
   readonly name = 'wasm' as const;
   private loading: Promise<WasmDriver> | undefined;
   private driver: WasmDriver | undefined;
+  /** here, not in the driver, so the first spawns are counted while the driver is still loading */
+  private readonly budget: WasmMemoryBudget;
+  private readonly ceilings: WasmCeilings;
 
-  constructor(private readonly opts: WasmDriverOptions) {}
+  constructor(private readonly opts: WasmDriverOptions) {
+    this.ceilings = resolveCeilings(opts.ceilings);
+    this.budget = opts.budget ?? new WasmMemoryBudget(this.ceilings.totalMemoryMb);
+  }
 
+  /** Also at spawn (the supervisor calls it first), so a refusal reaches the caller, not only the instance log. */
   check(manifest: Manifest): void {
     checkWasmManifest(manifest);
+    checkCeilings(manifest, this.ceilings);
+    this.budget.assertRoom(undefined, manifest.limits.memoryMb);
   }
 
   async launch(spec: LaunchSpec): Promise<LaunchedAgent> {
-    this.loading ??= import('./driver').then((m) => (this.driver = new m.WasmDriver(this.opts)));
-    return (await this.loading).launch(spec);
+    this.check(spec.manifest);
+    // Held before the first await: two spawns in one tick cannot both take the last room.
+    this.budget.reserve(spec.instanceId, spec.manifest.limits.memoryMb);
+    try {
+      this.loading ??= import('./driver').then((m) => (this.driver = new m.WasmDriver({ ...this.opts, ceilings: this.ceilings, budget: this.budget })));
+      return await (await this.loading).launch(spec);
+    } catch (err) {
+      this.budget.release(spec.instanceId);
+      throw err;
+    }
   }
 
   stats(): WasmStats {
-    return this.driver?.stats() ?? { cells: 0, guests: 0, restarts: 0, modules: 0, trapHandler: trapHandlerEnabled() };
+    return this.driver?.stats() ?? { cells: 0, guests: 0, restarts: 0, recycled: 0, modules: 0, trapHandler: trapHandlerEnabled(), memoryHeldMb: this.budget.usedMb, memoryTotalMb: this.budget.totalMb };
   }
 
   close(): void {

@@ -49,7 +49,9 @@ export type ToCell =
   | AddGuest
   | { c: 'msg'; i: string; m: unknown; s: number }
   | { c: 'term'; i: string; s: number }
-  | { c: 'drop'; i: string };
+  | { c: 'drop'; i: string }
+  /** recycling: acknowledge everything processed so far, say `retired`, and run nothing more */
+  | { c: 'retire' };
 
 export type FromCell =
   | { c: 'added'; i: string }
@@ -61,7 +63,11 @@ export type FromCell =
   /** per guest: [instance, call time in ms since the last report, linear memory bytes] */
   | { c: 'usage'; u: Array<[string, number, number]> }
   /** guests past init, for the driver's heartbeat on their behalf */
-  | { c: 'alive'; i: string[] };
+  | { c: 'alive'; i: string[] }
+  /** a guest left the cell; its linear memory (bytes) is garbage the cell's thread may keep mapped */
+  | { c: 'left'; i: string; bytes: number }
+  /** the answer to `retire`: every message before it was processed and acknowledged */
+  | { c: 'retired' };
 
 export interface CellData {
   /** the watchdog slot (WATCH_* indices), written by the cell, read by the daemon's watchdog */

@@ -20,8 +20,8 @@ export interface CellContext {
   /** clears the slot; returns the call's duration in ms */
   leave(): number;
   now(): number;
-  /** the guest is gone from the cell */
-  removed(id: string): void;
+  /** the guest is gone from the cell; `bytes` is the linear memory it had, now garbage */
+  removed(id: string, bytes: number): void;
 }
 
 interface Exports {
@@ -67,7 +67,8 @@ export class Guest {
   }
 
   get memoryBytes(): number {
-    return this.dead ? 0 : this.mem.byteLength;
+    // mem is unset when the memory could not be reserved
+    return this.dead || (this.mem as GuestMemory | undefined) === undefined ? 0 : this.mem.byteLength;
   }
 
   /** Instantiates (running the module's start function under the watchdog), then says hello or resumes. */
@@ -129,10 +130,11 @@ export class Guest {
 
   exit(code: number | null, signal: string | null, reason?: string): void {
     if (this.dead) return;
+    const bytes = this.memoryBytes;
     this.dead = true;
     for (const stream of ['stdout', 'stderr'] as const) if (this.partial[stream]) this.line(stream, this.partial[stream], true);
     this.ctx.post({ c: 'exit', i: this.id, code, signal, ...(reason ? { reason } : {}) });
-    this.ctx.removed(this.id);
+    this.ctx.removed(this.id, bytes);
   }
 
   /** Says how many log lines and events the rate limits dropped since the last call, if any. */
@@ -152,6 +154,9 @@ export class Guest {
       if (!this.invoke(() => this.exports.restore?.(...this.place(bytes)))) return;
     }
     this.inited = true;
+    // Now, not at the cell's next periodic report: a guest whose first call spins (within its
+    // budget) would otherwise get no heartbeats and be stopped for silence before its timeout.
+    this.ctx.post({ c: 'alive', i: [this.id] });
   }
 
   private deliver(json: string): void {

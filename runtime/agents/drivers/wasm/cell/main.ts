@@ -18,6 +18,8 @@ const guests = new Map<string, Guest>();
 let lastSeq = 0;
 let ackScheduled = false;
 let callStart = 0;
+/** after `retire` the cell runs no guest code: it is about to be ended and its guests re-hosted */
+let retired = false;
 
 const ctx: CellContext = {
   post: (m: FromCell) => port.postMessage(m),
@@ -33,7 +35,10 @@ const ctx: CellContext = {
     return monoMs() - callStart;
   },
   now: () => monoMs(),
-  removed: (id) => guests.delete(id),
+  removed(id, bytes) {
+    guests.delete(id);
+    port.postMessage({ c: 'left', i: id, bytes } satisfies FromCell);
+  },
 };
 
 function ack(seq: number): void {
@@ -47,6 +52,7 @@ function ack(seq: number): void {
 }
 
 port.on('message', (m: ToCell) => {
+  if (retired) return;
   switch (m.c) {
     case 'add': {
       const g = new Guest(m, ctx);
@@ -64,6 +70,13 @@ port.on('message', (m: ToCell) => {
       return;
     case 'drop':
       guests.get(m.i)?.exit(null, 'SIGKILL');
+      return;
+    case 'retire':
+      // Between calls by construction (one message at a time): what the guests said is already
+      // posted, so the driver loses nothing, and replays only what comes after this.
+      retired = true;
+      port.postMessage({ c: 'ack', s: lastSeq } satisfies FromCell);
+      port.postMessage({ c: 'retired' } satisfies FromCell);
   }
 });
 

@@ -5,65 +5,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import type { LaunchedAgent } from '../../../../../../runtime/agents/drivers/driver';
-import { WasmDriver } from '../../../../../../runtime/agents/drivers/wasm/driver';
-import { buildLaunchSpec } from '../../../../../../runtime/agents/launch-spec';
-import { validateManifest } from '../../../../../../runtime/agents/manifest';
-import { memoryLogger } from '../../../../../../runtime/log';
-import { RpcPeer } from '../../../../../../runtime/rpc/peer';
-import { createStore } from '../../../../../../runtime/store/store';
-import { REPO, tmpDir, waitFor } from '../../../../../helpers/tmp';
+import { describe, expect, it } from 'vitest';
+import { REPO, waitFor } from '../../../../../helpers/tmp';
 import { ECHO_BODY, wasmAgent } from '../../../../../helpers/wasm';
-
-const drivers: WasmDriver[] = [];
-afterAll(() => drivers.forEach((d) => d.close()));
-
-function newDriver(cellSize = 8): WasmDriver {
-  const d = new WasmDriver({ cellPath: path.join(REPO, 'dist/wasm-cell.mjs'), cellSize, watchdogMs: 10, heartbeatMs: 200, usageMs: 200, rates: { logPerSecond: 1000, emitPerSecond: 1000 }, maxFileBytes: 1024 });
-  drivers.push(d);
-  return d;
-}
-
-const dir = tmpDir('osd-wasm-driver-');
-const store = createStore(path.join(dir, 'db'), memoryLogger(), { keepEvents: 10 });
-let n = 0;
-
-interface Running {
-  agent: LaunchedAgent;
-  peer: RpcPeer;
-  instance: string;
-  logs: string[];
-  out: string[];
-  emits: Array<Record<string, unknown>>;
-  heartbeats: number;
-}
-
-/** Launches, answers the guest's requests like a session would, and runs init. */
-async function run(driver: WasmDriver, folder: string, instance = `w-${++n}`): Promise<Running> {
-  const manifest = validateManifest(JSON.parse(fs.readFileSync(path.join(folder, 'agent.json'), 'utf8')), 'x');
-  const agentRec = { id: manifest.identity.id, name: 'x', version: null, hash: '', storePath: folder, sourcePath: folder, driver: 'wasm', manifest: '', uid: null, installedAt: 0, updatedAt: 0 };
-  const { spec } = buildLaunchSpec({ instanceId: instance, agent: agentRec, manifest, options: {}, dataRoot: path.join(dir, 'data'), separateUid: false, heartbeatMs: 200, plugins: store.plugins, secrets: store.secrets });
-  const agent = await driver.launch(spec);
-  const r: Running = { agent, peer: undefined as unknown as RpcPeer, instance, logs: [], out: [], emits: [], heartbeats: 0 };
-  agent.onOutput((s, l) => r.out.push(`${s}:${l}`));
-  r.peer = new RpcPeer((m) => agent.channel.send(m), {
-    request: (method, params) => {
-      if (method === 'bus.emit') r.emits.push(params as Record<string, unknown>);
-      return { ok: true };
-    },
-    notification: (method, params) => {
-      if (method === 'log') r.logs.push(String((params as { msg: unknown }).msg));
-      if (method === 'heartbeat') r.heartbeats++;
-    },
-  });
-  agent.channel.onMessage((m) => r.peer.receive(m));
-  await r.peer.call('agent.init', {}, 5000);
-  return r;
-}
-
-const EMITS = { capabilities: { events: { emit: ['wasm:*'] } } };
-const event = (type: string, data: Record<string, unknown> = {}): object => ({ jsonrpc: '2.0', method: 'agent.event', params: { event: { v: 1, id: 'x', type, source: 'test', time: new Date().toISOString(), data, depth: 0 } } });
+import { EMITS, event, newDriver, run } from './harness';
 
 describe('wasm driver', () => {
   it('answers hostile host-function arguments with negative results, never a crash', async () => {
