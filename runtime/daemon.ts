@@ -316,7 +316,7 @@ export class Daemon {
           const token = writeToken(tokenPathFor(this.socketPath));
           // the HTTP bearer token: the control token, unless http.tokenFile names its own (DESIGN §12.16)
           this.httpToken = cfg.http.tokenFile ? readOrCreateToken(cfg.http.tokenFile) : token;
-          this.socket = new ControlSocketServer(plane, { path: this.socketPath, token, maxLineBytes: cfg.control.maxLineBytes, maxConnections: cfg.control.maxConnections }, this.log);
+          this.socket = new ControlSocketServer(plane, { ...cfg.control, path: this.socketPath, token }, this.log);
           await this.socket.start();
         },
         stop: async () => {

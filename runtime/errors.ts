@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   OSZ_E_HTTP_BUSY: 'The HTTP server holds all the connections or streams its caps allow (http.maxConnections, http.maxConnectionsPerClient, http.anonymousStreams, http.webhooks.maxConnections): close idle ones, send the token for a stream, or raise the cap.',
   OSZ_E_SOCKET_PATH: 'Unix socket paths are limited to 107 bytes: choose a shorter --home or --socket.',
   OSZ_E_DAEMON_UNREACHABLE: 'Start the daemon (`npm start` or `systemctl start openstarryd`), or point the CLI at it with --socket.',
+  OSZ_E_DAEMON_BUSY: 'The daemon is running but refused or dropped this connection: too many clients at once (control.maxConnections, control.maxUnauthenticated), or it is overloaded or stopping. Close idle sessions (e.g. `openstarryctl logs -f`), check its log (`journalctl -u openstarryd`), and try again.',
   OSZ_E_DRIVER_UNAVAILABLE: 'This daemon has no such driver enabled yet; use runtime.driver "process" or enable the driver in config.',
   OSZ_E_DRIVER_REFUSED: 'The driver cannot run this agent safely here; the message says which setting to change.',
   OSZ_E_SPAWN_FAILED: 'See the instance log (`openstarryctl logs <instance>`) for why the agent did not start.',

@@ -29,9 +29,11 @@ export class ControlClient {
     const sock = net.connect(socketPath);
     await new Promise<void>((resolve, reject) => {
       sock.once('connect', resolve);
-      sock.once('error', (err) => reject(new OszError('OSZ_E_DAEMON_UNREACHABLE', `cannot connect to ${socketPath}: ${err.message}`)));
+      sock.once('error', (err) => reject(connectError(socketPath, err)));
     });
     const streamFns = new Map<string, (data: unknown) => void>();
+    // the daemon says why it closes a connection in one line answering no request (id null)
+    let closedWhy: OszError | undefined;
     const peer = ndjsonPeer(
       sock,
       {
@@ -40,13 +42,21 @@ export class ControlClient {
           const p = params as { subscription?: string; data?: unknown };
           streamFns.get(String(p.subscription))?.(p.data);
         },
+        unsolicitedError: (err) => (closedWhy = err),
       },
       MAX_REPLY_BYTES,
     );
-    sock.on('close', () => peer.close(new OszError('OSZ_E_DAEMON_UNREACHABLE', 'the daemon closed the connection')));
+    // It answered the connect, so it runs: not OSZ_E_DAEMON_UNREACHABLE, whose hint says to start it.
+    sock.on('close', () => peer.close(closedWhy ?? new OszError('OSZ_E_DAEMON_BUSY', `the daemon at ${socketPath} closed the connection without saying why (stopping, or cut off)`)));
     sock.on('error', () => undefined);
     const client = new ControlClient(sock, peer, streamFns);
-    await peer.call('auth', { token }, timeoutMs);
+    try {
+      await peer.call('auth', { token }, timeoutMs);
+    } catch (err) {
+      sock.destroy();
+      if (err instanceof OszError && err.code === 'OSZ_E_AGENT_TIMEOUT') throw new OszError('OSZ_E_DAEMON_BUSY', `the daemon at ${socketPath} accepted the connection but did not answer "auth" within ${timeoutMs} ms`);
+      throw err;
+    }
     return client;
   }
 
@@ -69,4 +79,16 @@ export class ControlClient {
     this.sock.end();
     this.sock.destroy();
   }
+}
+
+/**
+ * What a failed connect says about the daemon (connect(2) on a Unix socket): ENOENT, no socket;
+ * ECONNREFUSED, a socket file nobody listens on (the daemon died without removing it); EAGAIN,
+ * a daemon so busy its queue of unaccepted connections is full; EACCES, a socket we may not use.
+ */
+function connectError(socketPath: string, err: NodeJS.ErrnoException): OszError {
+  if (err.code === 'EAGAIN') return new OszError('OSZ_E_DAEMON_BUSY', `the daemon at ${socketPath} is not accepting connections (its queue is full): ${err.message}`);
+  if (err.code === 'EACCES' || err.code === 'EPERM') return new OszError('OSZ_E_UNAUTHORIZED', `may not connect to ${socketPath}: ${err.message} (run as the daemon's user or group)`);
+  const why = err.code === 'ECONNREFUSED' ? 'no daemon listens on it (a stale socket file)' : err.message;
+  return new OszError('OSZ_E_DAEMON_UNREACHABLE', `cannot connect to ${socketPath}: ${why}`);
 }

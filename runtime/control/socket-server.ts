@@ -1,33 +1,43 @@
 /**
- * JSON-RPC 2.0 over the control socket (DESIGN §12.2): NDJSON lines with a hard length cap, a
- * per-boot token presented with `auth` before anything else, -32601 for unknown methods, and
- * streams as `stream` notifications tied to a subscription id. A line over the cap is refused
- * and the connection closed; memory stays bounded and other clients keep being served.
+ * The control socket (DESIGN §12.2): JSON-RPC 2.0 over NDJSON, one ControlConnection per client.
+ *
+ * This file decides who gets a connection. Node's own `server.maxConnections` closes the newest
+ * connection without a word, so 64 connections that never authenticate locked every
+ * `openstarryctl` out. Instead the server counts for itself: connections that have not
+ * authenticated yet are held to `maxUnauthenticated` and `authTimeoutMs`, and never take the
+ * room of authenticated ones. When they are at their cap, the *oldest* is closed to make room:
+ * refusing the newest would let a few idle connections keep the real CLI, which authenticates at
+ * once, out for good. Only when `maxConnections` clients have all authenticated is a newcomer
+ * refused. Every refusal is one coded line (OSZ_E_DAEMON_BUSY) before the close, so the CLI can
+ * say the daemon is busy rather than not running.
  */
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { OszError } from '../errors';
 import type { Logger } from '../log';
-import { classify, errorResponse, type Id, type Message, RPC } from '../rpc/jsonrpc';
-import { LineSplitter } from '../rpc/ndjson';
-import { isStreaming } from './op';
+import { errorResponse } from '../rpc/jsonrpc';
+import { type ConnectionOptions, ControlConnection } from './connection';
 import type { ControlPlane } from './plane';
-import { tokensEqual } from './token';
 
-export interface SocketServerOptions {
+export interface SocketServerOptions extends Omit<ConnectionOptions, 'stallMs'> {
   path: string;
-  token: string;
-  maxLineBytes: number;
   maxConnections: number;
+  maxUnauthenticated: number;
+  /** default 5 s */
+  stallMs?: number;
 }
 
-const MAX_AUTH_FAILURES = 3;
-const MAX_STREAMS_PER_CONNECTION = 16;
+const REFUSAL_LOG_EVERY_MS = 10_000;
 
 export class ControlSocketServer {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  /** not authenticated yet, oldest first (a Set keeps insertion order) */
+  private readonly waiting = new Set<ControlConnection>();
+  private readonly authenticated = new Set<ControlConnection>();
+  private refusals = 0;
+  private lastRefusalLog = 0;
 
   constructor(
     private readonly plane: ControlPlane,
@@ -39,7 +49,6 @@ export class ControlSocketServer {
     prepareSocketDir(path.dirname(this.opts.path));
     await removeStaleSocket(this.opts.path);
     const server = net.createServer((s) => this.onConnection(s));
-    server.maxConnections = this.opts.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.opts.path, () => {
@@ -57,103 +66,56 @@ export class ControlSocketServer {
     fs.rmSync(this.opts.path, { force: true });
   }
 
+  /** open sockets, those being closed included */
   get connections(): number {
     return this.sockets.size;
   }
 
   private onConnection(socket: net.Socket): void {
     this.sockets.add(socket);
-    const streams = new Map<string, () => void>();
-    let authed = false;
-    let closing = false;
-    let failures = 0;
-    let nextSub = 1;
-    const actor = `socket:${peerLabel(socket)}`;
-    const send = (msg: Message): void => {
-      if (!socket.destroyed) socket.write(JSON.stringify(msg) + '\n');
-    };
-    const cleanup = (): void => {
-      streams.forEach((stop) => stop());
-      streams.clear();
-      this.sockets.delete(socket);
-    };
-    socket.on('close', cleanup);
-    socket.on('error', () => socket.destroy());
-    const splitter = new LineSplitter(this.opts.maxLineBytes, {
-      oversize: (bytes) => {
-        if (closing) return;
-        closing = true;
-        // Reply, half-close, and keep discarding input until the client hangs up (or 5 s pass),
-        // so the client reads the reason instead of a reset.
-        send(errorResponse(null, new OszError('OSZ_E_REQUEST_TOO_LARGE', `request line over ${this.opts.maxLineBytes} bytes (${bytes} seen); closing`)));
-        this.log.warn('control', `${actor}: request line over ${this.opts.maxLineBytes} bytes, connection closed`);
-        socket.end();
-        setTimeout(() => socket.destroy(), 5000).unref();
+    socket.on('close', () => this.sockets.delete(socket));
+    const { maxConnections, maxUnauthenticated } = this.opts;
+    if (this.authenticated.size >= maxConnections) {
+      this.refuse(socket, `${this.authenticated.size} authenticated clients are connected (control.maxConnections ${maxConnections}); try again when one has left`);
+      return;
+    }
+    const room = Math.min(maxUnauthenticated, maxConnections - this.authenticated.size);
+    for (const oldest of this.waiting) {
+      if (this.waiting.size < room) break;
+      this.waiting.delete(oldest);
+      oldest.close(new OszError('OSZ_E_DAEMON_BUSY', `too many connections waiting to authenticate (control.maxUnauthenticated ${maxUnauthenticated}); this one, the oldest, is closed`));
+      this.noteRefusal();
+    }
+    const conn: ControlConnection = new ControlConnection(socket, this.plane, { ...this.opts, stallMs: this.opts.stallMs ?? 5000 }, this.log, {
+      authenticated: () => {
+        this.waiting.delete(conn);
+        this.authenticated.add(conn);
       },
-      line: (text) => {
-        if (closing) return;
-        let value: unknown;
-        try {
-          value = JSON.parse(text);
-        } catch {
-          send({ jsonrpc: '2.0', id: null, error: { code: RPC.PARSE_ERROR, message: 'parse error: each line must be one JSON-RPC object' } });
-          return;
-        }
-        const c = classify(value);
-        if (c.kind === 'invalid' || c.kind === 'response') {
-          send({ jsonrpc: '2.0', id: c.kind === 'invalid' ? c.id : null, error: { code: RPC.INVALID_REQUEST, message: c.kind === 'invalid' ? c.reason : 'responses are not accepted here' } });
-          return;
-        }
-        const { method, params } = c.msg;
-        const id: Id | null = c.kind === 'request' ? c.msg.id : null;
-        const reply = (msg: Message): void => {
-          if (id !== null) send(msg);
-        };
-        if (method === 'auth') {
-          const token = (params as { token?: unknown } | undefined)?.token;
-          if (tokensEqual(token, this.opts.token)) {
-            authed = true;
-            reply({ jsonrpc: '2.0', id, result: { ok: true, role: 'admin' } });
-          } else {
-            failures++;
-            reply(errorResponse(id, new OszError('OSZ_E_UNAUTHORIZED', 'wrong control token')));
-            this.log.warn('control', `${actor}: wrong control token`);
-            this.plane.recordDenied(actor, 'auth', 'OSZ_E_UNAUTHORIZED');
-            if (failures >= MAX_AUTH_FAILURES) socket.destroySoon();
-          }
-          return;
-        }
-        if (!authed) {
-          reply(errorResponse(id, new OszError('OSZ_E_UNAUTHORIZED', `authenticate with "auth" before calling ${method.slice(0, 64)}`)));
-          return;
-        }
-        if (method === 'stream.cancel') {
-          const raw = (params as { subscription?: unknown } | undefined)?.subscription;
-          const sub = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : '';
-          streams.get(sub)?.();
-          reply({ jsonrpc: '2.0', id, result: { cancelled: streams.delete(sub) } });
-          return;
-        }
-        this.plane.call(method, params, { actor, role: 'admin', transport: 'socket' }).then(
-          (result) => {
-            if (!isStreaming(result)) return reply({ jsonrpc: '2.0', id, result: result ?? null });
-            if (streams.size >= MAX_STREAMS_PER_CONNECTION) return reply(errorResponse(id, new OszError('OSZ_E_INVALID_PARAMS', `at most ${MAX_STREAMS_PER_CONNECTION} streams per connection`)));
-            const subscription = String(nextSub++);
-            reply({ jsonrpc: '2.0', id, result: { subscription, initial: result.initial } });
-            streams.set(subscription, result.subscribe((data) => send({ jsonrpc: '2.0', method: 'stream', params: { subscription, data } })));
-          },
-          (err: unknown) => reply(errorResponse(id, err)),
-        );
+      closed: () => {
+        this.waiting.delete(conn);
+        this.authenticated.delete(conn);
       },
     });
-    socket.on('data', (chunk: Buffer) => splitter.push(chunk));
+    this.waiting.add(conn);
   }
-}
 
-function peerLabel(socket: net.Socket): string {
-  // Node exposes no SO_PEERCRED; the fd number tells connections apart in the audit log.
-  const handle = (socket as unknown as { _handle?: { fd?: number } })._handle;
-  return `fd${handle?.fd ?? '?'}`;
+  /** one coded line, then the close; what the client sends meanwhile is discarded */
+  private refuse(socket: net.Socket, message: string): void {
+    socket.on('error', () => socket.destroy());
+    socket.end(JSON.stringify(errorResponse(null, new OszError('OSZ_E_DAEMON_BUSY', message))) + '\n');
+    socket.resume();
+    setTimeout(() => socket.destroy(), 2000).unref();
+    this.noteRefusal();
+  }
+
+  /** a flood of refusals is one log line per 10 s, not one per connection */
+  private noteRefusal(): void {
+    this.refusals++;
+    const now = Date.now();
+    if (now - this.lastRefusalLog < REFUSAL_LOG_EVERY_MS) return;
+    this.lastRefusalLog = now;
+    this.log.warn('control', `control socket busy: ${this.refusals} connection(s) refused or closed so far (${this.waiting.size} waiting to authenticate, ${this.authenticated.size} authenticated)`);
+  }
 }
 
 /** The socket's folder: created 0750, and refused if it is a symlink or writable by others. */

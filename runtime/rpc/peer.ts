@@ -12,6 +12,8 @@ export interface PeerHandlers {
   notification?: (method: string, params: unknown) => void;
   /** a message that is not valid JSON-RPC arrived */
   invalid?: (reason: string) => void;
+  /** an error answering no request (id null): the far end refused the line or the connection */
+  unsolicitedError?: (err: OszError) => void;
 }
 
 interface Pending {
@@ -62,6 +64,7 @@ export class RpcPeer {
     const c = classify(value);
     switch (c.kind) {
       case 'response': {
+        if (c.msg.id === null && c.msg.error) this.handlers.unsolicitedError?.(fromErrorObject(c.msg.error));
         const p = c.msg.id === null ? undefined : this.settle(c.msg.id);
         if (!p) return;
         if (c.msg.error) p.reject(fromErrorObject(c.msg.error));

@@ -30,6 +30,27 @@ describe('NDJSON line splitter', () => {
   });
 });
 
+describe('NDJSON line splitter, paused', () => {
+  it('stops in the middle of a chunk when a line handler pauses, and goes on from there on resume', () => {
+    const lines: string[] = [];
+    const s = new LineSplitter(100, {
+      line: (l) => {
+        lines.push(l);
+        if (lines.length % 2 === 0) s.pause();
+      },
+      oversize: () => undefined,
+    });
+    s.push('a\nb\nc\nd\ne');
+    expect(lines).toEqual(['a', 'b']);
+    s.push('\nf\n');
+    expect(lines).toEqual(['a', 'b']);
+    s.resume();
+    expect(lines).toEqual(['a', 'b', 'c', 'd']);
+    s.resume();
+    expect(lines).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+  });
+});
+
 describe('JSON-RPC classification', () => {
   it('sorts requests, notifications and responses and explains invalid ones', () => {
     expect(classify({ jsonrpc: '2.0', id: 1, method: 'a' }).kind).toBe('request');
