@@ -69,10 +69,33 @@ export class ConnectionGate {
   private turnAway(socket: net.Socket, message: string): void {
     this.turnedAway.add(socket);
     const body = JSON.stringify({ error: new OszError('OSZ_E_HTTP_BUSY', message).toJSON() });
-    // written before the request is read (clients read an early response), and the socket is gone
-    // once it is flushed, whatever the client is still sending
-    socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n${body}`);
-    socket.once('finish', () => socket.destroy());
+    // written before the request is read: clients read an early response
     socket.on('error', () => undefined);
+    socket.write(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n${body}`);
+    closeInStages(socket);
   }
+}
+
+/** how long a refused connection is still drained after its answer (nothing read is kept) */
+export const LINGER_MS = 1000;
+const lingering = new WeakSet<net.Socket>();
+
+/**
+ * Closes a connection whose client may still be sending (RFC 9112 §9.6): our side first, then the
+ * rest once the client closes its side or LINGER_MS has passed. Closing at once with unread input
+ * makes the kernel send a reset, and a client still writing then loses the answer it was sent (a
+ * 401 that never arrives is retried, not understood). What arrives meanwhile is discarded unread.
+ */
+export function closeInStages(socket: net.Socket): void {
+  if (lingering.has(socket) || socket.destroyed) return;
+  lingering.add(socket);
+  socket.end();
+  // Node's HTTP server resumes a socket it has paused unless it is marked `_paused` (its own flag
+  // for holding a socket paused), and it would drain the rest of the body into the parser
+  (socket as net.Socket & { _paused?: boolean })._paused = true;
+  socket.pause();
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('end', () => socket.destroy());
+  socket.once('close', () => clearTimeout(timer));
 }

@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OszError } from '../errors';
 import type { Logger } from '../log';
-import { ConnectionGate, DEFAULT_LIMITS, type HttpLimits } from './limits';
+import { closeInStages, ConnectionGate, DEFAULT_LIMITS, type HttpLimits } from './limits';
 
 export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void | Promise<void>;
 
@@ -96,8 +96,8 @@ export class HttpServer {
   }
 
   private async dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    // answered 503 already (limits.ts): nothing of it is served
-    if (this.gate.refused(req.socket)) return void req.socket.destroy();
+    // answered 503 already (limits.ts) and closing: nothing of it is served, its body is discarded
+    if (this.gate.refused(req.socket)) return void req.resume();
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
     const host = (req.headers.host ?? '').toLowerCase();
@@ -134,7 +134,12 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   // Answered before its body arrived (refused unauthenticated, too large, too slow, busy): the
   // connection closes once the answer is out, so the client cannot keep pushing the rest and
   // nothing waits to read it.
-  if (bodyPending(res.req)) res.setHeader('Connection', 'close');
+  if (bodyPending(res.req)) {
+    res.setHeader('Connection', 'close');
+    // Node ends such a connection with socket.destroySoon() once the answer is out: in stages instead
+    const socket = res.socket;
+    if (socket) socket.destroySoon = () => closeInStages(socket);
+  }
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }

@@ -54,7 +54,9 @@ describe('HTTP on a real socket', () => {
       res.on('data', (c: Buffer) => events.push(c.toString()));
     });
     await waitFor('the dashboard on the stream', () => events.join('').includes('event: dashboard'));
-    expect((await request('POST', '/api/v1/agents/spawn', { body: { agent: 'devops-agent' } })).status).toBe(403);
+    // without the token, refused from the headers (401), before the body is read
+    const anon = await request('POST', '/api/v1/agents/spawn', { body: { agent: 'devops-agent' } });
+    expect([anon.status, (JSON.parse(anon.body) as { error: { code: string } }).error.code]).toEqual([401, 'OSZ_E_UNAUTHORIZED']);
     const spawn = await request('POST', '/api/v1/agents/spawn', { body: { agent: 'devops-agent' }, token: true });
     expect(spawn.status).toBe(200);
     const { instance } = JSON.parse(spawn.body) as { instance: string };
