@@ -1,0 +1,171 @@
+/**
+ * Nothing anonymous exhausts the real daemon over HTTP (issue 16), on real sockets against the
+ * bundled daemon: 200 stalled unauthenticated POSTs of 2 MB leave its RSS bounded while a request
+ * with the token is served; 64 anonymous SSE streams do not keep the page's authenticated stream
+ * out; one address holds at most its share of connections; slow headers are closed; a webhook body
+ * over its cap is 413; and anonymous reads carry no bus events. Each test closes every socket it
+ * opened (raw-http closeAll), pass or fail.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sign } from '../../runtime/hooks/signature';
+import { type RunningDaemon, startDaemon } from '../helpers/daemon';
+import { closeAll, postHead, pushBody, rawClient, type RawClient, waitClosed } from '../helpers/raw-http';
+import { tmpDir, waitFor } from '../helpers/tmp';
+
+const SECRET = 'integration-webhook-secret-0123';
+const PER_CLIENT = 16;
+let d: RunningDaemon;
+let token = '';
+let pid = 0;
+
+/** the node process serving the daemon: the launcher execs it, but a wrapper (sh, setpriv) may sit above */
+function daemonPid(top: number): number {
+  const queue = [top];
+  while (queue.length > 0) {
+    const p = queue.shift() ?? 0;
+    const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+    if (cmd.includes('openstarryd.mjs')) return p;
+    const children = fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim();
+    queue.push(...children.split(/\s+/).filter(Boolean).map(Number));
+  }
+  throw new Error(`no openstarryd.mjs process under pid ${top}`);
+}
+
+function rssBytes(): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) * 1024;
+}
+
+function request(method: string, url: string, o: { body?: unknown; token?: boolean; from?: string } = {}): Promise<{ status: number; body: string }> {
+  const [hostname, port] = d.http.split(':');
+  const payload = o.body === undefined ? undefined : JSON.stringify(o.body);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ hostname, port: Number(port), method, path: url, agent: false, localAddress: o.from ?? '127.0.0.1', headers: { host: d.http, ...(payload ? { 'content-type': 'application/json' } : {}), ...(o.token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+const streamHead = (withToken: boolean): string => `GET /api/v1/stream HTTP/1.1\r\nHost: ${d.http}\r\n${withToken ? `Authorization: Bearer ${token}\r\n` : ''}\r\n`;
+
+beforeAll(async () => {
+  const dir = tmpDir('osd-httplim-');
+  fs.writeFileSync(path.join(dir, 'plant.secret'), `${SECRET}\n`, { mode: 0o600 });
+  d = await startDaemon({
+    config: {
+      http: { listen: '127.0.0.1:0', maxConnections: 64, maxConnectionsPerClient: PER_CLIENT, headersTimeoutMs: 1500, bodyTimeoutMs: 5000, anonymousStreams: 4, webhooks: { maxBodyBytes: 4096, maxConnections: 4, bodyTimeoutMs: 2000 } },
+      hooks: { plant: { kind: 'generic', secretFile: path.join(dir, 'plant.secret') } },
+    },
+  });
+  token = fs.readFileSync(path.join(path.dirname(d.socket), 'control.token'), 'utf8').trim();
+  pid = daemonPid(d.proc.pid ?? 0);
+}, 60_000);
+afterEach(() => closeAll());
+afterAll(() => d?.stop());
+
+describe('HTTP under hostile load, on the real daemon', () => {
+  it('200 stalled unauthenticated POSTs of 2 MB: RSS stays bounded, each is refused and closed, and a request with the token is served meanwhile', async () => {
+    // settle, then the baseline
+    expect((await request('GET', '/healthz')).status).toBe(200);
+    const before = rssBytes();
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssBytes())), 20);
+    const flood: RawClient[] = [];
+    try {
+      // from three addresses: 3 x 16 connections at most, so 127.0.0.1 always has room
+      for (let i = 0; i < 200; i++) {
+        const from = `127.0.0.${2 + (i % 3)}`;
+        const head = postHead(d.http, i % 2 === 0 ? '/api/v1/agents/spawn' : '/api/v1/rules/apply', { length: 2 * 1024 * 1024 });
+        const c = await rawClient(d.http, head, from);
+        // half push the whole 2 MB as fast as they can, half send 64 KiB and stall
+        if (i % 2 === 0) pushBody(c, 2 * 1024 * 1024);
+        else c.socket.write(Buffer.alloc(64 * 1024, 0x20));
+        flood.push(c);
+      }
+      // with the flood on the wire, a request with the token is served
+      const authed = await request('POST', '/api/v1/agents/list', { body: { all: true }, token: true });
+      expect(authed.status).toBe(200);
+      await waitClosed('the daemon to close every flood connection', flood, 60_000);
+    } finally {
+      clearInterval(sampler);
+    }
+    const statuses = new Map<string, number>();
+    for (const c of flood) statuses.set(`${c.status() ?? 'none'} ${c.code() ?? ''}`, (statuses.get(`${c.status() ?? 'none'} ${c.code() ?? ''}`) ?? 0) + 1);
+    // each was refused from its headers, or turned away at the connection cap
+    for (const key of statuses.keys()) expect(['401 OSZ_E_UNAUTHORIZED', '503 OSZ_E_HTTP_BUSY']).toContain(key);
+    expect(statuses.get('401 OSZ_E_UNAUTHORIZED') ?? 0).toBeGreaterThanOrEqual(PER_CLIENT);
+    const grown = peak - before;
+    console.log(`flood: RSS ${(before / 2 ** 20).toFixed(1)} MB -> peak ${(peak / 2 ** 20).toFixed(1)} MB (+${(grown / 2 ** 20).toFixed(1)} MB); answers ${JSON.stringify(Object.fromEntries(statuses))}`);
+    expect(grown).toBeLessThan(40 * 2 ** 20);
+    expect((await request('GET', '/healthz')).status).toBe(200);
+  }, 120_000);
+
+  it('64 anonymous SSE streams held open do not keep the authenticated page stream out', async () => {
+    const anon: RawClient[] = [];
+    // four addresses, 16 each: within the per-client cap, so each is the stream cap's to answer
+    for (let i = 0; i < 64; i++) anon.push(await rawClient(d.http, streamHead(false), `127.0.0.${5 + (i % 4)}`));
+    await waitFor('an answer on every anonymous stream', () => anon.every((c) => c.status() !== undefined));
+    const open = anon.filter((c) => c.status() === 200);
+    expect(open.length).toBe(4);
+    expect(open.every((c) => c.received().includes('event: dashboard'))).toBe(true);
+    const refused = anon.filter((c) => c.status() !== 200);
+    expect(new Set(refused.map((c) => `${c.status()} ${c.code()}`))).toEqual(new Set(['503 OSZ_E_HTTP_BUSY']));
+    await waitClosed('the refused streams closed', refused);
+    expect(open.some((c) => c.closed())).toBe(false);
+    // the page's stream, with the token, while the four anonymous ones stay open
+    const page = await rawClient(d.http, streamHead(true));
+    await waitFor('the authenticated stream', () => page.received().includes('event: dashboard'));
+    expect(page.status()).toBe(200);
+    // a bus event reaches the page's stream; the event log is not read without the token
+    expect((await request('POST', '/api/v1/events/emit', { body: { type: 'test:limits', data: { n: 1 } }, token: true })).status).toBe(200);
+    await waitFor('the event on the authenticated stream', () => page.received().includes('"type":"test:limits"'));
+    const tail = await request('GET', '/api/v1/events/tail?lines=50');
+    expect([tail.status, (JSON.parse(tail.body) as { error?: { code: string } }).error?.code]).toEqual([401, 'OSZ_E_UNAUTHORIZED']);
+    expect((await request('GET', '/api/v1/events/tail?lines=50', { token: true })).body).toContain('test:limits');
+  }, 60_000);
+
+  it('one address holds at most http.maxConnectionsPerClient connections; the next is answered 503 at once, others are served', async () => {
+    const idle: RawClient[] = [];
+    for (let i = 0; i < PER_CLIENT; i++) idle.push(await rawClient(d.http, '', '127.0.0.9'));
+    const over = await rawClient(d.http, `GET /healthz HTTP/1.1\r\nHost: ${d.http}\r\n\r\n`, '127.0.0.9');
+    await waitClosed('the connection over the per-client cap', [over]);
+    expect([over.status(), over.code()]).toEqual([503, 'OSZ_E_HTTP_BUSY']);
+    expect((await request('GET', '/healthz')).status).toBe(200);
+    // the idle ones are then closed at the header deadline, and the address is served again
+    await waitClosed('the idle connections closed at the header deadline', idle);
+    expect((await request('GET', '/healthz', { from: '127.0.0.9' })).status).toBe(200);
+  }, 60_000);
+
+  it('closes a connection whose headers are still unfinished at http.headersTimeoutMs', async () => {
+    const slow = await rawClient(d.http, `GET /healthz HTTP/1.1\r\nHost: ${d.http}\r\nX-Slow: `);
+    const drip = setInterval(() => slow.socket.write('a'), 100);
+    try {
+      await waitClosed('the slow-headers connection closed', [slow]);
+    } finally {
+      clearInterval(drip);
+    }
+    expect(slow.status()).toBe(408);
+  }, 60_000);
+
+  it('answers a webhook body over http.webhooks.maxBodyBytes 413, declared or not, and takes one under it', async () => {
+    const big = JSON.stringify({ pad: 'x'.repeat(8000) });
+    const declared = await rawClient(d.http, postHead(d.http, '/hooks/plant', { length: big.length, extra: `X-Delivery-Id: big-1\r\nX-Hub-Signature-256: ${sign(SECRET, big)}` }) + big);
+    await waitClosed('the oversized webhook closed', [declared]);
+    expect([declared.status(), declared.code()]).toEqual([413, 'OSZ_E_REQUEST_TOO_LARGE']);
+    const chunked = await rawClient(d.http, postHead(d.http, '/hooks/plant', { extra: `Transfer-Encoding: chunked\r\nX-Delivery-Id: big-2\r\nX-Hub-Signature-256: ${sign(SECRET, big)}` }));
+    chunked.socket.write(`${big.length.toString(16)}\r\n${big}\r\n0\r\n\r\n`);
+    await waitClosed('the oversized chunked webhook closed', [chunked]);
+    expect([chunked.status(), chunked.code()]).toEqual([413, 'OSZ_E_REQUEST_TOO_LARGE']);
+    const small = JSON.stringify({ moisture: 12 });
+    const ok = await rawClient(d.http, postHead(d.http, '/hooks/plant', { length: small.length, extra: `X-Delivery-Id: ok-1\r\nX-Hub-Signature-256: ${sign(SECRET, small)}` }) + small);
+    await waitFor('the webhook accepted', () => ok.status());
+    expect(ok.status()).toBe(202);
+  }, 60_000);
+});
