@@ -159,7 +159,8 @@ export class FleetLink {
       this.deps.log.info(`connected to ${url} as ${this.deps.deviceId} (session ${this.session})`);
       void this.online(client);
     });
-    client.on('message', (topic, payload, packet) => void this.onMessage(client, topic, payload, packet));
+    // a handler that throws must not end the daemon (an unhandled rejection exits it)
+    client.on('message', (topic, payload, packet) => void this.onMessage(client, topic, payload, packet).catch((err: Error) => this.deps.log.error(`handling a message on ${topic.slice(0, 200)} failed: ${err.message}`)));
     client.on('error', (err) => this.deps.log.warn(`broker: ${err.message}`));
     client.on('close', () => {
       if (this.client !== client) return;
@@ -285,8 +286,15 @@ export class FleetLink {
     // with its audit row within RESERVE_WITHIN_MS, after the reply is on its way (DESIGN §12.11;
     // docs/fleet-protocol.md says why)
     const readOnly = !mutating;
-    if (readOnly) this.deps.commands.reserve(request.issuer, body.ts, body.nonce, body.exp, Date.now());
-    else this.deps.commands.accept(request.issuer, body.ts, body.nonce, body.exp, Date.now());
+    try {
+      if (readOnly) this.deps.commands.reserve(request.issuer, body.ts, body.nonce, body.exp, Date.now());
+      else this.deps.commands.accept(request.issuer, body.ts, body.nonce, body.exp, Date.now());
+    } catch (err) {
+      // a full or read-only card (OSZ_E_STORE_IO): what cannot be recorded does not run
+      const e = toOszError(err);
+      this.deps.log.error(`command ${request.id} of ${request.issuer} could not be recorded and was not run: ${e.message}`);
+      return reply({ v: 1, id: request.id, ok: false, error: { code: e.code, message: e.message, hint: e.hint } });
+    }
     const within = readOnly ? RESERVE_WITHIN_MS : 0;
     let r: CommandReply;
     try {
