@@ -16,7 +16,8 @@ type Ps = AgentStatus;
 
 let d: RunningDaemon;
 beforeAll(async () => {
-  d = await startDaemon({ config: { wasm: { watchdogMs: 20, cellSize: 8 }, supervisor: { backoff: { initialMs: 100, maxMs: 500 } } } });
+  // the 200-agent test needs 800 MB of the WASM total, whatever a quarter of this machine's RAM is
+  d = await startDaemon({ config: { wasm: { watchdogMs: 20, cellSize: 8, totalMemoryMb: 8192 }, supervisor: { backoff: { initialMs: 100, maxMs: 500 } } } });
 });
 afterAll(async () => {
   expect(await d.stop()).toBe(0);
@@ -133,7 +134,7 @@ describe('WASM agents through the daemon', () => {
     } finally {
       client.close();
     }
-  });
+  }, 120_000);
 
   it('refuses escapes at add: .., absolute paths, a symlink to /dev, foreign imports, malformed, truncated and 50 MB modules', async () => {
     const base = await wasmAgent({ id: 'wesc', body: ECHO_BODY });
