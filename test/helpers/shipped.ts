@@ -12,7 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { hasCommand, type Requirement } from './system';
+import { describeWith, hasCommand, type Requirement } from './system';
 import { REPO } from './tmp';
 import { allowedSyscalls, readServiceSettings, type ServiceSettings } from './unit-file';
 
@@ -98,4 +98,9 @@ export function shippedArgv(s: ServiceSettings, argv: readonly string[], dir: st
 /** The environment systemd gives the unit: its Environment= and the user's own names. */
 export function shippedEnv(s: ServiceSettings): NodeJS.ProcessEnv {
   return { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', HOME: '/nonexistent', USER: s.user, LOGNAME: s.user, NODE_ENV: 'production' };
+}
+
+/** A suite that runs the daemon as shipped: skipped with the reason where it cannot, a failure under OPENSTARRY_REQUIRE_ALL=1. */
+export function describeShipped(name: string, body: () => void, extra: Requirement[] = []): void {
+  describeWith(`${name} (the daemon as the systemd unit runs it)`, [...shippedRequirements(), ...extra], body);
 }

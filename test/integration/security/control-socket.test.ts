@@ -7,20 +7,14 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startDaemon } from '../helpers/daemon';
-import { waitFor } from '../helpers/tmp';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type RunningDaemon, startDaemon } from '../../helpers/daemon';
+import { describeShipped } from '../../helpers/shipped';
+import { waitFor } from '../../helpers/tmp';
 
 const AUTH_TIMEOUT_MS = 15_000;
 let d: RunningDaemon;
 const opened: net.Socket[] = [];
-beforeAll(async () => {
-  d = await startDaemon({ config: { control: { authTimeoutMs: AUTH_TIMEOUT_MS } } });
-});
-afterAll(async () => {
-  opened.forEach((s) => s.destroy());
-  expect(await d.stop()).toBe(0);
-});
 
 interface Raw {
   sock: net.Socket;
@@ -73,7 +67,15 @@ async function authed(): Promise<Raw> {
   return s;
 }
 
-describe('control socket under hostile clients', () => {
+describeShipped('control socket under hostile clients', () => {
+  beforeAll(async () => {
+    d = await startDaemon({ asShipped: true, config: { control: { authTimeoutMs: AUTH_TIMEOUT_MS } } });
+  });
+  afterAll(async () => {
+    opened.forEach((s) => s.destroy());
+    if (d) expect(await d.stop()).toBe(0);
+  });
+
   it('bounds the daemon when a client writes MiBs of requests and never reads, cuts it off, and the CLI keeps working', async () => {
     expect((await d.cli(['status'])).code).toBe(0);
     const before = rss();

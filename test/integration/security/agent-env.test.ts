@@ -8,12 +8,12 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startDaemon } from '../helpers/daemon';
-import { copyFixtureAgent, tmpDir, waitFor } from '../helpers/tmp';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type RunningDaemon, startDaemon } from '../../helpers/daemon';
+import { describeShipped } from '../../helpers/shipped';
+import { hasCommand } from '../../helpers/system';
+import { copyFixtureAgent, tmpDir, waitFor } from '../../helpers/tmp';
 
-const hasCc = spawnSync('cc', ['--version']).status === 0;
-if (!hasCc) console.log('agent-env: skipped, no C compiler (apt-get install gcc) to build the provider .so');
 
 // The constructor runs at dlopen, before OpenSSL even asks for OSSL_provider_init.
 const PROVIDER_C = `
@@ -57,7 +57,7 @@ function writeManifest(env: Record<string, string> | undefined): void {
   fs.writeFileSync(file, JSON.stringify(m));
 }
 
-describe.skipIf(!hasCc)('agent env refusal, the OpenSSL start-up attack', () => {
+describeShipped('agent env refusal, the OpenSSL start-up attack', () => {
   beforeAll(async () => {
     markerDir = tmpDir('osd-ossl-marker-');
     // an agent under its own uid must be able to leave its marker too, were it ever loaded
@@ -67,7 +67,7 @@ describe.skipIf(!hasCc)('agent env refusal, the OpenSSL start-up attack', () => 
     const cc = spawnSync('cc', ['-shared', '-fPIC', `-DMARKER_DIR="${markerDir}"`, '-o', path.join(agentDir, 'evil.so'), path.join(agentDir, 'evil.c')], { encoding: 'utf8' });
     expect(cc.status, cc.stderr).toBe(0);
     fs.writeFileSync(path.join(agentDir, 'ossl.cnf'), OSSL_CNF);
-    d = await startDaemon();
+    d = await startDaemon({ asShipped: true });
   });
 
   afterAll(async () => {
@@ -123,4 +123,4 @@ describe.skipIf(!hasCc)('agent env refusal, the OpenSSL start-up attack', () => 
     const kill = await d.cli(['kill', id]);
     expect(kill.code, kill.stderr).toBe(0);
   });
-});
+}, [hasCommand('cc', 'gcc')]);

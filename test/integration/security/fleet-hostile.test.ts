@@ -9,19 +9,20 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CommandReply, replySchema } from '../../runtime/fleet/command';
-import { newKeyPair } from '../../runtime/fleet/keys';
-import { makeCommand, type CommandOptions } from '../../runtime/fleet/sign';
-import { type RunningDaemon, startDaemon } from '../helpers/daemon';
-import { type Listener, listen, startBroker, type TestBroker } from '../helpers/mqtt';
-import { tmpDir, waitFor } from '../helpers/tmp';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type CommandReply, replySchema } from '../../../runtime/fleet/command';
+import { newKeyPair } from '../../../runtime/fleet/keys';
+import { makeCommand, type CommandOptions } from '../../../runtime/fleet/sign';
+import { type RunningDaemon, startDaemon } from '../../helpers/daemon';
+import { describeShipped } from '../../helpers/shipped';
+import { type Listener, listen, startBroker, type TestBroker } from '../../helpers/mqtt';
+import { tmpDir, waitFor } from '../../helpers/tmp';
 
 const DEVICE = 'gh-hostile-1';
 const base = `openstarry/v1/${DEVICE}`;
 const YEAR = 365 * 86_400_000;
 
-describe('fleet link under hostile senders (aedes, MQTT 3.1.1)', () => {
+describeShipped('fleet link under hostile senders (aedes, MQTT 3.1.1)', () => {
   let broker: TestBroker | undefined;
   let d: RunningDaemon | undefined;
   let watch: Listener | undefined;
@@ -49,6 +50,7 @@ describe('fleet link under hostile senders (aedes, MQTT 3.1.1)', () => {
     marker = path.join(tmpDir('osd-clock-'), 'synchronized');
     watch = await listen(broker.url, `${base}/#`);
     d = await startDaemon({
+      asShipped: true,
       config: { fleet: { broker: broker.url, mqttVersion: 4, deviceId: DEVICE, issuers: [{ id: 'admin', publicKeyFile: keyFile, role: 'admin' }] } },
       env: { OPENSTARRY_TIMESYNC_FILE: marker },
     });

@@ -10,10 +10,10 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { type RunningDaemon, type StartOptions, startDaemon } from '../helpers/daemon';
-import { shippedRequirements, unitSettings } from '../helpers/shipped';
-import { describeWith } from '../helpers/system';
-import { FIXTURES, waitFor } from '../helpers/tmp';
+import { type RunningDaemon, type StartOptions, startDaemon } from '../../helpers/daemon';
+import { shippedRequirements, unitSettings } from '../../helpers/shipped';
+import { describeWith } from '../../helpers/system';
+import { FIXTURES, waitFor } from '../../helpers/tmp';
 
 interface Row {
   instance: string;

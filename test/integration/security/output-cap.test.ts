@@ -6,21 +6,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startDaemon } from '../helpers/daemon';
-import { FIXTURES, waitFor } from '../helpers/tmp';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type RunningDaemon, startDaemon } from '../../helpers/daemon';
+import { describeShipped } from '../../helpers/shipped';
+import { FIXTURES, waitFor } from '../../helpers/tmp';
 
 const LINES_PER_SECOND = 100;
 const BYTES_PER_SECOND = 64 * 1024;
 const CLOCK_TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
 let d: RunningDaemon;
-beforeAll(async () => {
-  d = await startDaemon({ config: { logs: { outputLinesPerSecond: LINES_PER_SECOND, outputBytesPerSecond: BYTES_PER_SECOND } } });
-});
-afterAll(async () => {
-  expect(await d.stop()).toBe(0);
-});
 
 /** utime + stime of a process, in seconds */
 function cpuSeconds(pid: number): number {
@@ -31,7 +26,14 @@ function cpuSeconds(pid: number): number {
 
 const dropLines = (log: string): string[] => log.split('\n').filter((l) => / daemon warn dropped \d+ lines \/ \d+ bytes of output over /.test(l));
 
-describe('agent output cap', () => {
+describeShipped('agent output cap', () => {
+  beforeAll(async () => {
+    d = await startDaemon({ asShipped: true, config: { logs: { outputLinesPerSecond: LINES_PER_SECOND, outputBytesPerSecond: BYTES_PER_SECOND } } });
+  });
+  afterAll(async () => {
+    if (d) expect(await d.stop()).toBe(0);
+  });
+
   it('keeps a flooding process agent within its cap, says the drops, and does not let it burn the daemon', async () => {
     const spawnedAt = performance.now();
     const r = await d.cli(['spawn', path.join(FIXTURES, 'agents/outflood')]);
