@@ -13,6 +13,8 @@ export interface MetricsSources {
   rules(): Array<{ id: string; matched: number; fired: number; evalErrors: number; running: number; lastError?: string }>;
   hal(): Array<{ deviceId: string; reads: number; errors: number }>;
   streams(): number;
+  /** the listener's connections now and those its caps turned away (registerMetrics fills it in) */
+  connections?(): { open: number; refusals: { total: number; perClient: number } };
 }
 
 type Labels = Record<string, string>;
@@ -79,12 +81,20 @@ export function metricsText(src: MetricsSources): string {
   m.family('openstarry_process_resident_memory_bytes', 'gauge', 'the daemon\'s resident memory', [[{}, mem.rss]]);
   m.family('openstarry_process_heap_used_bytes', 'gauge', 'the daemon\'s V8 heap in use', [[{}, mem.heapUsed]]);
   m.family('openstarry_http_streams', 'gauge', 'open /api/v1/stream connections', [[{}, src.streams()]]);
+  const conn = src.connections?.();
+  if (conn) {
+    m.family('openstarry_http_connections', 'gauge', 'open HTTP connections on the main listener', [[{}, conn.open]]);
+    m.family('openstarry_http_refused_connections_total', 'counter', 'connections answered 503 at a cap (http.maxConnections, http.maxConnectionsPerClient)', [
+      [{ cap: 'total' }, conn.refusals.total],
+      [{ cap: 'per_client' }, conn.refusals.perClient],
+    ]);
+  }
   return m.text();
 }
 
 export function registerMetrics(server: HttpServer, src: MetricsSources): void {
   server.route('GET', '/metrics', (_req, res) => {
-    const body = metricsText(src);
+    const body = metricsText({ connections: () => ({ open: server.gate.open, refusals: server.gate.refusals }), ...src });
     res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   });

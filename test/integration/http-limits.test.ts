@@ -105,6 +105,11 @@ describe('HTTP under hostile load, on the real daemon', () => {
     console.log(`flood: RSS ${(before / 2 ** 20).toFixed(1)} MB -> peak ${(peak / 2 ** 20).toFixed(1)} MB (+${(grown / 2 ** 20).toFixed(1)} MB); answers ${JSON.stringify(Object.fromEntries(statuses))}`);
     expect(grown).toBeLessThan(40 * 2 ** 20);
     expect((await request('GET', '/healthz')).status).toBe(200);
+    // the refused connections each close within a second of their answer (limits.ts closeInStages)
+    await waitFor('the flood connections released', async () => {
+      const m = await request('GET', '/metrics');
+      return m.status === 200 && Number(/^openstarry_http_connections (\d+)$/m.exec(m.body)?.[1]) <= 1;
+    });
   }, 120_000);
 
   it('64 anonymous SSE streams held open do not keep the authenticated page stream out', async () => {

@@ -261,6 +261,11 @@ describe('health, metrics, the page, Host', () => {
     expect(families.get('openstarry_fleet_connected')?.metrics).toEqual([{ value: '0', labels: { state: 'offline' } }]);
     expect(families.get('openstarry_fleet_outbox_messages')?.metrics[0]?.value).toBe('7');
     expect(families.get('openstarry_process_resident_memory_bytes')?.type).toBe('GAUGE');
+    expect(families.get('openstarry_http_connections')?.metrics).toEqual([{ value: '0' }]);
+    expect(families.get('openstarry_http_refused_connections_total')?.metrics).toEqual([
+      { value: '0', labels: { cap: 'total' } },
+      { value: '0', labels: { cap: 'per_client' } },
+    ]);
   });
 
   it('serves the page and its assets with a strict CSP, and nothing else from disk', async () => {
