@@ -13,7 +13,7 @@ import { afterEach, expect, it } from 'vitest';
 import { type RunningDaemon, type StartOptions, startDaemon } from '../../helpers/daemon';
 import { shippedRequirements, unitSettings } from '../../helpers/shipped';
 import { describeWith } from '../../helpers/system';
-import { FIXTURES, waitFor } from '../../helpers/tmp';
+import { FIXTURES, REPO, waitFor } from '../../helpers/tmp';
 
 interface Row {
   instance: string;
@@ -25,7 +25,6 @@ interface Row {
 const running: RunningDaemon[] = [];
 afterEach(async () => {
   for (const d of running.splice(0)) {
-    await d.cli(['kill', '--signal', 'KILL', 'uidprobe']).catch(() => undefined);
     await d.stop();
   }
 });
@@ -139,6 +138,28 @@ describeWith('process and worker agents under their own uid', shippedRequirement
       }
     });
   }
+
+  it('as the systemd unit runs it: the permission model holds for process and worker agents (files, /dev, child processes, workers, addons, the control socket)', async () => {
+    const d = await start({ asShipped: true });
+    const addon = path.join(REPO, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node');
+    for (const agent of ['prober', 'wprober']) {
+      const r = await d.cli(['spawn', path.join(FIXTURES, 'agents', agent), '--env', `CONTROL_SOCKET=${d.socket}`, '--env', `ADDON_PATH=${addon}`]);
+      expect([agent, r.code, r.stderr]).toEqual([agent, 0, '']);
+      const text = await waitFor(`${agent} done`, async () => {
+        const t = (await d.cli(['logs', agent, '-n', '200'])).stdout;
+        return t.includes('PROBE done=yes') ? t : undefined;
+      });
+      const probes = Object.fromEntries([...text.matchAll(/PROBE (\w+)=(\S+)/g)].map((m) => [m[1] ?? '', m[2] ?? '']));
+      for (const name of ['dev_null', 'dev_ttyS0', 'etc_passwd', 'child_process', 'write_outside_home']) expect([agent, name, probes[name]]).toEqual([agent, name, 'denied:ERR_ACCESS_DENIED']);
+      expect([agent, probes.worker]).not.toEqual([agent, 'ALLOWED']);
+      expect([agent, probes.addon]).toEqual([agent, 'denied:ERR_DLOPEN_DISABLED']);
+      expect([agent, probes.write_home]).toEqual([agent, 'ALLOWED']);
+      // its own uid cannot even connect to the control socket
+      expect([agent, probes.control_socket]).toEqual([agent, 'denied:EACCES']);
+      expect([agent, probes.node_options_env]).toEqual([agent, 'denied:ABSENT']);
+    }
+    expect(fs.existsSync('/tmp/openstarry-prober-escape')).toBe(false);
+  });
 
   it('refuses process and worker agents when the daemon cannot give them their own uid (the old unit), and says why', async () => {
     // the unit before this change: no CAP_SETPCAP (the bounding set cannot be dropped), no CAP_CHOWN, no capset
