@@ -9,11 +9,12 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sign } from '../../runtime/hooks/signature';
-import { type RunningDaemon, startDaemon } from '../helpers/daemon';
-import { closeAll, postHead, pushBody, rawClient, type RawClient, waitClosed } from '../helpers/raw-http';
-import { tmpDir, waitFor } from '../helpers/tmp';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { sign } from '../../../runtime/hooks/signature';
+import { type RunningDaemon, startDaemon } from '../../helpers/daemon';
+import { describeShipped, ensureAccounts, unitSettings } from '../../helpers/shipped';
+import { closeAll, postHead, pushBody, rawClient, type RawClient, waitClosed } from '../../helpers/raw-http';
+import { tmpDir, waitFor } from '../../helpers/tmp';
 
 const SECRET = 'integration-webhook-secret-0123';
 const PER_CLIENT = 16;
@@ -55,10 +56,17 @@ function request(method: string, url: string, o: { body?: unknown; token?: boole
 
 const streamHead = (withToken: boolean): string => `GET /api/v1/stream HTTP/1.1\r\nHost: ${d.http}\r\n${withToken ? `Authorization: Bearer ${token}\r\n` : ''}\r\n`;
 
+
+
+describeShipped('HTTP under hostile load, on the real daemon', () => {
 beforeAll(async () => {
   const dir = tmpDir('osd-httplim-');
   fs.writeFileSync(path.join(dir, 'plant.secret'), `${SECRET}\n`, { mode: 0o600 });
+  // the daemon's own user reads its secrets (the unit's LoadCredential= hands them over so)
+  const { uid, gid } = ensureAccounts(unitSettings());
+  fs.chownSync(path.join(dir, 'plant.secret'), uid, gid);
   d = await startDaemon({
+    asShipped: true,
     config: {
       http: { listen: '127.0.0.1:0', maxConnections: 64, maxConnectionsPerClient: PER_CLIENT, headersTimeoutMs: 1500, bodyTimeoutMs: 5000, anonymousStreams: 4, webhooks: { maxBodyBytes: 4096, maxConnections: 4, bodyTimeoutMs: 2000 } },
       hooks: { plant: { kind: 'generic', secretFile: path.join(dir, 'plant.secret') } },
@@ -70,7 +78,6 @@ beforeAll(async () => {
 afterEach(() => closeAll());
 afterAll(() => d?.stop());
 
-describe('HTTP under hostile load, on the real daemon', () => {
   it('200 stalled unauthenticated POSTs of 2 MB: RSS stays bounded, each is refused and closed, and a request with the token is served meanwhile', async () => {
     // settle, then the baseline
     expect((await request('GET', '/healthz')).status).toBe(200);

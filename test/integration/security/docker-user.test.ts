@@ -7,16 +7,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { DockerDriver } from '../../runtime/agents/drivers/docker/driver';
-import { buildLaunchSpec } from '../../runtime/agents/launch-spec';
-import { validateManifest } from '../../runtime/agents/manifest';
-import { OszError } from '../../runtime/errors';
-import { memoryLogger } from '../../runtime/log';
-import { createStore } from '../../runtime/store/store';
-import { type RunningDaemon, startDaemon } from '../helpers/daemon';
-import { busyboxRootfs, type Dockerd, dockerRequirements, importImage, startDockerd } from '../helpers/dockerd';
-import { describeWith } from '../helpers/system';
-import { REPO, tmpDir, waitFor } from '../helpers/tmp';
+import { DockerDriver } from '../../../runtime/agents/drivers/docker/driver';
+import { buildLaunchSpec } from '../../../runtime/agents/launch-spec';
+import { validateManifest } from '../../../runtime/agents/manifest';
+import { OszError } from '../../../runtime/errors';
+import { memoryLogger } from '../../../runtime/log';
+import { createStore } from '../../../runtime/store/store';
+import { type RunningDaemon, startDaemon } from '../../helpers/daemon';
+import { busyboxRootfs, type Dockerd, dockerRequirements, importImage, startDockerd } from '../../helpers/dockerd';
+import { describeWith } from '../../helpers/system';
+import { REPO, tmpDir, waitFor } from '../../helpers/tmp';
 
 const IMAGE = 'osd-test/users:1';
 let dk: Dockerd;

@@ -7,8 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startDaemon } from '../helpers/daemon';
-import { FIXTURES, tmpDir, waitFor } from '../helpers/tmp';
+import { type RunningDaemon, startDaemon } from '../../helpers/daemon';
+import { FIXTURES, tmpDir, waitFor } from '../../helpers/tmp';
 
 let d: RunningDaemon;
 beforeAll(async () => {

@@ -7,21 +7,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentStatus } from '../../runtime/agents/supervisor';
-import { type RunningDaemon, startDaemon } from '../helpers/daemon';
-import { FIXTURES, waitFor } from '../helpers/tmp';
-import { ECHO_BODY, wasmAgent } from '../helpers/wasm';
+import type { AgentStatus } from '../../../runtime/agents/supervisor';
+import { type RunningDaemon, startDaemon } from '../../helpers/daemon';
+import { describeShipped } from '../../helpers/shipped';
+import { FIXTURES, waitFor } from '../../helpers/tmp';
+import { ECHO_BODY, wasmAgent } from '../../helpers/wasm';
 
 let a: RunningDaemon;
 let b: RunningDaemon;
+describeShipped('WASM ceilings', () => {
 beforeAll(async () => {
   // a: heartbeats that a frozen cell would miss within 2 s; shared calls allowed up to 4 s
-  a = await startDaemon({ config: { wasm: { watchdogMs: 20, sharedCallTimeoutMs: 4000 }, supervisor: { heartbeatMs: 1000, missedHeartbeats: 2 } } });
+  a = await startDaemon({ asShipped: true, config: { wasm: { watchdogMs: 20, sharedCallTimeoutMs: 4000 }, supervisor: { heartbeatMs: 1000, missedHeartbeats: 2 } } });
   // b: a small device total and per-agent ceiling
-  b = await startDaemon({ config: { wasm: { maxMemoryMb: 16, totalMemoryMb: 24 } } });
+  b = await startDaemon({ asShipped: true, config: { wasm: { maxMemoryMb: 16, totalMemoryMb: 24 } } });
 });
 afterAll(async () => {
-  for (const d of [a, b]) expect(await d.stop()).toBe(0);
+  for (const d of [a, b]) if (d) expect(await d.stop()).toBe(0);
 });
 
 const rssMb = (d: RunningDaemon): number => Number(/^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${d.proc.pid}/status`, 'utf8'))?.[1]) / 1024;
@@ -134,4 +136,5 @@ describe('WASM memory ceilings', () => {
     expect((await b.cli(['call', 'daemon.ping'])).code).toBe(0);
     await b.cli(['kill', 'wceight']);
   });
+});
 });
