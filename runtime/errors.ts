@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   OSZ_E_DAEMON_BUSY: 'The daemon is running but refused or dropped this connection: too many clients at once (control.maxConnections, control.maxUnauthenticated), or it is overloaded or stopping. Close idle sessions (e.g. `openstarryctl logs -f`), check its log (`journalctl -u openstarryd`), and try again.',
   OSZ_E_DRIVER_UNAVAILABLE: 'This daemon has no such driver enabled yet; use runtime.driver "process" or enable the driver in config.',
   OSZ_E_DRIVER_REFUSED: 'The driver cannot run this agent safely here; the message says which setting to change.',
+  OSZ_E_NO_AGENT_UID: 'Process and worker agents run only under their own uid: run the daemon as root or with the shipped unit\'s capabilities (CAP_SETUID CAP_SETGID CAP_SETPCAP CAP_CHOWN CAP_KILL) and setpriv, or use the wasm or docker driver (docs/security.md).',
   OSZ_E_SPAWN_FAILED: 'See the instance log (`openstarryctl logs <instance>`) for why the agent did not start.',
   OSZ_E_PROTOCOL: 'The agent broke the agent protocol (docs/agent-protocol.md); use runtime/sdk to talk to the host.',
   OSZ_E_AGENT_TIMEOUT: 'The agent did not answer in time; check its log, or raise limits.callTimeoutMs.',

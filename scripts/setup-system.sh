@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   socat mosquitto openssl docker.io busybox-static chromium
   genimage mtools dosfstools e2fsprogs fdisk fakeroot xz-utils
-  qemu-user util-linux
+  qemu-user util-linux systemd python3-seccomp
   g++-aarch64-linux-gnu libc6-arm64-cross libstdc++6-arm64-cross
 )
 

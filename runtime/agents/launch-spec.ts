@@ -92,10 +92,14 @@ function pluginMounts(manifest: Manifest, installDir: string, plugins: PluginsRe
 /** `<data>/<agent>`: 0700, owned by the agent's uid when it has one (the daemon runs as root then). */
 export function ensureDataDir(dataRoot: string, agentId: string, uid: number | undefined): string {
   fs.mkdirSync(dataRoot, { recursive: true, mode: 0o711 });
+  // explicit, whatever the daemon's umask: agents under their own uid must traverse the root
+  if ((fs.statSync(dataRoot).mode & 0o777) !== 0o711 && fs.statSync(dataRoot).uid === process.getuid?.()) fs.chmodSync(dataRoot, 0o711);
   const dir = path.join(dataRoot, agentId);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = fs.lstatSync(dir);
   if (!st.isDirectory()) throw new OszError('OSZ_E_SPAWN_FAILED', `${dir} is not a folder`);
+  // only while it is still the daemon's (chmod of the agent's own needs CAP_FOWNER, which the daemon lacks)
+  if ((st.mode & 0o777) !== 0o700 && st.uid === process.getuid?.()) fs.chmodSync(dir, 0o700);
   if (uid !== undefined && st.uid !== uid) fs.chownSync(dir, uid, uid);
   return dir;
 }
