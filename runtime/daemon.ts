@@ -40,7 +40,7 @@ import type { Logger } from './log';
 import { boardDirs, findBoard } from './boards';
 import type { DoctorCheck } from './doctor';
 import { OszError } from './errors';
-import { planSandbox, untraversable } from './sandbox';
+import { localSandboxHost, planSandbox, type SandboxPlan, untraversable } from './sandbox';
 import { createStore, type Store } from './store/store';
 import { LazyRules } from './rules/lazy';
 import type { HookSourceConfig } from './hooks/webhooks';
@@ -78,7 +78,7 @@ export class Daemon {
   private socket: ControlSocketServer | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
-  private sandbox: ReturnType<typeof planSandbox> | undefined;
+  private sandbox: SandboxPlan | undefined;
   private runnerPath: string | undefined;
   private boardFile: string | undefined;
   private board: (BoardProfile & { file: string }) | undefined;
@@ -108,7 +108,6 @@ export class Daemon {
 
   async start(): Promise<void> {
     const cfg = this.loaded.config;
-    const isRoot = process.getuid?.() === 0;
     const bus = new EventBus(this.log);
     const logs = new InstanceLogs({
       dir: this.paths.logs,
@@ -124,7 +123,7 @@ export class Daemon {
     this.steps.push(
       {
         name: 'home',
-        start: () => {
+        start: async () => {
           const dirs = boardDirs(this.paths.home);
           findBoard(cfg.board, dirs);
           this.board = loadProfile(cfg.board, dirs);
@@ -140,8 +139,9 @@ export class Daemon {
           const resolved = resolveDeviceId(this.paths.home, cfg.fleet.deviceId, process.env, new SysRoot('/'));
           this.deviceId = resolved.id;
           if (resolved.source === 'random' || resolved.source === 'board serial') this.log.info('fleet', `device id ${resolved.id} (from the ${resolved.source}; kept in ${path.join(this.paths.home, 'device-id')})`);
-          this.sandbox = planSandbox(cfg.sandbox.setpriv, isRoot);
+          this.sandbox = await planSandbox(cfg.sandbox, localSandboxHost(this.paths.data));
           for (const w of this.sandbox.warnings) this.log.warn('sandbox', w);
+          if (this.sandbox.separateUid) this.log.info('sandbox', `process and worker agents run under their own uid (daemon uid ${this.sandbox.daemon.uid}${this.sandbox.daemon.uid === 0 ? '' : ` with ${this.sandbox.daemon.caps.join(' ')}`})`);
           this.runnerPath = installRunner(this.paths.home, this.log);
           if (this.sandbox.separateUid) {
             for (const target of [this.paths.store, this.runnerPath]) {
@@ -215,6 +215,7 @@ export class Daemon {
             'process',
             new ProcessDriver({
               separateUid: this.sandbox?.separateUid ?? false,
+              ...(this.sandbox?.mode === 'refused' ? { uidRefusal: this.sandbox.reason } : {}),
               dockerEnabled: cfg.docker.enabled,
               ...(this.runnerPath ? { runnerPath: this.runnerPath } : {}), ...(this.sandbox?.setprivPath ? { setprivPath: this.sandbox.setprivPath } : {}) }),
           );
@@ -223,6 +224,7 @@ export class Daemon {
             new WorkerDriver({
               hostPath: path.join(path.dirname(this.runnerPath ?? nodeRunnerPath()), 'worker-host.mjs'),
               separateUid: this.sandbox?.separateUid ?? false,
+              ...(this.sandbox?.mode === 'refused' ? { uidRefusal: this.sandbox.reason } : {}),
               dockerEnabled: cfg.docker.enabled,
               ...(this.sandbox?.setprivPath ? { setprivPath: this.sandbox.setprivPath } : {}),
             }),
@@ -254,7 +256,7 @@ export class Daemon {
             });
             await docker.init();
             if (!(this.sandbox?.separateUid ?? false)) {
-              this.log.warn('docker', 'process and worker agents are refused while the docker driver is enabled and agents do not run under their own uid (DESIGN §12.6): run the daemon as root with sandbox.setpriv');
+              this.log.warn('docker', 'process and worker agents are refused while the docker driver is enabled and agents do not run under their own uid: sandbox.shareUid cannot be used with the docker driver (docs/security.md)');
             }
             this.docker = docker;
             drivers.set('docker', docker);
@@ -485,7 +487,7 @@ export class Daemon {
       tokenFile: tokenPathFor(this.socketPath),
       store: this.must(this.store),
       isRoot: process.getuid?.() === 0,
-      sandbox: this.sandbox ?? planSandbox('off', false),
+      sandbox: this.must(this.sandbox),
       runnerPath: this.runnerPath,
       dockerEnabled: this.loaded.config.docker.enabled,
       wasm: { configured: this.loaded.config.wasm.trapHandler, trapHandler: trapHandlerEnabled() },
