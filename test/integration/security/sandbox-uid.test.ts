@@ -13,7 +13,7 @@ import { afterEach, expect, it } from 'vitest';
 import { type RunningDaemon, type StartOptions, startDaemon } from '../../helpers/daemon';
 import { shippedRequirements, unitSettings } from '../../helpers/shipped';
 import { describeWith } from '../../helpers/system';
-import { FIXTURES, REPO, waitFor } from '../../helpers/tmp';
+import { copyFixtureAgent, FIXTURES, REPO, waitFor } from '../../helpers/tmp';
 
 interface Row {
   instance: string;
@@ -142,8 +142,11 @@ describeWith('process and worker agents under their own uid', shippedRequirement
   it('as the systemd unit runs it: the permission model holds for process and worker agents (files, /dev, child processes, workers, addons, the control socket)', async () => {
     const d = await start({ asShipped: true });
     const addon = path.join(REPO, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node');
-    for (const agent of ['prober', 'wprober']) {
-      const r = await d.cli(['spawn', path.join(FIXTURES, 'agents', agent), '--env', `CONTROL_SOCKET=${d.socket}`, '--env', `ADDON_PATH=${addon}`]);
+    // the same prober as a worker agent: its folder with the driver switched
+    const wprober = copyFixtureAgent('prober');
+    fs.writeFileSync(path.join(wprober, 'agent.json'), JSON.stringify({ identity: { id: 'wprober', name: 'Sandbox prober in a worker' }, runtime: { driver: 'worker', entry: 'main.mjs' }, restart: { policy: 'no' } }));
+    for (const [agent, folder] of [['prober', path.join(FIXTURES, 'agents/prober')], ['wprober', wprober]] as const) {
+      const r = await d.cli(['spawn', folder, '--env', `CONTROL_SOCKET=${d.socket}`, '--env', `ADDON_PATH=${addon}`]);
       expect([agent, r.code, r.stderr]).toEqual([agent, 0, '']);
       const text = await waitFor(`${agent} done`, async () => {
         const t = (await d.cli(['logs', agent, '-n', '200'])).stdout;

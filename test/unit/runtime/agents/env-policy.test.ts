@@ -10,20 +10,12 @@ import { describe, expect, it } from 'vitest';
 import { DAEMON, ENV_RULES, envNameRefusal, envRuleFor } from '../../../../runtime/agents/env-policy';
 import { validateSpawnEnv } from '../../../../runtime/agents/launch-spec';
 import { parseManifest } from '../../../../runtime/agents/manifest';
-import { ERROR_CODES, OszError } from '../../../../runtime/errors';
+import { ERROR_CODES } from '../../../../runtime/errors';
+import { refusalOf as thrown } from '../../../helpers/refusal';
 import { REPO } from '../../../helpers/tmp';
 
 const base = { identity: { id: 'env-probe', name: 'Env probe' }, runtime: { entry: 'main.mjs' } };
 
-function thrown(fn: () => unknown): OszError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof OszError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 /** a name each rule must catch: the name itself, or the prefix with a made-up tail */
 const sample = (r: (typeof ENV_RULES)[number]): string => (r.prefix ? `${r.match}ANYTHING_ELSE` : r.match);

@@ -9,6 +9,7 @@ import { checkCeilings, resolveCeilings, WasmMemoryBudget } from '../../../../..
 import { LazyWasmDriver } from '../../../../../../runtime/agents/drivers/wasm/lazy';
 import { validateManifest } from '../../../../../../runtime/agents/manifest';
 import { OszError } from '../../../../../../runtime/errors';
+import { refusalOf as refusal } from '../../../../../helpers/refusal';
 import { ECHO_BODY, wasmAgent } from '../../../../../helpers/wasm';
 import { REPO } from '../../../../../helpers/tmp';
 import { LOOSE, newDriver, run } from './harness';
@@ -18,15 +19,6 @@ const CEILINGS = { maxMemoryMb: 256, totalMemoryMb: 1024, maxCallTimeoutMs: 10_0
 const manifest = (limits: Record<string, number>, isolation?: 'shared' | 'dedicated'): ReturnType<typeof validateManifest> =>
   validateManifest({ identity: { id: 'wx', name: 'x' }, runtime: { driver: 'wasm', module: 'agent.wasm', ...(isolation ? { isolation } : {}) }, limits }, 'x');
 
-function refusal(fn: () => void): OszError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof OszError) return err;
-    throw err;
-  }
-  throw new Error('not refused');
-}
 
 describe('WASM ceilings', () => {
   it('lets a manifest ask for up to each ceiling', () => {
