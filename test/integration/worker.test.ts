@@ -93,5 +93,9 @@ describe('worker driver', () => {
     const id = lastWord((await d.cli(['spawn', path.join(FIXTURES, 'agents/wheaphog')])).stdout);
     const s = await waitFor('heap limit', async () => (await d.json<Status[]>(['ps', '--all'])).find((x) => x.instance === id && x.state === 'exited'));
     expect(s.reason).toBe('memory limit: worker heap over limits.memoryMb 16 MB');
+    // V8's cap is the manifest's 16 MB (plus young generation), not a process-wide flag's
+    const limit = Number(/heap_size_limit (\d+)/.exec((await d.cli(['logs', id])).stdout)?.[1]);
+    expect(limit).toBeGreaterThan(16 * 1024 * 1024);
+    expect(limit).toBeLessThan(24 * 1024 * 1024);
   });
 });

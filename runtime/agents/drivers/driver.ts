@@ -15,6 +15,7 @@
  * - The agent's environment is exactly `spec.env`: nothing of the daemon's own is inherited.
  */
 import type { MessageChannel } from '../../rpc/stream-channel';
+import type { UsageSample } from '../limits';
 import type { Manifest } from '../manifest';
 import type { OutputFn } from './output';
 
@@ -66,8 +67,11 @@ export interface LaunchedAgent {
    * cap is spent, drivers/output.ts): a driver that can stop reading its source does so that long.
    */
   onOutput(fn: OutputFn): void;
-  /** the driver's own usage figures when /proc of osPid would be wrong (a worker in a shared host) */
-  usage?(): { cpuPercent: number; rssBytes: number } | undefined;
+  /**
+   * the driver's own usage figures: a container's cgroup, a WASM guest's call time, or a worker's
+   * host from /proc marked with how many instances share it (limits.ts holds them to the sum)
+   */
+  usage?(): UsageSample | undefined;
 }
 
 export interface AgentDriver {

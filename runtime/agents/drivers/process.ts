@@ -47,7 +47,11 @@ export interface SandboxArgv {
   script: string;
   reads: readonly string[];
   write: string;
-  memoryMb: number;
+  /**
+   * the V8 heap cap; the agent host passes none, because this flag overrides every worker's
+   * resourceLimits (Node 20: a worker capped at 16 MB got the process's 64)
+   */
+  memoryMb?: number;
   /** the agent host needs workers; process agents never get them */
   allowWorker?: boolean;
   uid?: number;
@@ -62,7 +66,7 @@ export function sandboxArgv(o: SandboxArgv): { file: string; args: string[] } {
     ...[o.script, ...o.reads].map((p) => `--allow-fs-read=${p}`),
     `--allow-fs-write=${o.write}`,
     ...(o.allowWorker ? ['--allow-worker'] : []),
-    `--max-old-space-size=${o.memoryMb}`,
+    ...(o.memoryMb !== undefined ? [`--max-old-space-size=${o.memoryMb}`] : []),
     o.script,
   ];
   if (o.uid === undefined) return { file: execPath, args: nodeArgs };

@@ -6,8 +6,13 @@
  * permission model is process-wide: a shared host would let one agent read the other's files.
  *
  * A worker has no OS signals: TERM/INT/HUP/USR1/USR2 are delivered as messages to the runner,
- * KILL terminates the worker, STOP/CONT are not supported (signal() returns false). ps shows
- * the host's pid; CPU is the worker's event-loop utilisation and memory its V8 heap.
+ * KILL terminates the worker, STOP/CONT are not supported (signal() returns false).
+ *
+ * Usage (issue 16): CPU and RSS are the host process's, read from /proc/<host pid> (utime +
+ * stime, VmRSS), which count every thread of the host — the libuv pool, and any worker the agent
+ * might start — and nothing the agent says. The host holds one agent's instances only, so its
+ * figures are that agent's: each instance shows them, marked with how many instances share
+ * them, and the limits apply to the host against the sum of its instances' (limits.ts).
  */
 import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
@@ -16,6 +21,7 @@ import { type MessageChannel, streamChannel } from '../../rpc/stream-channel';
 import { processStartTime } from '../../util/proc';
 import type { UsageSample } from '../limits';
 import type { Manifest } from '../manifest';
+import { ProcSampler } from '../proc-sampler';
 import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from './driver';
 import { emitOutput, type OutputFn } from './output';
 import { sandboxArgv, spawnSandboxed, splitOutput } from './process';
@@ -35,7 +41,6 @@ interface Route {
   started: { resolve(): void; reject(e: Error): void };
   exit(e: AgentExit): void;
   gone: boolean;
-  usage: UsageSample | undefined;
 }
 
 interface Host {
@@ -52,6 +57,7 @@ const HOST_EXIT_SIGNALS = new Set(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SI
 export class WorkerDriver implements AgentDriver {
   readonly name = 'worker' as const;
   private readonly hosts = new Map<string, Host>();
+  private readonly sampler = new ProcSampler();
 
   constructor(private readonly opts: WorkerDriverOptions) {}
 
@@ -74,7 +80,6 @@ export class WorkerDriver implements AgentDriver {
       outputFns: [],
       started,
       gone: false,
-      usage: undefined,
       exit: (e) => {
         if (route.gone) return;
         route.gone = true;
@@ -104,7 +109,7 @@ export class WorkerDriver implements AgentDriver {
         return true;
       },
       onOutput: (fn) => void route.outputFns.push(fn),
-      usage: () => route.usage,
+      usage: () => this.hostUsage(host),
     };
   }
 
@@ -115,7 +120,8 @@ export class WorkerDriver implements AgentDriver {
       script: this.opts.hostPath,
       reads: [this.opts.hostPath.replace(/worker-host\.mjs$/, 'runner.mjs'), spec.installDir, spec.dataDir, ...spec.plugins.map((p) => p.path)],
       write: spec.dataDir,
-      memoryMb: 64,
+      // No heap cap for the host: --max-old-space-size would override each worker's
+      // resourceLimits. The host as a whole is held to its instances' limits through /proc.
       allowWorker: true,
       ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
     });
@@ -129,13 +135,14 @@ export class WorkerDriver implements AgentDriver {
     splitOutput(child, (stream, line) => Math.max(0, ...[...host.routes.values()].map((r) => emitOutput(r.outputFns, stream, `[agent host] ${line}`))));
     child.once('exit', (code, signal) => {
       this.hosts.delete(host.key);
+      if (pid) this.sampler.forget(pid);
       for (const r of [...host.routes.values()]) r.exit({ code, signal, reason: `agent host ${pid ?? '?'} exited` });
     });
     return host;
   }
 
   private onHostMessage(host: Host, v: unknown): void {
-    const msg = v as { c?: string; w?: string; m?: unknown; instance?: string; code?: number | null; signal?: string | null; reason?: string; stream?: 'stdout' | 'stderr'; line?: string; cpuPercent?: number; heapBytes?: number };
+    const msg = v as { c?: string; w?: string; m?: unknown; instance?: string; code?: number | null; signal?: string | null; reason?: string; stream?: 'stdout' | 'stderr'; line?: string };
     const route = host.routes.get(msg.w ?? msg.instance ?? '');
     if (!route) return;
     if (msg.w !== undefined) {
@@ -150,12 +157,19 @@ export class WorkerDriver implements AgentDriver {
         // Capped and counted by the instance log; not paused: this channel also carries the protocol.
         if ((msg.stream === 'stdout' || msg.stream === 'stderr') && typeof msg.line === 'string') emitOutput(route.outputFns, msg.stream, msg.line);
         return;
-      case 'usage':
-        route.usage = { cpuPercent: Number(msg.cpuPercent ?? 0), rssBytes: Number(msg.heapBytes ?? 0) };
-        return;
       case 'exit':
         route.exit({ code: msg.code ?? null, signal: msg.signal ?? null, ...(msg.reason ? { reason: msg.reason } : {}) });
     }
+  }
+
+  /**
+   * The host's figures from /proc, for each of its instances. The monitor asks once per instance
+   * in one pass; the sampler answers a second ask within its window from the first.
+   */
+  private hostUsage(host: Host): UsageSample | undefined {
+    if (host.pid === null) return undefined;
+    const u = this.sampler.sample(host.pid);
+    return u && { ...u, host: { pid: host.pid, instances: host.routes.size } };
   }
 
   /** The last worker of a host ended: closing the channel makes the host exit. */

@@ -1,17 +1,18 @@
 /**
  * The Node agent runner (dist/sdk/runner.mjs). Started by the process driver as a process, it
  * speaks the agent protocol on fd 3 and takes OS signals; in a container it speaks it on the
- * instance's Unix socket. Loaded by the agent host as a worker
- * thread, it speaks over its MessagePort, and signals arrive as `{signal}` messages; it also
- * reports its own heap for the monitor. Bundled with no imports outside Node: it runs under the
- * permission model with read access only to itself, the install copy, plugins and the data dir.
+ * instance's Unix socket. Loaded by the agent host as a worker thread, it speaks over its
+ * MessagePort, signals arrive as `{signal}` messages, and it refuses the agent nested workers
+ * before the agent's module loads; it reports no usage (the daemon reads the host's from /proc).
+ * Bundled with no imports outside Node: it runs under the permission model with read access
+ * only to itself, the install copy, plugins and the data dir.
  */
 import net from 'node:net';
-import v8 from 'node:v8';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { RpcPeer } from '../../rpc/peer';
 import { ndjsonPeer } from '../../rpc/stream-channel';
 import { type AgentTransport, fatal, runAgent } from './agent-core';
+import { refuseNestedWorkers } from './no-nested-workers';
 
 function processTransport(): AgentTransport {
   return {
@@ -43,9 +44,10 @@ function socketTransport(socketPath: string): AgentTransport {
   };
 }
 
-/** Messages on the port: JSON-RPC objects, plus `{signal}` from the host and `{usage}` to it. */
+/** Messages on the port: JSON-RPC objects, plus `{signal}` from the host. */
 function workerTransport(): AgentTransport {
   const port = parentPort ?? fatal('no parent port');
+  refuseNestedWorkers();
   const signals = new Map<string, () => void>();
   return {
     connect(handlers) {
@@ -55,9 +57,6 @@ function workerTransport(): AgentTransport {
         if (typeof sig === 'string') signals.get(sig)?.();
         else peer.receive(m);
       });
-      const report = (): void => port.postMessage({ usage: { heapBytes: v8.getHeapStatistics().used_heap_size } });
-      setInterval(report, 1000).unref();
-      report();
       return peer;
     },
     onSignal: (sig, fn) => void signals.set(sig, fn),

@@ -5,15 +5,17 @@
  *
  *   daemon → host  {c:'start', instance, env, memoryMb}  {c:'signal', instance, signal}  {w, m}
  *   host → daemon  {c:'started', instance}  {c:'exit', instance, code, signal, reason?}
- *                  {c:'out', instance, stream, line}  {c:'usage', instance, cpuPercent, heapBytes}  {w, m}
+ *                  {c:'out', instance, stream, line}  {w, m}
  *
- * where {w, m} carries one JSON-RPC message `m` of instance `w`. The host exits when the daemon
- * closes the channel, taking its workers with it.
+ * where {w, m} carries one JSON-RPC message `m` of instance `w`: everything a worker posts goes
+ * out wrapped so, and only the host's own code writes `c` messages, so an agent cannot speak for
+ * the host. The host reports no usage: a worker's own figures would leave out the threads and
+ * native memory it does not own, so the daemon reads the whole host process's from /proc
+ * (issue 16). The host exits when the daemon closes the channel, taking its workers with it.
  */
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { LineSplitter } from '../../rpc/ndjson';
 import { streamChannel } from '../../rpc/stream-channel';
@@ -25,8 +27,6 @@ interface Running {
   worker: Worker;
   killed: boolean;
   reason?: string;
-  heapBytes: number;
-  elu: EventLoopUtilization | undefined;
 }
 
 const sock = new net.Socket({ fd: 3, readable: true, writable: true });
@@ -45,7 +45,7 @@ function start(instance: string, env: Record<string, string>, memoryMb: number):
     // The heap cap is the worker's memory limit; V8 terminates the worker when it is reached.
     resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: Math.max(1, Math.min(4, Math.floor(memoryMb / 8))), stackSizeMb: 4 },
   });
-  const entry: Running = { worker, killed: false, heapBytes: 0, elu: undefined };
+  const entry: Running = { worker, killed: false };
   workers.set(instance, entry);
   for (const stream of ['stdout', 'stderr'] as const) {
     const splitter = new LineSplitter(16 * 1024, {
@@ -55,11 +55,7 @@ function start(instance: string, env: Record<string, string>, memoryMb: number):
     worker[stream].on('data', (c: Buffer) => splitter.push(c));
   }
   worker.on('online', () => send({ c: 'started', instance }));
-  worker.on('message', (m: unknown) => {
-    const usage = (m as { usage?: { heapBytes?: unknown } } | null)?.usage;
-    if (usage && typeof usage.heapBytes === 'number') entry.heapBytes = usage.heapBytes;
-    else send({ w: instance, m });
-  });
+  worker.on('message', (m: unknown) => send({ w: instance, m }));
   worker.on('error', (err: Error & { code?: string }) => {
     entry.reason = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `memory limit: worker heap over limits.memoryMb ${memoryMb} MB` : `uncaught: ${err.message}`;
     send({ c: 'out', instance, stream: 'stderr', line: err.stack ?? err.message });
@@ -87,13 +83,3 @@ channel.onMessage((v) => {
   else if (msg.c === 'start' && msg.instance && msg.env) start(msg.instance, msg.env, msg.memoryMb ?? 64);
   else if (msg.c === 'signal' && msg.instance && msg.signal) signal(msg.instance, msg.signal);
 });
-
-// Usage for the monitor: event-loop utilisation stands in for CPU (a worker has no CPU clock of its own).
-setInterval(() => {
-  for (const [instance, e] of workers) {
-    const now = e.worker.performance.eventLoopUtilization();
-    const delta = e.elu ? e.worker.performance.eventLoopUtilization(now, e.elu) : now;
-    e.elu = now;
-    send({ c: 'usage', instance, cpuPercent: Math.round(delta.utilization * 1000) / 10, heapBytes: e.heapBytes });
-  }
-}, 1000);

@@ -26,6 +26,26 @@ describe('limit decisions', () => {
     expect(w.onSample({ cpuPercent: 99, rssBytes: 0 }, 20_000)).toBe('cpu limit: 99% for 10 s, over limits.cpuPercent 50%');
   });
 
+  it('holds a worker agent host to the sum of its instances\' limits, counting the runtime once', () => {
+    const host = (instances: number): { pid: number; instances: number } => ({ pid: 77, instances });
+    // one instance: 16 MB + 24 MB for its worker + 48 MB for the host's Node runtime
+    expect(watch().onSample({ cpuPercent: 1, rssBytes: 88 * MB, host: host(1) }, 0)).toBeUndefined();
+    expect(watch().onSample({ cpuPercent: 1, rssBytes: 89 * MB, host: host(1) }, 0)).toBe('memory limit: agent host 77 RSS 89 MB over 88 MB ((limits.memoryMb 16 + 24 MB worker) + 48 MB runtime)');
+    // three instances: 3 x 40 + 48 = 168 MB; the same figure that stops one instance does not stop three
+    expect(watch().onSample({ cpuPercent: 1, rssBytes: 150 * MB, host: host(3) }, 0)).toBeUndefined();
+    expect(watch().onSample({ cpuPercent: 1, rssBytes: 169 * MB, host: host(3) }, 0)).toMatch(/^memory limit: agent host 77 RSS 169 MB over 168 MB \(3 x \(limits.memoryMb 16/);
+    const w = watch({ cpuGraceMs: 1000 });
+    expect(w.onSample({ cpuPercent: 140, rssBytes: 0, host: host(3) }, 0)).toBeUndefined();
+    expect(w.onSample({ cpuPercent: 140, rssBytes: 0, host: host(3) }, 5000)).toBeUndefined();
+    expect(w.onSample({ cpuPercent: 160, rssBytes: 0, host: host(3) }, 6000)).toBeUndefined();
+    expect(w.onSample({ cpuPercent: 160, rssBytes: 0, host: host(3) }, 7000)).toBe('cpu limit: agent host 77 at 160% for 1 s, over 3 x limits.cpuPercent 50%');
+  });
+
+  it('stops at the first sample over cpuPercent when there is no grace', () => {
+    expect(watch({ cpuGraceMs: 0 }).onSample({ cpuPercent: 51, rssBytes: 0 }, 0)).toBe('cpu limit: 51% for 0 s, over limits.cpuPercent 50%');
+    expect(watch({ cpuGraceMs: 0 }).onSample({ cpuPercent: 51, rssBytes: 0, host: { pid: 9, instances: 1 } }, 0)).toBe('cpu limit: agent host 9 at 51% for 0 s, over limits.cpuPercent 50%');
+  });
+
   it('counts tokens over a sliding hour; 0 means unlimited', () => {
     const w = watch({ tokensPerHour: 1000 });
     expect(w.onTokens(600, 0)).toBeUndefined();
@@ -52,5 +72,21 @@ describe('/proc sampling', () => {
     expect(s.sample(4242, 1000)?.cpuPercent).toBeCloseTo(50);
     expect(s.sample(99999, 2000)).toBeUndefined();
     expect(processStartTime(4242, root)).toBe(123456);
+  });
+
+  it('answers a second ask for one pid within one pass from the first, so instances sharing a host get one figure', () => {
+    const root = path.join(tmpDir(), 'proc');
+    fs.cpSync(path.join(FIXTURES, 'proc'), root, { recursive: true });
+    const stat = path.join(root, '4242/stat');
+    const s = new ProcSampler(root);
+    s.sample(4242, 0);
+    fs.writeFileSync(stat, fs.readFileSync(stat, 'utf8').replace(' 150 50 ', ' 190 60 '));
+    const first = s.sample(4242, 1000);
+    // one more tick a few microseconds later would read as 1000 %: the pass must not see it
+    fs.writeFileSync(stat, fs.readFileSync(stat, 'utf8').replace(' 190 60 ', ' 191 60 '));
+    expect(s.sample(4242, 1000.01)).toEqual(first);
+    expect(first?.cpuPercent).toBeCloseTo(50);
+    // the next pass measures from the first ask: 1 tick over a second
+    expect(s.sample(4242, 2000)?.cpuPercent).toBeCloseTo(1);
   });
 });
