@@ -4,8 +4,9 @@
  *
  * Sandbox: the Node permission model (read: runner, install copy, plugins, data dir; write: data
  * dir; no child processes, workers, addons or WASI), an explicit execPath/execArgv, an environment
- * built only from `spec.env`, and — when the daemon is root — a separate uid through `setpriv`
- * with no groups and no capabilities. Node 20's permission model checks neither network, Unix
+ * built only from `spec.env`, and a separate uid through `setpriv` with no groups, every
+ * capability set empty and no_new_privs (runtime/sandbox.ts decides whether the daemon can; when
+ * it cannot, these agents are refused). Node 20's permission model checks neither network, Unix
  * socket connects nor signals: the uid and the control token cover those.
  *
  * Channel: NDJSON on fd 3 (a socketpair), not Node's IPC channel. Node's IPC reader buffers a
@@ -21,6 +22,7 @@ import { nodeRunnerPath } from '../../util/package-root';
 import { processStartTime } from '../../util/proc';
 import { streamChannel } from '../../rpc/stream-channel';
 import type { Manifest } from '../manifest';
+import { agentPrivArgs } from '../../sandbox';
 import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from './driver';
 import { emitOutput, type OutputFn } from './output';
 
@@ -32,8 +34,10 @@ export interface ProcessDriverOptions {
   setprivPath?: string;
   /** docker driver enabled: process agents would share a uid able to reach docker.sock */
   dockerEnabled?: boolean;
-  /** whether agents get their own uid (resolved from sandbox.setpriv and the daemon's uid) */
+  /** whether agents get their own uid (runtime/sandbox.ts: confirmed by a probe at start) */
   separateUid: boolean;
+  /** why agents cannot get their own uid when they must: set, every launch is refused with it */
+  uidRefusal?: string;
 }
 
 /** The permission-model flag this Node accepts: `--permission` (Node ≥ 22.13) or the experimental one. */
@@ -72,7 +76,7 @@ export function sandboxArgv(o: SandboxArgv): { file: string; args: string[] } {
   if (o.uid === undefined) return { file: execPath, args: nodeArgs };
   return {
     file: o.setprivPath ?? '/usr/bin/setpriv',
-    args: [`--reuid=${o.uid}`, `--regid=${o.uid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', execPath, ...nodeArgs],
+    args: [...agentPrivArgs(o.uid), execPath, ...nodeArgs],
   };
 }
 
@@ -125,10 +129,11 @@ export class ProcessDriver implements AgentDriver {
   constructor(private readonly opts: ProcessDriverOptions) {}
 
   check(_manifest: Manifest): void {
+    refuseWithoutUid('process', this.opts.uidRefusal);
     if (this.opts.dockerEnabled && !this.opts.separateUid) {
       throw new OszError(
         'OSZ_E_DRIVER_REFUSED',
-        'process agents are refused while the docker driver is enabled and agents do not run under their own uid (they could reach the Docker socket); run the daemon as root with sandbox.setpriv, or use the docker or wasm driver',
+        'process agents are refused while the docker driver is enabled and agents do not run under their own uid (sandbox.shareUid: they could reach the Docker socket); give them their own uid (docs/security.md), or use the docker or wasm driver',
       );
     }
   }
@@ -182,4 +187,10 @@ export class ProcessDriver implements AgentDriver {
       onOutput: (fn) => void outputFns.push(fn),
     };
   }
+}
+
+/** Process and worker agents never run under the daemon's uid unless sandbox.shareUid says so. */
+export function refuseWithoutUid(driver: 'process' | 'worker', refusal: string | undefined): void {
+  if (refusal === undefined) return;
+  throw new OszError('OSZ_E_NO_AGENT_UID', `${driver} agents are refused: the daemon cannot give them their own uid (${refusal})`, { driver });
 }

@@ -24,13 +24,15 @@ import type { Manifest } from '../manifest';
 import { ProcSampler } from '../proc-sampler';
 import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from './driver';
 import { emitOutput, type OutputFn } from './output';
-import { sandboxArgv, spawnSandboxed, splitOutput } from './process';
+import { refuseWithoutUid, sandboxArgv, spawnSandboxed, splitOutput } from './process';
 
 export interface WorkerDriverOptions {
   /** dist/sdk/worker-host.mjs (or the daemon's copy of it, with runner.mjs beside it) */
   hostPath: string;
   separateUid: boolean;
   dockerEnabled?: boolean;
+  /** why agents cannot get their own uid when they must: set, every launch is refused with it */
+  uidRefusal?: string;
   setprivPath?: string;
   execPath?: string;
 }
@@ -62,8 +64,9 @@ export class WorkerDriver implements AgentDriver {
   constructor(private readonly opts: WorkerDriverOptions) {}
 
   check(_manifest: Manifest): void {
+    refuseWithoutUid('worker', this.opts.uidRefusal);
     if (this.opts.dockerEnabled && !this.opts.separateUid) {
-      throw new OszError('OSZ_E_DRIVER_REFUSED', 'worker agents are refused while the docker driver is enabled and agents do not run under their own uid; run the daemon as root with sandbox.setpriv');
+      throw new OszError('OSZ_E_DRIVER_REFUSED', 'worker agents are refused while the docker driver is enabled and agents do not run under their own uid (sandbox.shareUid; docs/security.md)');
     }
   }
 
