@@ -4,9 +4,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startDaemon } from '../helpers/daemon';
-import { FIXTURES, waitFor } from '../helpers/tmp';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type RunningDaemon, startDaemon } from '../../helpers/daemon';
+import { describeShipped } from '../../helpers/shipped';
+import { FIXTURES, waitFor } from '../../helpers/tmp';
 
 interface Status {
   instance: string;
@@ -19,13 +20,6 @@ interface Status {
 
 const MB = 1024 * 1024;
 let d: RunningDaemon;
-beforeAll(async () => {
-  // The grace is long enough for the test to see the spinner in ps before it is stopped.
-  d = await startDaemon({ config: { supervisor: { limits: { sampleMs: 200, cpuGraceMs: 5000 } } } });
-});
-afterAll(async () => {
-  expect(await d.stop()).toBe(0);
-});
 
 async function spawn(agent: string): Promise<string> {
   const r = await d.cli(['spawn', path.join(FIXTURES, 'agents', agent)]);
@@ -38,7 +32,15 @@ const logs = async (id: string): Promise<string> => (await d.cli(['logs', id, '-
 const vmRss = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 const hostOf = (pid: number): boolean => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${d.home}/lib/worker-host.mjs`);
 
-describe('worker agent limits', () => {
+describeShipped('worker agent limits', () => {
+  beforeAll(async () => {
+    // The grace is long enough for the test to see the spinner in ps before it is stopped.
+    d = await startDaemon({ asShipped: true, config: { supervisor: { limits: { sampleMs: 200, cpuGraceMs: 5000 } } } });
+  });
+  afterAll(async () => {
+    if (d) expect(await d.stop()).toBe(0);
+  });
+
   it('refuses a nested worker, shows CPU burnt off the event loop and stops the agent for cpuPercent', async () => {
     const id = await spawn('wspin');
     // Before: the figure was the worker's event-loop utilisation, near 0 for work on the thread pool.
