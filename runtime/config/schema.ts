@@ -104,6 +104,7 @@ export const configSchema = z.strictObject({
       username: z.string().max(256).optional(),
       passwordFile: filePath.optional(),
       issuers: z.array(issuer).max(32).default([]),
+      clockSyncedFile: filePath.default('/run/systemd/timesync/synchronized').describe("a file that exists once the system clock has been set from a time source (systemd-timesyncd's marker; with chrony, have a oneshot unit create one after `chronyc waitsync`); until then command timestamps are not judged against the clock"),
       maxClockSkewMs: z.number().int().min(1000).max(86_400_000).default(300_000).describe('once the clock is synchronised, a command whose ts is further ahead of it is refused'),
       maxCommandTtlMs: z.number().int().min(1000).max(7 * 86_400_000).default(3_600_000).describe('longest exp - ts a command may have'),
       maxPacketBytes: z.number().int().min(16 * 1024).max(64 * 1024 * 1024).default(512 * 1024).describe('largest MQTT packet accepted (announced to MQTT 5 brokers as maximumPacketSize)'),

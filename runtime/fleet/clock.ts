@@ -9,7 +9,7 @@
  * /run/systemd/timesync/synchronized on its first synchronisation (systemd ≥ 239; the default on
  * Debian 12 and Raspberry Pi OS), and /run is a tmpfs, so a marker never outlives the boot that
  * made it. Another NTP daemon can create the same file once synchronised (chrony:
- * `chronyc waitsync` in a oneshot unit), or name its own through OPENSTARRY_TIMESYNC_FILE.
+ * `chronyc waitsync` in a oneshot unit), or name its own through fleet.clockSyncedFile.
  */
 import fs from 'node:fs';
 

@@ -10,7 +10,7 @@ import { readPublicKey } from './keys';
 import { FleetLink } from './link';
 import { FleetOutbox } from './outbox';
 import { IssuerRegistry } from './issuers';
-import { systemClock, TIMESYNC_MARKER } from './clock';
+import { systemClock } from './clock';
 import type { EventEnvelope } from '../bus/envelope';
 import type { Issuer } from './verify';
 
@@ -94,7 +94,7 @@ export function createFleetLink(p: FleetParts): FleetLink {
     commands: p.store.commands,
     limits: { maxClockSkewMs: p.config.maxClockSkewMs, maxCommandTtlMs: p.config.maxCommandTtlMs, maxPacketBytes: p.config.maxPacketBytes },
     // an NTP daemon other than systemd-timesyncd may mark its synchronisation elsewhere (clock.ts)
-    clock: systemClock(process.env.OPENSTARRY_TIMESYNC_FILE || TIMESYNC_MARKER),
+    clock: systemClock(p.config.clockSyncedFile),
     nextSession: () => {
       const row = db.prepare("SELECT value FROM meta WHERE key = 'fleet.session'").get() as { value: string } | undefined;
       const next = (Number(row?.value ?? 0) || 0) + 1;

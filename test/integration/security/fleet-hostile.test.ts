@@ -3,7 +3,7 @@
  * (MQTT 3.1.1, which cannot announce a packet size): a command dated decades ahead, before and
  * after the clock is set; commands valid for years; thousands of garbage commands; a 60 MB
  * publish on the command topic. The clock's "synchronised" marker is a file the test creates
- * (OPENSTARRY_TIMESYNC_FILE stands in for /run/systemd/timesync/synchronized).
+ * (fleet.clockSyncedFile stands in for /run/systemd/timesync/synchronized).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -51,8 +51,7 @@ describeShipped('fleet link under hostile senders (aedes, MQTT 3.1.1)', () => {
     watch = await listen(broker.url, `${base}/#`);
     d = await startDaemon({
       asShipped: true,
-      config: { fleet: { broker: broker.url, mqttVersion: 4, deviceId: DEVICE, issuers: [{ id: 'admin', publicKeyFile: keyFile, role: 'admin' }] } },
-      env: { OPENSTARRY_TIMESYNC_FILE: marker },
+      config: { fleet: { broker: broker.url, mqttVersion: 4, deviceId: DEVICE, clockSyncedFile: marker, issuers: [{ id: 'admin', publicKeyFile: keyFile, role: 'admin' }] } },
     });
     await waitFor('online', () => w().json<{ online: boolean }>(`${base}/status`)?.online === true);
   }, 60_000);
