@@ -121,7 +121,8 @@ describe('WASM memory ceilings', () => {
     expect(r1.stderr).toContain('OSZ_E_WASM_CEILING');
     expect(r1.stderr).toContain("limits.memoryMb 17, over this daemon's wasm.maxMemoryMb 16");
 
-    const eight = await wasmAgent({ id: 'wceight', body: ECHO_BODY, manifest: { limits: { memoryMb: 8 } } });
+    // a module that may grow to 8 MB (128 pages): each instance holds 8 MB of the total
+    const eight = await wasmAgent({ id: 'wceight', body: ECHO_BODY, memory: '1 128', manifest: { limits: { memoryMb: 8 } } });
     const running = [await spawn(b, eight), await spawn(b, eight), await spawn(b, eight)];
     const r2 = await b.cli(['spawn', 'wceight']);
     expect(r2.code).not.toBe(0);

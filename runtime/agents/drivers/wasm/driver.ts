@@ -10,18 +10,18 @@
  * with `snapshot_set`, never by calling into a busy cell.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { MirrorLayout } from '../../../../hal/mirror';
 import { OszError } from '../../../errors';
 import { HeldMessages } from '../../../rpc/held-messages';
 import type { Manifest } from '../../manifest';
 import type { AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from '../driver';
-import { checkAbi, checkModule, MAX_MODULE_BYTES } from './abi';
+import { checkAbi, checkModule } from './abi';
 import { checkCeilings, resolveCeilings, type WasmCeilings, type WasmCeilingsConfig, WasmMemoryBudget } from './ceilings';
 import { CellPool, MAX_BACKLOG, type Route } from './cell-pool';
 import { ModuleCache } from './engine';
 import { checkWasmManifest } from './lazy';
+import { heldMemoryMb, readModule } from './module-file';
 import type { GuestRates } from './protocol';
 import { trapHandlerEnabled } from './trap-handler';
 
@@ -105,7 +105,7 @@ export class WasmDriver implements AgentDriver {
     checkCeilings(spec.manifest, this.ceilings);
     // Held from here until the instance exits (LazyWasmDriver may hold it already: not counted
     // twice); released at once when it never starts.
-    this.budget.reserve(spec.instanceId, spec.manifest.limits.memoryMb);
+    this.budget.reserve(spec.instanceId, heldMemoryMb(spec));
     try {
       return await this.start(spec);
     } catch (err) {
@@ -226,23 +226,6 @@ export class WasmDriver implements AgentDriver {
       const oldest = this.kept.keys().next().value;
       if (oldest !== undefined) this.kept.delete(oldest);
     }
-  }
-}
-
-function readModule(file: string, rel: string): Uint8Array {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  } catch (err) {
-    throw new OszError('OSZ_E_SPAWN_FAILED', `cannot open ${rel}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new OszError('OSZ_E_WASM_REFUSED', `${rel} is not a regular file`);
-    if (st.size > MAX_MODULE_BYTES) throw new OszError('OSZ_E_WASM_REFUSED', `${rel}: module is ${st.size} bytes; the limit is ${MAX_MODULE_BYTES}`);
-    return fs.readFileSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 

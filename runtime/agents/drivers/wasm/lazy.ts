@@ -4,6 +4,7 @@
  * (DESIGN §12.13: optional parts load on first use).
  */
 import { OszError } from '../../../errors';
+import { heldMemoryMb } from './module-file';
 import type { Manifest } from '../../manifest';
 import type { AgentDriver, LaunchedAgent, LaunchSpec } from '../driver';
 import { checkCeilings, resolveCeilings, type WasmCeilings, WasmMemoryBudget } from './ceilings';
@@ -31,13 +32,14 @@ export class LazyWasmDriver implements AgentDriver {
   check(manifest: Manifest): void {
     checkWasmManifest(manifest);
     checkCeilings(manifest, this.ceilings);
-    this.budget.assertRoom(undefined, manifest.limits.memoryMb);
+    // what the instance will hold is known once its module is read (launch); here: is there room at all
+    this.budget.assertRoom(undefined, 1);
   }
 
   async launch(spec: LaunchSpec): Promise<LaunchedAgent> {
     this.check(spec.manifest);
     // Held before the first await: two spawns in one tick cannot both take the last room.
-    this.budget.reserve(spec.instanceId, spec.manifest.limits.memoryMb);
+    this.budget.reserve(spec.instanceId, heldMemoryMb(spec));
     try {
       this.loading ??= import('./driver').then((m) => (this.driver = new m.WasmDriver({ ...this.opts, ceilings: this.ceilings, budget: this.budget })));
       return await (await this.loading).launch(spec);

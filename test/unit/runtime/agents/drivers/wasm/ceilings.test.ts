@@ -91,14 +91,15 @@ describe('WASM ceilings through the driver', () => {
     const slow = await wasmAgent({ id: 'wcslow', body: ECHO_BODY, manifest: { limits: { callTimeoutMs: 501 } } });
     await expect(run(d, slow)).rejects.toMatchObject({ code: 'OSZ_E_WASM_CEILING', details: { key: 'wasm.sharedCallTimeoutMs' } });
     // the same call budget in a cell of its own is allowed
-    const alone = await wasmAgent({ id: 'wcalone', body: ECHO_BODY, manifest: { runtime: { module: 'agent.wasm', isolation: 'dedicated' }, limits: { callTimeoutMs: 501 } } });
+    const alone = await wasmAgent({ id: 'wcalone', body: ECHO_BODY, memory: '1 1024', manifest: { runtime: { module: 'agent.wasm', isolation: 'dedicated' }, limits: { callTimeoutMs: 501 } } });
     await run(d, alone);
     expect(d.stats()).toMatchObject({ guests: 1, memoryHeldMb: 64 });
   });
 
   it('holds the device total under concurrent launches, and frees an instance\'s share when it exits', async () => {
     const d = newDriver(8, { ceilings: { ...LOOSE, totalMemoryMb: 16 } });
-    const folder = await wasmAgent({ id: 'wctotal', body: ECHO_BODY, manifest: { limits: { memoryMb: 8 } } });
+    // a module that may grow to 8 MB (128 pages): held at 8 MB
+    const folder = await wasmAgent({ id: 'wctotal', body: ECHO_BODY, memory: '1 128', manifest: { limits: { memoryMb: 8 } } });
     const results = await Promise.allSettled([run(d, folder), run(d, folder), run(d, folder)]);
     const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as OszError] : []));
@@ -113,6 +114,14 @@ describe('WASM ceilings through the driver', () => {
     expect(d.stats()).toMatchObject({ guests: 2, memoryHeldMb: 16 });
   });
 
+  it('holds what a guest can really grow to: a module declaring 1 MB is held at 1 MB, not at its memoryMb of 64', async () => {
+    const d = newDriver(8, { ceilings: { ...LOOSE, totalMemoryMb: 4 } });
+    const small = await wasmAgent({ id: 'wcsmall', body: ECHO_BODY, memory: '1 16', manifest: { limits: { memoryMb: 64 } } });
+    for (let i = 0; i < 4; i++) await run(d, small);
+    expect(d.stats()).toMatchObject({ guests: 4, memoryHeldMb: 4 });
+    await expect(run(d, small)).rejects.toMatchObject({ code: 'OSZ_E_WASM_MEMORY_FULL' });
+  });
+
   it('frees the share of a guest that fails to start', async () => {
     const d = newDriver(8, { ceilings: { ...LOOSE, totalMemoryMb: 8 } });
     const trap = await wasmAgent({ id: 'wctrap', body: '(func $s unreachable) (start $s) (func (export "init")) (func (export "on_event") (param i32 i32))', manifest: { limits: { memoryMb: 8 } } });
@@ -125,7 +134,7 @@ describe('WASM ceilings through the lazily loaded driver (as the daemon holds it
   it('counts each instance once although both layers reserve, and refuses the one past the total', async () => {
     const lazy = new LazyWasmDriver({ cellPath: path.join(REPO, 'dist/wasm-cell.mjs'), cellSize: 8, watchdogMs: 10, heartbeatMs: 200, usageMs: 200, rates: { logPerSecond: 100, emitPerSecond: 100 }, maxFileBytes: 1024, ceilings: { ...LOOSE, totalMemoryMb: 16 } });
     try {
-      const folder = await wasmAgent({ id: 'wclazy', body: ECHO_BODY, manifest: { limits: { memoryMb: 8 } } });
+      const folder = await wasmAgent({ id: 'wclazy', body: ECHO_BODY, memory: '1 128', manifest: { limits: { memoryMb: 8 } } });
       const results = await Promise.allSettled([run(lazy, folder), run(lazy, folder), run(lazy, folder)]);
       expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'fulfilled', 'rejected']);
       expect(lazy.stats()).toMatchObject({ guests: 2, memoryHeldMb: 16, memoryTotalMb: 16 });
