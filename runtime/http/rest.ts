@@ -45,7 +45,9 @@ export function registerRest(server: HttpServer, plane: ControlPlane, token: () 
       sendJson(res, 200, op.name.startsWith('dashboard.') && !who.authed ? publicDashboard(body as Dashboard) : (body ?? null));
     } catch (err) {
       const e = toOszError(err);
-      if (e.code === 'OSZ_E_UNAUTHORIZED') plane.recordDenied(`http:${req.socket.remoteAddress ?? '?'}`, url.pathname.slice(0, 200), e.code);
+      // A wrong token is audited; a request with no token at all is not (each would be a row on the
+      // synchronous=FULL connection: anonymous floods would wear the card and rotate the history away).
+      if (e.code === 'OSZ_E_UNAUTHORIZED' && req.headers.authorization !== undefined) plane.recordDenied(`http:${req.socket.remoteAddress ?? '?'}`, url.pathname.slice(0, 200), e.code);
       if (!res.headersSent) sendError(res, e);
     }
   });
