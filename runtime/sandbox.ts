@@ -157,8 +157,8 @@ export function localSandboxHost(scratchDir: string): SandboxHost {
         fs.chownSync(probe, uid, uid);
         return undefined;
       } catch (err) {
-        // a read-only home (an SD card remounted after I/O errors): nothing to chown on it, and the
-        // capability check above already vouches for CAP_CHOWN
+        // a read-only home (an SD card remounted after I/O errors): no data dir can be made or
+        // handed over on it anyway, so there is nothing to probe; the setpriv probe above stands
         if ((err as NodeJS.ErrnoException).code === 'EROFS') return undefined;
         return `the daemon cannot hand an agent its data dir (chown: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; it needs CAP_CHOWN and the chown syscalls)`;
       } finally {

@@ -123,7 +123,14 @@ describeWith('process and worker agents under their own uid', shippedRequirement
       fs.chownSync(device, 0, Number(/^dialout:x:(\d+)/m.exec(fs.readFileSync('/etc/group', 'utf8'))?.[1] ?? 20));
       fs.chmodSync(device, 0o660);
       const pid = other?.osPid ?? 0;
-      for (const target of [path.join(path.dirname(d.socket), 'control.token'), path.join(d.home, 'openstarry.db'), path.join(d.home, 'data', 'uidprobe'), device, '/etc/shadow']) {
+      // a file in the probe agent's own data dir (0700 under its uid), as the agent would keep it
+      const probeData = path.join(d.home, 'data', 'uidprobe');
+      const kept = path.join(probeData, 'kept.txt');
+      fs.writeFileSync(kept, 'private\n', { mode: 0o644 });
+      fs.chownSync(kept, fs.statSync(probeData).uid, fs.statSync(probeData).gid);
+      const list = await asCredentialsOf(pid, ['ls', probeData]);
+      expect([probeData, list.code === 0 ? 'LISTED' : 'denied']).toEqual([probeData, 'denied']);
+      for (const target of [path.join(path.dirname(d.socket), 'control.token'), path.join(d.home, 'openstarry.db'), kept, device, '/etc/shadow']) {
         const r = await asCredentialsOf(pid, ['cat', target]);
         expect([target, r.code === 0 ? 'READ' : 'denied']).toEqual([target, 'denied']);
       }
