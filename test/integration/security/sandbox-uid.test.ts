@@ -161,7 +161,7 @@ describeWith('process and worker agents under their own uid', shippedRequirement
       });
       const probes = Object.fromEntries([...text.matchAll(/PROBE (\w+)=(\S+)/g)].map((m) => [m[1] ?? '', m[2] ?? '']));
       for (const name of ['dev_null', 'dev_ttyS0', 'etc_passwd', 'child_process', 'write_outside_home']) expect([agent, name, probes[name]]).toEqual([agent, name, 'denied:ERR_ACCESS_DENIED']);
-      expect([agent, probes.worker]).not.toEqual([agent, 'ALLOWED']);
+      expect([agent, probes.worker]).toEqual([agent, 'denied:ERR_ACCESS_DENIED']);
       expect([agent, probes.addon]).toEqual([agent, 'denied:ERR_DLOPEN_DISABLED']);
       expect([agent, probes.write_home]).toEqual([agent, 'ALLOWED']);
       // its own uid cannot even connect to the control socket
