@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { fillDisk } from '../helpers/disk';
 import { startDaemon } from '../helpers/daemon';
 import { asRoot, describeWith, hasCommand } from '../helpers/system';
 import { FIXTURES, tmpDir, waitFor } from '../helpers/tmp';
@@ -30,20 +31,6 @@ afterAll(() => {
   }
 });
 
-function fill(dir: string): string {
-  const file = path.join(dir, 'filler');
-  const fd = fs.openSync(file, 'w');
-  const chunk = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (;;) fs.writeSync(fd, chunk);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  } finally {
-    fs.closeSync(fd);
-  }
-  return file;
-}
-
 describeWith('a full or read-only disk', [asRoot(), hasCommand('mount', 'mount')], () => {
   it('keeps agents running, refuses changes with a clear error, and recovers', async () => {
     const mnt = path.join(tmpDir('osd-disk-'), 'sd');
@@ -56,7 +43,7 @@ describeWith('a full or read-only disk', [asRoot(), hasCommand('mount', 'mount')
     const watcher = first.stdout.trim().split(' ').pop() ?? '';
     await d.cli(['agent', 'add', path.join(FIXTURES, 'agents/stubborn')]);
 
-    const filler = fill(mnt);
+    const filler = fillDisk(mnt);
     const refused = await d.cli(['spawn', 'stubborn']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('OSZ_E_STORE_IO');

@@ -11,6 +11,7 @@ import { afterAll, expect, it } from 'vitest';
 import { type CommandReply, replySchema } from '../../runtime/fleet/command';
 import { newKeyPair } from '../../runtime/fleet/keys';
 import { makeCommand } from '../../runtime/fleet/sign';
+import { fillDisk } from '../helpers/disk';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon';
 import { listen, type Listener, startBroker, type TestBroker } from '../helpers/mqtt';
 import { asRoot, describeWith, hasCommand } from '../helpers/system';
@@ -53,7 +54,7 @@ describeWith('fleet commands on a full disk', [asRoot(), hasCommand('mount', 'mo
     };
     expect(await send('logs.level', { level: 'info' })).toMatchObject({ ok: true });
 
-    const filler = fill(mnt);
+    const filler = fillDisk(mnt);
     const refused = await send('logs.level', { level: 'info' });
     expect(refused.error?.code).toBe('OSZ_E_STORE_IO');
     // still alive and serving what needs no disk
@@ -64,17 +65,3 @@ describeWith('fleet commands on a full disk', [asRoot(), hasCommand('mount', 'mo
     expect(await waitFor('taken again', async () => ((await send('logs.level', { level: 'info' })).ok ? true : undefined), 30_000)).toBe(true);
   }, 90_000);
 });
-
-function fill(dir: string): string {
-  const file = path.join(dir, 'filler');
-  const fd = fs.openSync(file, 'w');
-  const chunk = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (;;) fs.writeSync(fd, chunk);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  } finally {
-    fs.closeSync(fd);
-  }
-  return file;
-}
