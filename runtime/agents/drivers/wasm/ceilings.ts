@@ -85,6 +85,10 @@ export class WasmMemoryBudget {
     this.held.set(instance, mb);
   }
 
+  holds(instance: string): boolean {
+    return this.held.has(instance);
+  }
+
   release(instance: string): void {
     this.held.delete(instance);
   }

@@ -21,7 +21,7 @@ import { checkCeilings, resolveCeilings, type WasmCeilings, type WasmCeilingsCon
 import { CellPool, MAX_BACKLOG, type Route } from './cell-pool';
 import { ModuleCache } from './engine';
 import { checkWasmManifest } from './lazy';
-import { heldMemoryMb, readModule } from './module-file';
+import { memoryCeilingMb, readModule } from './module-file';
 import type { GuestRates } from './protocol';
 import { trapHandlerEnabled } from './trap-handler';
 
@@ -103,21 +103,21 @@ export class WasmDriver implements AgentDriver {
   async launch(spec: LaunchSpec): Promise<LaunchedAgent> {
     checkWasmManifest(spec.manifest);
     checkCeilings(spec.manifest, this.ceilings);
-    // Held from here until the instance exits (LazyWasmDriver may hold it already: not counted
-    // twice); released at once when it never starts.
-    this.budget.reserve(spec.instanceId, heldMemoryMb(spec));
+    const rel = spec.manifest.runtime.module ?? '';
+    const bytes = readModule(path.join(spec.installDir, rel), rel);
+    // Held from here until the instance exits, before the first await (LazyWasmDriver holds it
+    // already while it loads this driver); released at once when it never starts.
+    if (!this.budget.holds(spec.instanceId)) this.budget.reserve(spec.instanceId, memoryCeilingMb(bytes, spec.manifest.limits.memoryMb, rel));
     try {
-      return await this.start(spec);
+      return await this.start(spec, bytes);
     } catch (err) {
       this.budget.release(spec.instanceId);
       throw err;
     }
   }
 
-  private async start(spec: LaunchSpec): Promise<LaunchedAgent> {
+  private async start(spec: LaunchSpec, bytes: Uint8Array): Promise<LaunchedAgent> {
     const rel = spec.manifest.runtime.module ?? '';
-    const file = path.join(spec.installDir, rel);
-    const bytes = readModule(file, rel);
     const memoryMb = spec.manifest.limits.memoryMb;
     let compiled;
     try {

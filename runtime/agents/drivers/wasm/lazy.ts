@@ -38,6 +38,8 @@ export class LazyWasmDriver implements AgentDriver {
 
   async launch(spec: LaunchSpec): Promise<LaunchedAgent> {
     this.check(spec.manifest);
+    // loaded: the driver holds the instance's share itself, from the module it reads anyway
+    if (this.driver) return this.driver.launch(spec);
     // Held before the first await: two spawns in one tick cannot both take the last room.
     this.budget.reserve(spec.instanceId, heldMemoryMb(spec));
     try {

@@ -27,15 +27,22 @@ export function readModule(file: string, rel: string): Uint8Array {
   }
 }
 
-/** The MB an instance holds of wasm.totalMemoryMb; memoryMb when the module cannot be read (its launch then fails anyway). */
-export function heldMemoryMb(spec: LaunchSpec): number {
-  const memoryMb = spec.manifest.limits.memoryMb;
-  const rel = spec.manifest.runtime.module ?? '';
+/** The MB an instance of this module holds of wasm.totalMemoryMb; memoryMb when the module is refused (its launch then fails anyway). */
+export function memoryCeilingMb(bytes: Uint8Array, memoryMb: number, rel: string): number {
   try {
-    const bytes = readModule(path.join(spec.installDir, rel), rel);
     const { memory } = checkAbi(checkModule(bytes, memoryMb, rel).info, memoryMb, rel);
     return Math.max(1, Math.min(memoryMb, Math.ceil((memory.maximumPages * 65536) / 1048576)));
   } catch {
     return memoryMb;
+  }
+}
+
+/** The same, reading the instance's module from its install copy; memoryMb when it cannot be read. */
+export function heldMemoryMb(spec: LaunchSpec): number {
+  const rel = spec.manifest.runtime.module ?? '';
+  try {
+    return memoryCeilingMb(readModule(path.join(spec.installDir, rel), rel), spec.manifest.limits.memoryMb, rel);
+  } catch {
+    return spec.manifest.limits.memoryMb;
   }
 }
