@@ -2,6 +2,8 @@
  * One end of a JSON-RPC 2.0 conversation over any transport that moves whole messages: calls
  * with ids and timeouts, incoming requests answered by a handler, notifications. Used by the
  * agent host, the agent SDK and the CLI's control client, so all three frame and fail alike.
+ * Requests and notifications reach their handlers in the order they arrived, each a microtask
+ * after `receive`; responses settle at once.
  */
 import { OszError } from '../errors';
 import { classify, errorResponse, fromErrorObject, type Id, type Message, RPC } from './jsonrpc';
@@ -71,9 +73,18 @@ export class RpcPeer {
         else p.resolve(c.msg.result);
         return;
       }
-      case 'notification':
-        this.handlers.notification?.(c.msg.method, c.msg.params);
+      case 'notification': {
+        // Handled in the same microtask queue as requests, so in arrival order: a `log` that came
+        // in one chunk with the `hello` before it must not be seen before that hello is.
+        const { method, params } = c.msg;
+        const handler = this.handlers.notification;
+        if (handler) {
+          Promise.resolve()
+            .then(() => handler(method, params))
+            .catch((err: unknown) => this.handlers.invalid?.(`notification "${method.slice(0, 64)}" failed: ${err instanceof Error ? err.message : String(err)}`));
+        }
         return;
+      }
       case 'request': {
         const { id, method, params } = c.msg;
         const handler = this.handlers.request;
