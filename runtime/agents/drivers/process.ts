@@ -4,7 +4,9 @@
  *
  * Sandbox: the Node permission model (read: runner, install copy, plugins, data dir; write: data
  * dir; no child processes, workers, addons or WASI), an explicit execPath/execArgv, an environment
- * built only from `spec.env`, and a separate uid through `setpriv` with no groups, every
+ * built only from `spec.env` — of which setpriv and node start with only the names the daemon
+ * sets (startEnv); the agent's own names arrive as the first line on fd 3 and the runner sets
+ * them before it imports the agent (runtime/sdk/node/env-preamble.ts) — and a separate uid through `setpriv` with no groups, every
  * capability set empty and no_new_privs (runtime/sandbox.ts decides whether the daemon can; when
  * it cannot, these agents are refused). Node 20's permission model checks neither network, Unix
  * socket connects nor signals: the uid and the control token cover those.
@@ -153,8 +155,10 @@ export class ProcessDriver implements AgentDriver {
   async launch(spec: LaunchSpec): Promise<LaunchedAgent> {
     this.check(spec.manifest);
     if (this.opts.separateUid && spec.uid === undefined) throw new OszError('OSZ_E_DRIVER_REFUSED', `no uid was assigned to agent ${spec.agentId}`);
-    const child = await spawnSandboxed(this.buildArgv(spec), spec.installDir, spec.env);
+    const child = await spawnSandboxed(this.buildArgv(spec), spec.installDir, startEnv(spec.env));
     const pid = child.pid ?? null;
+    const channel = streamChannel(child.stdio[3] as Duplex);
+    channel.send({ env: spec.env });
     const outputFns: OutputFn[] = [];
     splitOutput(child, (stream, line) => emitOutput(outputFns, stream, line));
     let gone = false;
@@ -173,7 +177,7 @@ export class ProcessDriver implements AgentDriver {
     return {
       osPid: pid,
       osStartTime: pid ? processStartTime(pid) : null,
-      channel: streamChannel(child.stdio[3] as Duplex),
+      channel,
       exited,
       signal(sig) {
         if (gone || pid === null) return false;
@@ -187,6 +191,20 @@ export class ProcessDriver implements AgentDriver {
       onOutput: (fn) => void outputFns.push(fn),
     };
   }
+}
+
+/**
+ * What setpriv and node start with (issue 16): the names the daemon sets for every agent and an
+ * agent may never set (runtime/agents/env-policy.ts), and the flag that tells the runner to read
+ * the rest from fd 3. The env policy still refuses names that load code, for the runner's
+ * `process.env` and for the programs an agent may run later.
+ */
+export const START_ENV_NAMES = ['PATH', 'HOME', 'LANG', 'TZ'] as const;
+
+export function startEnv(env: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = { OPENSTARRY_ENV_FD: '3' };
+  for (const k of START_ENV_NAMES) if (env[k] !== undefined) out[k] = env[k];
+  return out;
 }
 
 /** Process and worker agents never run under the daemon's uid unless sandbox.shareUid says so. */

@@ -1,6 +1,7 @@
 /**
  * The Node agent runner (dist/sdk/runner.mjs). Started by the process driver as a process, it
- * speaks the agent protocol on fd 3 and takes OS signals; in a container it speaks it on the
+ * reads its environment from the first line on fd 3, then speaks the agent protocol there and
+ * takes OS signals; in a container it speaks it on the
  * instance's Unix socket. Loaded by the agent host as a worker thread, it speaks over its
  * MessagePort, signals arrive as `{signal}` messages, and it refuses the agent nested workers
  * before the agent's module loads; it reports no usage (the daemon reads the host's from /proc).
@@ -12,15 +13,18 @@ import { isMainThread, parentPort } from 'node:worker_threads';
 import { RpcPeer } from '../../rpc/peer';
 import { ndjsonPeer } from '../../rpc/stream-channel';
 import { type AgentTransport, fatal, runAgent } from './agent-core';
+import { readEnvPreamble } from './env-preamble';
 import { refuseNestedWorkers } from './no-nested-workers';
 
-function processTransport(): AgentTransport {
+function processTransport(sock: net.Socket): AgentTransport {
   return {
     connect(handlers) {
-      const sock = new net.Socket({ fd: 3, readable: true, writable: true });
       sock.on('close', () => process.exit(0));
       sock.on('error', () => process.exit(0));
-      return ndjsonPeer(sock, handlers);
+      const peer = ndjsonPeer(sock, handlers);
+      // paused by the environment preamble (env-preamble.ts); a no-op otherwise
+      sock.resume();
+      return peer;
     },
     onSignal: (sig, fn) => void process.on(sig as NodeJS.Signals, fn),
     exit: (code) => process.exit(code),
@@ -64,7 +68,23 @@ function workerTransport(): AgentTransport {
   };
 }
 
-const agentSocket = process.env.OPENSTARRY_AGENT_SOCKET;
-runAgent(process.env, !isMainThread ? workerTransport() : agentSocket ? socketTransport(agentSocket) : processTransport()).catch((err: unknown) =>
-  fatal(err instanceof Error ? (err.stack ?? err.message) : String(err)),
-);
+/**
+ * A process agent started by the process driver gets its environment as the first line on fd 3
+ * (OPENSTARRY_ENV_FD=3), set here before the agent's module is imported.
+ */
+async function transport(): Promise<AgentTransport> {
+  if (!isMainThread) return workerTransport();
+  const agentSocket = process.env.OPENSTARRY_AGENT_SOCKET;
+  if (agentSocket) return socketTransport(agentSocket);
+  const sock = new net.Socket({ fd: 3, readable: true, writable: true });
+  if (process.env.OPENSTARRY_ENV_FD === '3') {
+    const env = await readEnvPreamble(sock);
+    delete process.env.OPENSTARRY_ENV_FD;
+    Object.assign(process.env, env);
+  }
+  return processTransport(sock);
+}
+
+transport()
+  .then((t) => runAgent(process.env, t))
+  .catch((err: unknown) => fatal(err instanceof Error ? (err.stack ?? err.message) : String(err)));

@@ -123,4 +123,32 @@ describeShipped('agent env refusal, the OpenSSL start-up attack', () => {
     const kill = await d.cli(['kill', id]);
     expect(kill.code, kill.stderr).toBe(0);
   });
+
+  it("starts setpriv and node with the daemon's names only; the agent's env reaches its code over fd 3", async () => {
+    const dir = copyFixtureAgent('singleton');
+    fs.writeFileSync(
+      path.join(dir, 'agent.json'),
+      JSON.stringify({ identity: { id: 'env-reader', name: 'Env reader' }, runtime: { entry: 'main.mjs' }, singleton: false, env: { GREETING: 'from-manifest' } }),
+    );
+    fs.writeFileSync(
+      path.join(dir, 'main.mjs'),
+      "export default { init(ctx) { ctx.log.info('ENV ' + JSON.stringify({ GREETING: process.env.GREETING, EXTRA: process.env.EXTRA, HOME: process.env.HOME === ctx.home, token: Boolean(process.env.OPENSTARRY_INSTANCE_TOKEN), flag: process.env.OPENSTARRY_ENV_FD ?? null })); } };\n",
+    );
+    const add = await d.cli(['agent', 'add', dir]);
+    expect(add.code, add.stderr).toBe(0);
+    const spawn = await d.cli(['spawn', 'env-reader', '--env', 'EXTRA=from-spawn']);
+    expect(spawn.code, spawn.stderr).toBe(0);
+    const id = spawn.stdout.trim().split(/\s+/).pop() ?? '';
+    const line = await waitFor('the agent logs its env', async () => (await d.cli(['logs', id])).stdout.split('\n').find((l) => l.includes('ENV {')));
+    expect(JSON.parse(line.slice(line.indexOf('ENV ') + 4))).toEqual({ GREETING: 'from-manifest', EXTRA: 'from-spawn', HOME: true, token: true, flag: null });
+
+    // What the loader, glibc, OpenSSL and node read at exec: /proc/<pid>/environ is the env execve got.
+    const ps = await d.json<Array<{ instance: string; osPid: number | null }>>(['ps']);
+    const pid = ps.find((s) => s.instance === id)?.osPid;
+    expect(pid).toBeGreaterThan(0);
+    const names = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => kv.slice(0, kv.indexOf('=')));
+    expect(names.sort()).toEqual(['HOME', 'LANG', 'OPENSTARRY_ENV_FD', 'PATH', ...(process.env.TZ ? ['TZ'] : [])].sort());
+    const kill = await d.cli(['kill', id]);
+    expect(kill.code, kill.stderr).toBe(0);
+  });
 }, [hasCommand('cc', 'gcc')]);
