@@ -18,6 +18,7 @@ import { fleetBench } from './fleet';
 import { httpBench } from './http';
 import { rulesBench } from './rules';
 import { serialBench } from './serial';
+import { soakBench } from './soak';
 import { wasmBench } from './wasm';
 
 interface Row {
@@ -183,17 +184,28 @@ async function halRead(): Promise<void> {
 }
 
 let forkMs = 0;
-await idleRss();
-await spawnLatency();
-await listRoundTrip();
-await twentyAgents();
-await halRead();
-await wasmBench(root, work, add);
-await dockerBench(root, work, add);
-await serialBench(work, add);
-await rulesBench(root, work, add);
-await fleetBench(root, work, add);
-await httpBench(root, work, add);
+// `--only soak,rules` runs those groups; `--soak-minutes N` sets the soak's length (default 10).
+const arg = (name: string): string | undefined => {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? process.argv[at + 1] : undefined;
+};
+const only = arg('--only')?.split(',');
+const soakMinutes = Number(arg('--soak-minutes') ?? '10');
+const groups: Array<[string, () => Promise<void>]> = [
+  ['daemon', idleRss],
+  ['spawn', spawnLatency],
+  ['control', listRoundTrip],
+  ['agents', twentyAgents],
+  ['hal', halRead],
+  ['wasm', () => wasmBench(root, work, add)],
+  ['docker', () => dockerBench(root, work, add)],
+  ['serial', () => serialBench(work, add)],
+  ['rules', () => rulesBench(root, work, add)],
+  ['fleet', () => fleetBench(root, work, add)],
+  ['http', () => httpBench(root, work, add)],
+  ['soak', () => soakBench(root, work, add, soakMinutes)],
+];
+for (const [name, run] of groups) if (!only || only.includes(name)) await run();
 fs.rmSync(work, { recursive: true, force: true });
 
 const header = ['benchmark', 'value', 'baseline', 'ratio', 'budget'];
