@@ -179,6 +179,12 @@ export const configSchema = z.strictObject({
           rssOverheadMb: z.number().int().min(0).max(4096).default(48).describe('RSS allowed on top of limits.memoryMb for the Node runtime'),
         })
         .prefault({}),
+      channel: z
+        .strictObject({
+          messagesPerSecond: z.number().int().min(10).max(1_000_000).default(1000).describe("protocol messages (log, heartbeat, requests, anything) an instance may send the daemon per second (burst: twice that); past it the daemon stops reading the agent's channel for a while, so the agent waits on its writes: nothing is dropped (docs/limits.md)"),
+          bytesPerSecond: z.number().int().min(16 * 1024).max(64 * 1024 * 1024).default(1024 * 1024).describe('protocol bytes an instance may send the daemon per second (burst: twice that), paused alike'),
+        })
+        .prefault({}),
     })
     .prefault({}),
   sandbox: z

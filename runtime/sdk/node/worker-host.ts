@@ -12,6 +12,13 @@
  * the host. The host reports no usage: a worker's own figures would leave out the threads and
  * native memory it does not own, so the daemon reads the whole host process's from /proc
  * (issue 16). The host exits when the daemon closes the channel, taking its workers with it.
+ *
+ * Backpressure (issue 16): the daemon stops reading this channel while an instance is over its
+ * budget or output cap. The host then stops reading its workers' stdout and stderr until the
+ * socket drains, so a worker's console writes wait (in its own heap, under its memory limit).
+ * A worker's posted messages cannot be made to wait: a worker whose messages pile up past
+ * MAX_UNSENT_BYTES while the daemon is not reading is ended, as a process agent that writes past
+ * its heap cap ends, instead of the host growing without bound.
  */
 import net from 'node:net';
 import path from 'node:path';
@@ -21,12 +28,18 @@ import { LineSplitter } from '../../rpc/ndjson';
 import { streamChannel } from '../../rpc/stream-channel';
 
 const MAX_LINE = 1024 * 1024 + 4096;
+/** what one worker may have waiting in the host's socket buffer, unread by the daemon */
+const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 const runner = path.join(path.dirname(fileURLToPath(import.meta.url)), 'runner.mjs');
 
 interface Running {
   worker: Worker;
   killed: boolean;
   reason?: string;
+  /** bytes this worker added to the socket's buffer since it last drained */
+  unsent: number;
+  /** its stdout and stderr readers, held while the socket is full */
+  outputs: Array<{ pause(): void; resume(): void }>;
 }
 
 const sock = new net.Socket({ fd: 3, readable: true, writable: true });
@@ -35,6 +48,28 @@ sock.on('error', () => process.exit(0));
 const channel = streamChannel(sock, MAX_LINE);
 const workers = new Map<string, Running>();
 const send = (msg: object): void => channel.send(msg);
+
+/** Sends for a worker, counting what waits in the socket for it; a worker over the bound is ended. */
+function sendFor(instance: string, msg: object): void {
+  const before = sock.writableLength;
+  send(msg);
+  const entry = workers.get(instance);
+  if (!entry || !sock.writableNeedDrain) return;
+  entry.unsent += Math.max(0, sock.writableLength - before);
+  for (const o of entry.outputs) o.pause();
+  if (entry.unsent > MAX_UNSENT_BYTES && !entry.killed) {
+    entry.killed = true;
+    entry.reason = `flood: over ${MAX_UNSENT_BYTES} bytes of protocol messages waiting while the daemon held its channel (supervisor.channel, logs.output*)`;
+    void entry.worker.terminate();
+  }
+}
+
+sock.on('drain', () => {
+  for (const entry of workers.values()) {
+    entry.unsent = 0;
+    for (const o of entry.outputs) o.resume();
+  }
+});
 
 function start(instance: string, env: Record<string, string>, memoryMb: number): void {
   if (workers.has(instance)) return;
@@ -45,17 +80,30 @@ function start(instance: string, env: Record<string, string>, memoryMb: number):
     // The heap cap is the worker's memory limit; V8 terminates the worker when it is reached.
     resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: Math.max(1, Math.min(4, Math.floor(memoryMb / 8))), stackSizeMb: 4 },
   });
-  const entry: Running = { worker, killed: false };
+  const entry: Running = { worker, killed: false, unsent: 0, outputs: [] };
   workers.set(instance, entry);
   for (const stream of ['stdout', 'stderr'] as const) {
     const splitter = new LineSplitter(16 * 1024, {
-      line: (line) => send({ c: 'out', instance, stream, line }),
-      oversize: (n) => send({ c: 'out', instance, stream, line: `[line of ${n}+ bytes truncated]` }),
+      line: (line) => sendFor(instance, { c: 'out', instance, stream, line }),
+      oversize: (n) => sendFor(instance, { c: 'out', instance, stream, line: `[line of ${n}+ bytes truncated]` }),
     });
-    worker[stream].on('data', (c: Buffer) => splitter.push(c));
+    const readable = worker[stream];
+    readable.on('data', (c: Buffer) => splitter.push(c));
+    // Stopping the readable stops the worker's writes completing (Node's worker stdio asks for
+    // more only as it is read); the splitter stops inside the chunk it is splitting.
+    entry.outputs.push({
+      pause: () => {
+        splitter.pause();
+        readable.pause();
+      },
+      resume: () => {
+        splitter.resume();
+        if (!sock.writableNeedDrain) readable.resume();
+      },
+    });
   }
   worker.on('online', () => send({ c: 'started', instance }));
-  worker.on('message', (m: unknown) => send({ w: instance, m }));
+  worker.on('message', (m: unknown) => sendFor(instance, { w: instance, m }));
   worker.on('error', (err: Error & { code?: string }) => {
     entry.reason = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `memory limit: worker heap over limits.memoryMb ${memoryMb} MB` : `uncaught: ${err.message}`;
     send({ c: 'out', instance, stream: 'stderr', line: err.stack ?? err.message });
