@@ -12,8 +12,7 @@ export interface ChannelRates {
   bytesPerSecond: number;
 }
 
-/** never pause for less (it would thrash) nor more (a quiet agent's next message would lag) */
-const MIN_PAUSE_MS = 10;
+/** never pause for longer: an agent that has gone quiet should not lag for its past */
 const MAX_PAUSE_MS = 1000;
 
 export class ChannelBudget {
@@ -40,11 +39,12 @@ export class ChannelBudget {
     // A line larger than the whole burst still costs at most one burst of debt.
     this.bytes = Math.max(-2 * r.bytesPerSecond, this.bytes - bytes);
     if (this.messages >= 0 && this.bytes >= 0) return 0;
-    // Wait until both buckets hold half a second's worth again, so reading resumes in runs.
+    // Wait until both buckets hold half a second's worth again (so at least 500 ms): reading
+    // resumes in runs, not one message per timer.
     const forMessages = ((r.messagesPerSecond / 2 - this.messages) / r.messagesPerSecond) * 1000;
     const forBytes = ((r.bytesPerSecond / 2 - this.bytes) / r.bytesPerSecond) * 1000;
     this.over = this.messages < 0 ? 'messages' : 'bytes';
-    return Math.min(MAX_PAUSE_MS, Math.max(MIN_PAUSE_MS, Math.ceil(Math.max(forMessages, forBytes))));
+    return Math.min(MAX_PAUSE_MS, Math.ceil(Math.max(forMessages, forBytes)));
   }
 
   private refill(): void {
