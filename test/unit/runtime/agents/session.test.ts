@@ -58,6 +58,7 @@ async function start(channel: ChannelRates, flood: (io: FakeAgentIO) => void, ou
     channel,
     onViolation: (why) => violations.push(why),
     onHeartbeat: () => void heartbeats++,
+    onHeld: () => undefined,
     onTokens: () => undefined,
   });
   running.push({ agent, session });
