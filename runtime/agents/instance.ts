@@ -169,6 +169,11 @@ export class AgentInstance {
         onHeartbeat: () => {
           this.lastHeartbeat = performance.now();
         },
+        // While the daemon holds the channel (issue 16) the agent's heartbeats wait behind what
+        // it sent: not silence. A flood is still bounded by the budget and by limits.cpuPercent.
+        onHeld: () => {
+          this.lastHeartbeat = performance.now();
+        },
         onTokens: (n) => {
           this.tokens += n;
           const why = this.limits.onTokens(n, Date.now());

@@ -37,6 +37,11 @@ export interface SessionDeps {
   /** called for protocol abuse that should end the instance */
   onViolation(reason: string): void;
   onHeartbeat(): void;
+  /**
+   * the daemon is holding the agent's channel or output (budget or cap spent): a heartbeat behind
+   * what it is not reading cannot arrive, so that silence is the daemon's, not the agent's
+   */
+  onHeld(): void;
   onTokens(n: number): void;
   /** the rule event the instance was spawned for: its emits continue that causal chain */
   cause?: { id: string; depth: number };
@@ -71,7 +76,11 @@ export class AgentSession {
       this.throttle(this.budget.charge(bytes));
     });
     agent.channel.onInvalid((reason) => this.onInvalid(reason));
-    agent.onOutput((stream, line) => deps.logs.append(spec.instanceId, stream, stream === 'stderr' ? 'warn' : 'info', line));
+    agent.onOutput((stream, line) => {
+      const ms = deps.logs.append(spec.instanceId, stream, stream === 'stderr' ? 'warn' : 'info', line);
+      if (ms > 0) deps.onHeld();
+      return ms;
+    });
   }
 
   /** Resolves after a valid hello and a successful agent.init; rejects on timeout or refusal. */
@@ -193,7 +202,7 @@ export class AgentSession {
       case 'log': {
         const level = typeof p.level === 'string' && LOG_LEVELS.has(p.level) ? (p.level as 'info') : 'info';
         // The output cap spent: stop reading for as long as it says, like a process's stdout pipe.
-        this.agent.channel.pause(this.deps.logs.append(this.spec.instanceId, 'agent', level, typeof p.msg === 'string' ? p.msg : JSON.stringify(p.msg ?? '')));
+        this.hold(this.deps.logs.append(this.spec.instanceId, 'agent', level, typeof p.msg === 'string' ? p.msg : JSON.stringify(p.msg ?? '')));
         return;
       }
       case 'tokens':
@@ -205,10 +214,16 @@ export class AgentSession {
     }
   }
 
+  private hold(ms: number): void {
+    if (ms <= 0) return;
+    this.agent.channel.pause(ms);
+    this.deps.onHeld();
+  }
+
   /** Holds the channel for `ms` when the budget is spent, and says so at most once a minute. */
   private throttle(ms: number): void {
     if (ms <= 0) return;
-    this.agent.channel.pause(ms);
+    this.hold(ms);
     this.throttled.pauses++;
     const now = performance.now();
     if (now - this.throttled.reportedAt < THROTTLE_REPORT_MS) return;

@@ -43,6 +43,8 @@ interface Route {
   started: { resolve(): void; reject(e: Error): void };
   exit(e: AgentExit): void;
   gone: boolean;
+  /** KILL was sent: what it still says is moot, and is not read slowly (its exit is behind it) */
+  killed: boolean;
 }
 
 interface Host {
@@ -83,6 +85,7 @@ export class WorkerDriver implements AgentDriver {
       outputFns: [],
       started,
       gone: false,
+      killed: false,
       exit: (e) => {
         if (route.gone) return;
         route.gone = true;
@@ -111,6 +114,7 @@ export class WorkerDriver implements AgentDriver {
       exited,
       signal: (sig) => {
         if (route.gone || !(sig === 'SIGKILL' || HOST_EXIT_SIGNALS.has(sig))) return false;
+        if (sig === 'SIGKILL') route.killed = true;
         host.channel.send({ c: 'signal', instance: spec.instanceId, signal: sig });
         return true;
       },
@@ -152,7 +156,7 @@ export class WorkerDriver implements AgentDriver {
     const route = host.routes.get(msg.w ?? msg.instance ?? '');
     if (!route) return;
     if (msg.w !== undefined) {
-      route.messageFns.forEach((f) => f(msg.m, bytes));
+      if (!route.killed) route.messageFns.forEach((f) => f(msg.m, bytes));
       return;
     }
     switch (msg.c) {
@@ -162,7 +166,7 @@ export class WorkerDriver implements AgentDriver {
       case 'out':
         // Capped by the instance log; when the cap is spent the host's channel is not read for a
         // while, so the host stops reading the worker's stdout and the worker's writes wait.
-        if ((msg.stream === 'stdout' || msg.stream === 'stderr') && typeof msg.line === 'string') host.channel.pause(emitOutput(route.outputFns, msg.stream, msg.line));
+        if (!route.killed && (msg.stream === 'stdout' || msg.stream === 'stderr') && typeof msg.line === 'string') host.channel.pause(emitOutput(route.outputFns, msg.stream, msg.line));
         return;
       case 'exit':
         route.exit({ code: msg.code ?? null, signal: msg.signal ?? null, ...(msg.reason ? { reason: msg.reason } : {}) });

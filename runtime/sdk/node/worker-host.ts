@@ -14,11 +14,12 @@
  * (issue 16). The host exits when the daemon closes the channel, taking its workers with it.
  *
  * Backpressure (issue 16): the daemon stops reading this channel while an instance is over its
- * budget or output cap. The host then stops reading its workers' stdout and stderr until the
- * socket drains, so a worker's console writes wait (in its own heap, under its memory limit).
- * A worker's posted messages cannot be made to wait: a worker whose messages pile up past
- * MAX_UNSENT_BYTES while the daemon is not reading is ended, as a process agent that writes past
- * its heap cap ends, instead of the host growing without bound.
+ * budget or output cap. The host then queues each worker's messages in order (host-outbox.ts),
+ * its own messages ahead of them, and stops reading the workers' stdout and stderr until the
+ * socket drains, so a worker's console writes wait (in its own heap, under its memory limit). A
+ * worker's posted messages cannot be made to wait: one with more than MAX_UNSENT_BYTES queued is
+ * ended, as a process agent writing past its heap cap ends, and its queue dropped, so its exit
+ * reaches the daemon ahead of it. A worker the daemon kills has its queue dropped alike.
  */
 import net from 'node:net';
 import path from 'node:path';
@@ -26,9 +27,10 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { LineSplitter } from '../../rpc/ndjson';
 import { streamChannel } from '../../rpc/stream-channel';
+import { HostOutbox } from './host-outbox';
 
 const MAX_LINE = 1024 * 1024 + 4096;
-/** what one worker may have waiting in the host's socket buffer, unread by the daemon */
+/** what one worker may have queued in the host, unread by the daemon */
 const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 const runner = path.join(path.dirname(fileURLToPath(import.meta.url)), 'runner.mjs');
 
@@ -36,8 +38,6 @@ interface Running {
   worker: Worker;
   killed: boolean;
   reason?: string;
-  /** bytes this worker added to the socket's buffer since it last drained */
-  unsent: number;
   /** its stdout and stderr readers, held while the socket is full */
   outputs: Array<{ pause(): void; resume(): void }>;
 }
@@ -47,29 +47,23 @@ sock.on('close', () => process.exit(0));
 sock.on('error', () => process.exit(0));
 const channel = streamChannel(sock, MAX_LINE);
 const workers = new Map<string, Running>();
-const send = (msg: object): void => channel.send(msg);
-
-/** Sends for a worker, counting what waits in the socket for it; a worker over the bound is ended. */
-function sendFor(instance: string, msg: object): void {
-  const before = sock.writableLength;
-  send(msg);
+const outbox = new HostOutbox(sock, MAX_LINE, MAX_UNSENT_BYTES, (instance) => {
   const entry = workers.get(instance);
-  if (!entry || !sock.writableNeedDrain) return;
-  entry.unsent += Math.max(0, sock.writableLength - before);
-  for (const o of entry.outputs) o.pause();
-  if (entry.unsent > MAX_UNSENT_BYTES && !entry.killed) {
-    entry.killed = true;
-    entry.reason = `flood: over ${MAX_UNSENT_BYTES} bytes of protocol messages waiting while the daemon held its channel (supervisor.channel, logs.output*)`;
-    void entry.worker.terminate();
-  }
-}
-
-sock.on('drain', () => {
-  for (const entry of workers.values()) {
-    entry.unsent = 0;
-    for (const o of entry.outputs) o.resume();
-  }
+  if (!entry || entry.killed) return;
+  entry.killed = true;
+  entry.reason = `flood: over ${MAX_UNSENT_BYTES} bytes of protocol messages waiting while the daemon held its channel (supervisor.channel, logs.output*)`;
+  void entry.worker.terminate();
 });
+// The socket drained: the workers' output is read again.
+outbox.onDrain(() => {
+  for (const entry of workers.values()) for (const o of entry.outputs) o.resume();
+});
+
+/** Sends for a worker, in order with its other messages; while the socket is full its output waits. */
+function sendFor(instance: string, msg: object): void {
+  outbox.send(instance, msg);
+  if (outbox.held) for (const o of workers.get(instance)?.outputs ?? []) o.pause();
+}
 
 function start(instance: string, env: Record<string, string>, memoryMb: number): void {
   if (workers.has(instance)) return;
@@ -80,7 +74,7 @@ function start(instance: string, env: Record<string, string>, memoryMb: number):
     // The heap cap is the worker's memory limit; V8 terminates the worker when it is reached.
     resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: Math.max(1, Math.min(4, Math.floor(memoryMb / 8))), stackSizeMb: 4 },
   });
-  const entry: Running = { worker, killed: false, unsent: 0, outputs: [] };
+  const entry: Running = { worker, killed: false, outputs: [] };
   workers.set(instance, entry);
   for (const stream of ['stdout', 'stderr'] as const) {
     const splitter = new LineSplitter(16 * 1024, {
@@ -98,19 +92,23 @@ function start(instance: string, env: Record<string, string>, memoryMb: number):
       },
       resume: () => {
         splitter.resume();
-        if (!sock.writableNeedDrain) readable.resume();
+        if (!outbox.held) readable.resume();
       },
     });
   }
-  worker.on('online', () => send({ c: 'started', instance }));
+  worker.on('online', () => outbox.sendControl({ c: 'started', instance }));
   worker.on('message', (m: unknown) => sendFor(instance, { w: instance, m }));
   worker.on('error', (err: Error & { code?: string }) => {
     entry.reason = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `memory limit: worker heap over limits.memoryMb ${memoryMb} MB` : `uncaught: ${err.message}`;
-    send({ c: 'out', instance, stream: 'stderr', line: err.stack ?? err.message });
+    outbox.send(instance, { c: 'out', instance, stream: 'stderr', line: err.stack ?? err.message });
   });
   worker.on('exit', (code) => {
     workers.delete(instance);
-    send({ c: 'exit', instance, code: entry.killed ? null : code, signal: entry.killed ? 'SIGKILL' : null, ...(entry.reason ? { reason: entry.reason } : {}) });
+    const exit = { c: 'exit', instance, code: entry.killed ? null : code, signal: entry.killed ? 'SIGKILL' : null, ...(entry.reason ? { reason: entry.reason } : {}) };
+    // after its last messages; a worker whose queue was dropped says it ahead of the others
+    if (entry.killed) outbox.sendControl(exit);
+    else outbox.send(instance, exit);
+    outbox.forget(instance);
   });
 }
 
@@ -119,6 +117,7 @@ function signal(instance: string, sig: string): void {
   if (!entry) return;
   if (sig === 'SIGKILL') {
     entry.killed = true;
+    outbox.drop(instance);
     void entry.worker.terminate();
   } else {
     entry.worker.postMessage({ signal: sig });

@@ -117,4 +117,28 @@ describeShipped('agent channel floods', () => {
   it('holds a worker agent flooding console.log', async () => {
     await measure({ agent: 'wconflood', lineBytes: 100 });
   }, 180_000);
+
+  it('ends a worker agent whose log() loop piles messages up in its host, and the daemon stays idle meanwhile', async () => {
+    // a worker's postMessage never blocks: it cannot be slowed, only ended
+    const daemonPid = d.proc.pid ?? 0;
+    const before = { t: performance.now(), cpu: cpuSeconds(daemonPid) };
+    const id = lastWord((await d.cli(['spawn', path.join(FIXTURES, 'agents/wlogflood')])).stdout);
+    try {
+      const gone = await waitFor('the worker ended', async () => {
+        const ps = await d.json<Array<{ instance: string; state: string; reason: string | null }>>(['ps', '--all']);
+        const row = ps.find((p) => p.instance === id);
+        return row && row.state !== 'running' && row.state !== 'starting' ? row : undefined;
+      }, 60_000, 200);
+      // whichever comes first: the host's queue for it past 8 MiB, or the host's RSS past the
+      // instance's limit (the worker posts faster than the host takes its messages off the port)
+      expect(gone.reason ?? '').toMatch(/^(flood: over 8388608 bytes of protocol messages waiting while the daemon held its channel|memory limit: agent host \d+ RSS)/);
+      const seconds = (performance.now() - before.t) / 1000;
+      const share = (cpuSeconds(daemonPid) - before.cpu) / seconds;
+      console.log(`wlogflood: ended after ${seconds.toFixed(1)} s, daemon ${(share * 100).toFixed(1)} % of a core meanwhile`);
+      expect(share).toBeLessThan(0.15);
+      expect((await fetch(`http://${d.http}/healthz`)).status).toBe(200);
+    } finally {
+      await d.cli(['kill', id, '--signal', 'SIGKILL']);
+    }
+  }, 120_000);
 });
