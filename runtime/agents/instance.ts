@@ -10,6 +10,7 @@ import type { Store } from '../store/store';
 import type { InstanceState } from '../store/instances-repo';
 import { bootId } from '../util/proc';
 import { backoffDelay, shouldRestart } from './backoff';
+import type { ChannelRates } from './channel-budget';
 import type { AgentDriver, AgentExit, LaunchedAgent } from './drivers/driver';
 import type { AgentHalPort } from './hal-port';
 import type { Installer } from './install';
@@ -37,6 +38,7 @@ export interface InstanceDeps {
     helloTimeoutMs: number;
     graceMs: number;
     limits: { sampleMs: number; cpuGraceMs: number; rssOverheadMb: number };
+    channel: ChannelRates;
   };
 }
 
@@ -162,8 +164,14 @@ export class AgentInstance {
         logs: d.logs,
         ...this.cause,
         helloTimeoutMs: d.supervisor.helloTimeoutMs,
+        channel: d.supervisor.channel,
         onViolation: (why) => this.hostKill(`protocol violation: ${why}`),
         onHeartbeat: () => {
+          this.lastHeartbeat = performance.now();
+        },
+        // While the daemon holds the channel (issue 16) the agent's heartbeats wait behind what
+        // it sent: not silence. A flood is still bounded by the budget and by limits.cpuPercent.
+        onHeld: () => {
           this.lastHeartbeat = performance.now();
         },
         onTokens: (n) => {

@@ -4,6 +4,10 @@
  * instance's token, then serves the agent's requests (hal.*, bus.emit, timer.*, log, tokens,
  * heartbeat) and makes the host's calls (agent.init, agent.event, agent.snapshot, agent.stop).
  * Identity comes from the channel the message arrived on, never from what the agent says.
+ *
+ * Floods (issue 16): every message read is paid for from the instance's channel budget
+ * (channel-budget.ts, `supervisor.channel`), and a `log` call from its output cap; when either is
+ * spent the channel is not read for a while. Nothing is dropped on the way in: the agent waits.
  */
 import crypto from 'node:crypto';
 import type { EventBus } from '../bus/bus';
@@ -11,6 +15,7 @@ import { MAX_EVENT_DATA_BYTES, EVENT_TYPE } from '../bus/envelope';
 import { matchesAny } from '../bus/pattern';
 import { OszError } from '../errors';
 import { RpcPeer } from '../rpc/peer';
+import { ChannelBudget, type ChannelRates } from './channel-budget';
 import type { LaunchedAgent, LaunchSpec } from './drivers/driver';
 import type { AgentHalPort, HalCaller } from './hal-port';
 import type { InstanceLogs } from './logs';
@@ -19,15 +24,24 @@ import { AgentTimers } from './timers';
 /** After this many invalid messages the agent is treated as hostile and stopped. */
 export const MAX_INVALID_MESSAGES = 100;
 const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
+/** how often a throttled channel is said in the instance log */
+const THROTTLE_REPORT_MS = 60_000;
 
 export interface SessionDeps {
   bus: EventBus;
   hal: AgentHalPort;
   logs: InstanceLogs;
   helloTimeoutMs: number;
+  /** supervisor.channel: what the instance may send per second before its channel is not read */
+  channel: ChannelRates;
   /** called for protocol abuse that should end the instance */
   onViolation(reason: string): void;
   onHeartbeat(): void;
+  /**
+   * the daemon is holding the agent's channel or output (budget or cap spent): a heartbeat behind
+   * what it is not reading cannot arrive, so that silence is the daemon's, not the agent's
+   */
+  onHeld(): void;
   onTokens(n: number): void;
   /** the rule event the instance was spawned for: its emits continue that causal chain */
   cause?: { id: string; depth: number };
@@ -40,6 +54,9 @@ export class AgentSession {
   private readonly timers: AgentTimers;
   private helloWaiter: { resolve(): void; reject(e: Error): void } | undefined;
   private readonly caller: HalCaller;
+  private readonly budget: ChannelBudget;
+  /** pauses since the last report, and when that was */
+  private throttled = { pauses: 0, reportedAt: -Infinity };
 
   constructor(
     private readonly spec: LaunchSpec,
@@ -53,9 +70,17 @@ export class AgentSession {
       notification: (method, params) => this.onNotification(method, params),
       invalid: (reason) => this.onInvalid(reason),
     });
-    agent.channel.onMessage((v) => this.peer.receive(v));
+    this.budget = new ChannelBudget(deps.channel);
+    agent.channel.onMessage((v, bytes) => {
+      this.peer.receive(v);
+      this.throttle(this.budget.charge(bytes));
+    });
     agent.channel.onInvalid((reason) => this.onInvalid(reason));
-    agent.onOutput((stream, line) => deps.logs.append(spec.instanceId, stream, stream === 'stderr' ? 'warn' : 'info', line));
+    agent.onOutput((stream, line) => {
+      const ms = deps.logs.append(spec.instanceId, stream, stream === 'stderr' ? 'warn' : 'info', line);
+      if (ms > 0) deps.onHeld();
+      return ms;
+    });
   }
 
   /** Resolves after a valid hello and a successful agent.init; rejects on timeout or refusal. */
@@ -176,7 +201,8 @@ export class AgentSession {
         return;
       case 'log': {
         const level = typeof p.level === 'string' && LOG_LEVELS.has(p.level) ? (p.level as 'info') : 'info';
-        this.deps.logs.append(this.spec.instanceId, 'agent', level, typeof p.msg === 'string' ? p.msg : JSON.stringify(p.msg ?? ''));
+        // The output cap spent: stop reading for as long as it says, like a process's stdout pipe.
+        this.hold(this.deps.logs.append(this.spec.instanceId, 'agent', level, typeof p.msg === 'string' ? p.msg : JSON.stringify(p.msg ?? '')));
         return;
       }
       case 'tokens':
@@ -186,6 +212,25 @@ export class AgentSession {
       default:
         this.onInvalid(`unknown notification "${method.slice(0, 64)}"`);
     }
+  }
+
+  private hold(ms: number): void {
+    if (ms <= 0) return;
+    this.agent.channel.pause(ms);
+    this.deps.onHeld();
+  }
+
+  /** Holds the channel for `ms` when the budget is spent, and says so at most once a minute. */
+  private throttle(ms: number): void {
+    if (ms <= 0) return;
+    this.hold(ms);
+    this.throttled.pauses++;
+    const now = performance.now();
+    if (now - this.throttled.reportedAt < THROTTLE_REPORT_MS) return;
+    const r = this.budget.rates;
+    const key = this.budget.over === 'bytes' ? `supervisor.channel.bytesPerSecond (${r.bytesPerSecond})` : `supervisor.channel.messagesPerSecond (${r.messagesPerSecond})`;
+    this.deps.logs.append(this.spec.instanceId, 'daemon', 'warn', `protocol: the agent sends more than ${key}; its channel is read more slowly (${this.throttled.pauses} pause(s) since the last report)`);
+    this.throttled = { pauses: 0, reportedAt: now };
   }
 
   private onInvalid(reason: string): void {

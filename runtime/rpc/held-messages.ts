@@ -5,22 +5,23 @@
  * through. Used by the wasm cells' routes and the docker agent socket.
  */
 export class HeldMessages {
-  private readonly fns: Array<(m: unknown) => void> = [];
-  private held: unknown[] = [];
+  private readonly fns: Array<(m: unknown, bytes: number) => void> = [];
+  private held: Array<[unknown, number]> = [];
 
   constructor(private readonly max = 1000) {}
 
-  emit(m: unknown): void {
-    if (this.fns.length > 0) this.fns.forEach((f) => f(m));
-    else if (this.held.length < this.max) this.held.push(m);
+  /** `bytes`: the message's size on the wire, for the channel budget (0 when not framed as bytes) */
+  emit(m: unknown, bytes = 0): void {
+    if (this.fns.length > 0) this.fns.forEach((f) => f(m, bytes));
+    else if (this.held.length < this.max) this.held.push([m, bytes]);
   }
 
-  on(fn: (m: unknown) => void): void {
+  on(fn: (m: unknown, bytes: number) => void): void {
     this.fns.push(fn);
     if (this.fns.length === 1) {
       const held = this.held;
       this.held = [];
-      held.forEach((m) => fn(m));
+      held.forEach(([m, bytes]) => fn(m, bytes));
     }
   }
 }

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { LineSplitter } from './ndjson';
 import { MAX_MESSAGE_DEPTH, parseLine } from './parse-message';
 import { type PeerHandlers, RpcPeer } from './peer';
+import { ReadPause } from './read-pause';
 
 export const MAX_AGENT_LINE_BYTES = 1024 * 1024;
 /**
@@ -18,28 +19,53 @@ export const MAX_DAEMON_MESSAGE_DEPTH = 4 * MAX_MESSAGE_DEPTH;
 /** Whole JSON values in, whole JSON values out; oversized, unparsable or too deep lines are reported. */
 export interface MessageChannel {
   send(msg: object): void;
-  onMessage(fn: (value: unknown) => void): void;
+  /** `bytes` is the message's size on the wire (0 where the transport moves objects, not bytes) */
+  onMessage(fn: (value: unknown, bytes: number) => void): void;
   onInvalid(fn: (reason: string) => void): void;
+  /**
+   * Reads nothing for at least `ms`, from the next message on (a longer pause already running is
+   * kept). What the peer writes meanwhile waits in the kernel's buffer and then blocks the peer in
+   * write(2): backpressure, nothing is dropped (issue 16). A transport that cannot stop reading
+   * says how its sender is bounded instead.
+   */
+  pause(ms: number): void;
 }
 
 export function streamChannel(stream: Duplex, maxBytes = MAX_AGENT_LINE_BYTES, maxDepth = MAX_MESSAGE_DEPTH): MessageChannel {
-  const messageFns: Array<(v: unknown) => void> = [];
+  const messageFns: Array<(v: unknown, bytes: number) => void> = [];
   const invalidFns: Array<(r: string) => void> = [];
   const invalid = (reason: string): void => invalidFns.forEach((f) => f(reason));
   const splitter = new LineSplitter(maxBytes, {
     line(text) {
       const parsed = parseLine(text, maxDepth);
-      if (parsed.ok) messageFns.forEach((f) => f(parsed.value));
-      else invalid(parsed.reason);
+      if (!parsed.ok) {
+        invalid(parsed.reason);
+        return;
+      }
+      const bytes = Buffer.byteLength(text) + 1;
+      messageFns.forEach((f) => f(parsed.value, bytes));
     },
     oversize(bytes) {
       invalid(`line over ${maxBytes} bytes dropped (${bytes} bytes seen)`);
     },
   });
+  // The splitter stops at the next line, even inside a chunk (one 64 KiB chunk of `{}` lines is
+  // 21,845 messages); the stream stops reading, so the rest stays in the kernel's buffer.
+  const hold = new ReadPause(
+    () => {
+      splitter.pause();
+      stream.pause();
+    },
+    () => {
+      splitter.resume();
+      if (!hold.paused && !stream.destroyed) stream.resume();
+    },
+  );
   stream.on('data', (chunk: Buffer) => splitter.push(chunk));
   stream.on('error', () => {
     /* the owner's close/exit path reports why; a broken pipe here is expected when a peer dies */
   });
+  stream.on('close', () => hold.cancel());
   return {
     send(msg) {
       if (stream.destroyed || !stream.writable) return;
@@ -49,6 +75,7 @@ export function streamChannel(stream: Duplex, maxBytes = MAX_AGENT_LINE_BYTES, m
     },
     onMessage: (fn) => void messageFns.push(fn),
     onInvalid: (fn) => void invalidFns.push(fn),
+    pause: (ms) => hold.pause(ms),
   };
 }
 

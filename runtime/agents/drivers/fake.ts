@@ -2,10 +2,12 @@
  * The fake driver: scripted in-process agents for tests. A script gets the agent's side of the
  * channel and decides what the agent does. It fails loudly on anything not scripted: launching an
  * agent without a script rejects, and a script that throws ends its agent with code 70.
- * Messages are JSON round-tripped, as on a real transport.
+ * Messages are JSON round-tripped, as on a real transport, and the channel's pause holds what the
+ * agent sends in a queue (the kernel buffer of a real transport) until it runs out.
  */
 import { OszError } from '../../errors';
 import { RpcPeer } from '../../rpc/peer';
+import { ReadPause } from '../../rpc/read-pause';
 import type { Manifest } from '../manifest';
 import type { AgentChannel, AgentDriver, AgentExit, LaunchedAgent, LaunchSpec } from './driver';
 
@@ -41,7 +43,23 @@ export class FakeDriver implements AgentDriver {
 }
 
 function startFake(spec: LaunchSpec, script: FakeScript): LaunchedAgent {
-  const toHost: Array<(v: unknown) => void> = [];
+  const toHost: Array<(v: unknown, bytes: number) => void> = [];
+  const queued: Array<[unknown, number]> = [];
+  const drain = (): void => {
+    while (queued.length > 0 && !hold.paused) {
+      const [v, bytes] = queued.shift() ?? [];
+      toHost.forEach((f) => f(v, bytes ?? 0));
+    }
+  };
+  const hold = new ReadPause(() => undefined, drain);
+  const toHostLater = (v: unknown): void => {
+    const text = JSON.stringify(v);
+    const copy: unknown = JSON.parse(text);
+    queueMicrotask(() => {
+      queued.push([copy, Buffer.byteLength(text) + 1]);
+      drain();
+    });
+  };
   const outputs: Array<(s: 'stdout' | 'stderr', l: string) => void> = [];
   const handlers = new Map<string, (p: unknown) => unknown>();
   let signalFn: ((sig: NodeJS.Signals) => void) | undefined;
@@ -58,9 +76,7 @@ function startFake(spec: LaunchSpec, script: FakeScript): LaunchedAgent {
   };
   const peer = new RpcPeer(
     (msg) => {
-      if (gone) return;
-      const copy: unknown = JSON.parse(JSON.stringify(msg));
-      queueMicrotask(() => toHost.forEach((f) => f(copy)));
+      if (!gone) toHostLater(msg);
     },
     {
       request: (method, params) => {
@@ -82,7 +98,7 @@ function startFake(spec: LaunchSpec, script: FakeScript): LaunchedAgent {
     },
     handle: (m, fn) => void handlers.set(m, fn),
     onExit: (fn) => void exitFns.push(fn),
-    sendRaw: (v) => queueMicrotask(() => toHost.forEach((f) => f(JSON.parse(JSON.stringify(v))))),
+    sendRaw: (v) => toHostLater(v),
   };
   const channel: AgentChannel = {
     send(msg) {
@@ -92,6 +108,7 @@ function startFake(spec: LaunchSpec, script: FakeScript): LaunchedAgent {
     },
     onMessage: (fn) => void toHost.push(fn),
     onInvalid: () => undefined,
+    pause: (ms) => hold.pause(ms),
   };
   // Start on the next turn, as a real process would: the host wires the channel and output first.
   setImmediate(() => {

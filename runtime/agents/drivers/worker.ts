@@ -38,11 +38,13 @@ export interface WorkerDriverOptions {
 }
 
 interface Route {
-  messageFns: Array<(v: unknown) => void>;
+  messageFns: Array<(v: unknown, bytes: number) => void>;
   outputFns: OutputFn[];
   started: { resolve(): void; reject(e: Error): void };
   exit(e: AgentExit): void;
   gone: boolean;
+  /** KILL was sent: what it still says is moot, and is not read slowly (its exit is behind it) */
+  killed: boolean;
 }
 
 interface Host {
@@ -83,6 +85,7 @@ export class WorkerDriver implements AgentDriver {
       outputFns: [],
       started,
       gone: false,
+      killed: false,
       exit: (e) => {
         if (route.gone) return;
         route.gone = true;
@@ -104,10 +107,14 @@ export class WorkerDriver implements AgentDriver {
         },
         onMessage: (fn) => void route.messageFns.push(fn),
         onInvalid: (fn) => void host.channel.onInvalid(fn),
+        // The host carries this agent's instances only (one grant set), so holding the whole
+        // host's channel holds no other agent; its instances wait together (issue 16).
+        pause: (ms) => host.channel.pause(ms),
       },
       exited,
       signal: (sig) => {
         if (route.gone || !(sig === 'SIGKILL' || HOST_EXIT_SIGNALS.has(sig))) return false;
+        if (sig === 'SIGKILL') route.killed = true;
         host.channel.send({ c: 'signal', instance: spec.instanceId, signal: sig });
         return true;
       },
@@ -133,7 +140,7 @@ export class WorkerDriver implements AgentDriver {
     const pid = child.pid ?? null;
     const host: Host = { key: grantKey(spec), child, channel: streamChannel(child.stdio[3] as Duplex, 1024 * 1024 + 4096), pid, startTime: pid ? processStartTime(pid) : null, routes: new Map() };
     this.hosts.set(host.key, host);
-    host.channel.onMessage((v) => this.onHostMessage(host, v));
+    host.channel.onMessage((v, bytes) => this.onHostMessage(host, v, bytes));
     // The host's own output (a crash of the host itself) goes to every instance it carries.
     splitOutput(child, (stream, line) => Math.max(0, ...[...host.routes.values()].map((r) => emitOutput(r.outputFns, stream, `[agent host] ${line}`))));
     child.once('exit', (code, signal) => {
@@ -144,12 +151,12 @@ export class WorkerDriver implements AgentDriver {
     return host;
   }
 
-  private onHostMessage(host: Host, v: unknown): void {
+  private onHostMessage(host: Host, v: unknown, bytes: number): void {
     const msg = v as { c?: string; w?: string; m?: unknown; instance?: string; code?: number | null; signal?: string | null; reason?: string; stream?: 'stdout' | 'stderr'; line?: string };
     const route = host.routes.get(msg.w ?? msg.instance ?? '');
     if (!route) return;
     if (msg.w !== undefined) {
-      route.messageFns.forEach((f) => f(msg.m));
+      if (!route.killed) route.messageFns.forEach((f) => f(msg.m, bytes));
       return;
     }
     switch (msg.c) {
@@ -157,8 +164,9 @@ export class WorkerDriver implements AgentDriver {
         route.started.resolve();
         return;
       case 'out':
-        // Capped and counted by the instance log; not paused: this channel also carries the protocol.
-        if ((msg.stream === 'stdout' || msg.stream === 'stderr') && typeof msg.line === 'string') emitOutput(route.outputFns, msg.stream, msg.line);
+        // Capped by the instance log; when the cap is spent the host's channel is not read for a
+        // while, so the host stops reading the worker's stdout and the worker's writes wait.
+        if (!route.killed && (msg.stream === 'stdout' || msg.stream === 'stderr') && typeof msg.line === 'string') host.channel.pause(emitOutput(route.outputFns, msg.stream, msg.line));
         return;
       case 'exit':
         route.exit({ code: msg.code ?? null, signal: msg.signal ?? null, ...(msg.reason ? { reason: msg.reason } : {}) });

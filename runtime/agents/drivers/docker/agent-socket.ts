@@ -15,6 +15,7 @@ import path from 'node:path';
 import { HeldMessages } from '../../../rpc/held-messages';
 import { LineSplitter } from '../../../rpc/ndjson';
 import { MAX_MESSAGE_DEPTH, parseLine } from '../../../rpc/parse-message';
+import { ReadPause } from '../../../rpc/read-pause';
 import type { AgentChannel } from '../driver';
 
 export const MAX_LINE = 1024 * 1024;
@@ -40,6 +41,8 @@ export async function openAgentSocket(dir: string, token: string, opts: { uid?: 
   const messages = new HeldMessages();
   const invalidFns: Array<(why: string) => void> = [];
   let bound: net.Socket | undefined;
+  /** stops reading the bound connection (the channel's pause, issue 16) */
+  let hold: ReadPause | undefined;
   let refused = 0;
   let resolveConnected!: () => void;
   const connected = new Promise<void>((r) => (resolveConnected = r));
@@ -80,9 +83,19 @@ export async function openAgentSocket(dir: string, token: string, opts: { uid?: 
           return;
         }
         bound = sock;
+        hold = new ReadPause(
+          () => {
+            splitter.pause();
+            sock.pause();
+          },
+          () => {
+            splitter.resume();
+            if (!hold?.paused && !sock.destroyed) sock.resume();
+          },
+        );
         resolveConnected();
       }
-      messages.emit(msg);
+      messages.emit(msg, Buffer.byteLength(line) + 1);
     };
     const splitter = new LineSplitter(MAX_LINE, {
       line: onLine,
@@ -95,7 +108,10 @@ export async function openAgentSocket(dir: string, token: string, opts: { uid?: 
     sock.on('data', (c: Buffer) => splitter.push(c));
     sock.on('error', () => undefined);
     sock.on('close', () => {
-      if (bound === sock) bound = undefined;
+      if (bound !== sock) return;
+      bound = undefined;
+      hold?.cancel();
+      hold = undefined;
     });
     // A connection that says nothing is dropped; the agent says hello at once.
     sock.setTimeout(10_000, () => {
@@ -120,6 +136,7 @@ export async function openAgentSocket(dir: string, token: string, opts: { uid?: 
       },
       onMessage: (fn) => messages.on(fn),
       onInvalid: (fn) => void invalidFns.push(fn),
+      pause: (ms) => hold?.pause(ms),
     },
     close: () => {
       bound?.destroy();

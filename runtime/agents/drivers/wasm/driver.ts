@@ -184,6 +184,9 @@ export class WasmDriver implements AgentDriver {
         send: (msg) => this.send(route, msg),
         onMessage: (fn) => messages.on(fn),
         onInvalid: () => undefined,
+        // A cell's messages cannot be left unread (a MessagePort has no backpressure); the cell
+        // bounds what a guest can post instead (wasm.logPerSecond / emitPerSecond, cell/rate.ts).
+        pause: () => undefined,
       },
       exited,
       signal: (sig) => this.signal(route, sig),

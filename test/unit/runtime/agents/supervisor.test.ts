@@ -31,7 +31,7 @@ afterEach(async () => {
 });
 
 /** Installs agents copied from fixtures, each with the given manifest changes, run by fake scripts. */
-async function world(agents: Record<string, { script: FakeScript; manifest?: Record<string, unknown> }>, opts: { healthyResetMs?: number } = {}): Promise<World> {
+async function world(agents: Record<string, { script: FakeScript; manifest?: Record<string, unknown> }>, opts: { healthyResetMs?: number; channel?: { messagesPerSecond: number; bytesPerSecond: number } } = {}): Promise<World> {
   const dir = tmpDir('osd-sup-');
   const log = memoryLogger();
   const store = createStore(path.join(dir, 'db'), log, { keepEvents: 1000 });
@@ -66,6 +66,7 @@ async function world(agents: Record<string, { script: FakeScript; manifest?: Rec
         helloTimeoutMs: 2000,
         graceMs: 200,
         limits: { sampleMs: 1000, cpuGraceMs: 10_000, rssOverheadMb: 48 },
+        channel: opts.channel ?? { messagesPerSecond: 1000, bytesPerSecond: 1024 * 1024 },
       },
       drivers: new Map([['process', new FakeDriver(scripts)]]),
     });

@@ -3,6 +3,11 @@
  * maximum), its ABI v1 host functions, and the agent protocol it speaks on its behalf. Every
  * call into the guest goes through `invoke`, which marks the watchdog slot and turns a trap,
  * an abort or `proc_exit` into the instance's exit; nothing a guest does throws past it.
+ *
+ * What a guest's host calls post to the daemon's main thread is bounded (issue 16): log lines and
+ * requests by the rate buckets, `tokens` and `snapshot_set` coalesced (posted when the call ends,
+ * or at most every COALESCE_MS during a long one), the host's own notes at most one a second past
+ * the first 20. A guest looping on any host function costs its cell, not the daemon.
  */
 import crypto from 'node:crypto';
 import type { MirrorReader } from '../../../../../hal/mirror';
@@ -36,6 +41,10 @@ interface Exports {
 class GuestAbort extends Error {}
 
 const MAX_LINE = 16 * 1024;
+/** during a long call, coalesced posts (tokens, snapshot) go out at most this often */
+const COALESCE_MS = 200;
+/** notes past the first 20 go out at most this often */
+const NOTE_EVERY_MS = 1000;
 
 export class Guest {
   readonly id: string;
@@ -54,6 +63,12 @@ export class Guest {
   private readonly emitBucket: RateBucket;
   private readonly partial = { stdout: '', stderr: '' };
   private notes = 0;
+  private lastNoteAt = -Infinity;
+  private notesSkipped = 0;
+  /** tokens reported and a snapshot pushed, not posted yet */
+  private unpostedTokens = 0;
+  private unpostedSnapshot: string | undefined;
+  private lastCoalescedAt = -Infinity;
 
   constructor(
     private readonly spec: AddGuest,
@@ -133,6 +148,7 @@ export class Guest {
     const bytes = this.memoryBytes;
     this.dead = true;
     for (const stream of ['stdout', 'stderr'] as const) if (this.partial[stream]) this.line(stream, this.partial[stream], true);
+    this.postCoalesced();
     this.ctx.post({ c: 'exit', i: this.id, code, signal, ...(reason ? { reason } : {}) });
     this.ctx.removed(this.id, bytes);
   }
@@ -183,7 +199,23 @@ export class Guest {
       return false;
     } finally {
       this.cpuMs += this.ctx.leave();
+      this.postCoalesced();
     }
+  }
+
+  /** Posts what `tokens` and `snapshot_set` gathered: one message each, whatever the call count. */
+  private postCoalesced(): void {
+    this.lastCoalescedAt = this.ctx.now();
+    if (this.unpostedTokens > 0) this.post({ jsonrpc: '2.0', method: 'tokens', params: { n: this.unpostedTokens } });
+    this.unpostedTokens = 0;
+    const json = this.unpostedSnapshot;
+    this.unpostedSnapshot = undefined;
+    if (json !== undefined) this.ctx.post({ c: 'snap', i: this.id, json });
+  }
+
+  /** Inside a long call: post now if the last coalesced post is old enough. */
+  private maybePostCoalesced(): void {
+    if (this.ctx.now() - this.lastCoalescedAt >= COALESCE_MS) this.postCoalesced();
   }
 
   private onGuestError(err: unknown): void {
@@ -238,10 +270,18 @@ export class Guest {
     this.deliver(JSON.stringify({ v: 1, id: crypto.randomUUID(), type: 'hal:result', source: 'hal', time: new Date().toISOString(), data, depth: 0 }));
   }
 
-  /** A line from the host about this guest, in its log (the first 20, then every 100th). */
+  /** A line from the host about this guest, in its log (the first 20, then at most one a second). */
   private note(text: string): void {
     this.notes++;
-    if (this.notes <= 20 || this.notes % 100 === 0) this.ctx.post({ c: 'out', i: this.id, stream: 'stderr', line: `openstarryd: ${text}` });
+    const now = this.ctx.now();
+    if (this.notes > 20 && now - this.lastNoteAt < NOTE_EVERY_MS) {
+      this.notesSkipped++;
+      return;
+    }
+    this.lastNoteAt = now;
+    const skipped = this.notesSkipped > 0 ? ` (${this.notesSkipped} more such lines skipped)` : '';
+    this.notesSkipped = 0;
+    this.ctx.post({ c: 'out', i: this.id, stream: 'stderr', line: `openstarryd: ${text}${skipped}` });
   }
 
   private output(stream: 'stdout' | 'stderr', text: string): void {
@@ -281,7 +321,12 @@ export class Guest {
       },
       setSnapshot: (json) => {
         this.snapshotJson = json;
-        this.ctx.post({ c: 'snap', i: this.id, json });
+        this.unpostedSnapshot = json;
+        this.maybePostCoalesced();
+      },
+      tokens: (n) => {
+        this.unpostedTokens = Math.min(Number.MAX_SAFE_INTEGER, this.unpostedTokens + n);
+        this.maybePostCoalesced();
       },
     };
   }

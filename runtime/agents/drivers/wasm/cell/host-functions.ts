@@ -29,6 +29,8 @@ export interface HostContext {
   pendingCount(): number;
   nextRequestId(): number;
   setSnapshot(json: string): void;
+  /** tokens used; coalesced before they reach the daemon */
+  tokens(n: number): void;
 }
 
 const MAX_LOG_BYTES = 16 * 1024;
@@ -122,17 +124,19 @@ export function hostFunctions(h: HostContext): Record<string, (...args: never[])
       const name = text(namePtr, nameLen, 64);
       if (name === undefined || !TIMER_NAME.test(name)) return E.OSZ_E_INVALID_PARAMS;
       if (ms < MIN_TIMER_MS || ms > MAX_TIMER_MS) return E.OSZ_E_TIMER_LIMIT;
+      if (h.pendingCount() >= MAX_PENDING || !h.emitBucket.take()) return E.OSZ_E_RATE_LIMITED;
       h.request('timer.set', { name, ms, repeat: repeat !== 0 }, { kind: 'note', what: `timer_set ${name}` });
       return 0;
     },
     timer_clear: (namePtr: number, nameLen: number): number => {
       const name = text(namePtr, nameLen, 64);
       if (name === undefined || !TIMER_NAME.test(name)) return E.OSZ_E_INVALID_PARAMS;
+      if (h.pendingCount() >= MAX_PENDING || !h.emitBucket.take()) return E.OSZ_E_RATE_LIMITED;
       h.request('timer.clear', { name }, { kind: 'note', what: `timer_clear ${name}` });
       return 0;
     },
     tokens: (n: number): void => {
-      if (n > 0) h.post({ jsonrpc: '2.0', method: 'tokens', params: { n: n >>> 0 } });
+      if (n > 0) h.tokens(n >>> 0);
     },
     snapshot_set: (ptr: number, len: number): number => {
       const json = text(ptr, len, MAX_SNAPSHOT_BYTES);

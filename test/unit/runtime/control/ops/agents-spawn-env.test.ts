@@ -70,6 +70,7 @@ async function world(before: (store: Store) => void = () => undefined): Promise<
       helloTimeoutMs: 2000,
       graceMs: 200,
       limits: { sampleMs: 1000, cpuGraceMs: 10_000, rssOverheadMb: 48 },
+      channel: { messagesPerSecond: 1000, bytesPerSecond: 1024 * 1024 },
     },
     drivers,
   });
