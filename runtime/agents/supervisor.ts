@@ -224,6 +224,33 @@ export class Supervisor {
     return byAgent;
   }
 
+  /** Instances a rule spawned that are still desired running: the rules rebuild their runs from these (issue 17). */
+  ruleInstances(): Array<{ instance: string; rule: string; cause: string; deadline?: number }> {
+    const out: Array<{ instance: string; rule: string; cause: string; deadline?: number }> = [];
+    for (const r of this.store.instances.desiredRunning()) {
+      let o: SpawnOptions;
+      try {
+        o = JSON.parse(r.options) as SpawnOptions;
+      } catch {
+        continue;
+      }
+      if (!o.rule?.id) continue;
+      out.push({ instance: r.id, rule: o.rule.id, cause: o.cause?.id ?? r.id, ...(typeof o.rule.deadline === 'number' ? { deadline: o.rule.deadline } : {}) });
+    }
+    return out;
+  }
+
+  /**
+   * Running instances per installed agent, 0 for an agent with none, for rule conditions
+   * (`agents['pump-ctl'] == 0` holds while it has none, issue 17).
+   */
+  runningByAgent(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const a of this.store.agents.list()) out[a.id] = 0;
+    for (const inst of this.instances.values()) if (inst.state === 'running' && Object.hasOwn(out, inst.agentId)) out[inst.agentId] = (out[inst.agentId] ?? 0) + 1;
+    return out;
+  }
+
   /** Live instance count per agent: removal refuses agents that still run. */
   liveInstancesOf(agentId: string): string[] {
     return this.store.instances.byAgent(agentId).filter((r) => r.desired === 'running' || this.instances.get(r.id)?.live).map((r) => r.id);

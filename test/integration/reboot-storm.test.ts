@@ -3,11 +3,10 @@
  * daemon restarts on the same home (SIGTERM, and kill -9 every third round); each agent counts
  * its own runs in its data dir, so a job replayed at a boot shows as an extra line.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon';
-import { copyFixtureAgent, tmpDir, waitFor } from '../helpers/tmp';
+import { runcountAgent as variant, runsOf as runs } from '../helpers/runcount';
+import { tmpDir, waitFor } from '../helpers/tmp';
 
 interface Status {
   instance: string;
@@ -15,22 +14,6 @@ interface Status {
   state: string;
   desired: string;
 }
-
-/** `runcount` under another id, policy and mode */
-function variant(into: string, id: string, mode: string, restart: Record<string, unknown>): string {
-  const dir = copyFixtureAgent('runcount', fs.mkdtempSync(path.join(into, `${id}-`)));
-  const m = JSON.parse(fs.readFileSync(path.join(dir, 'agent.json'), 'utf8')) as Record<string, unknown>;
-  fs.writeFileSync(path.join(dir, 'agent.json'), JSON.stringify({ ...m, identity: { id, name: id }, restart: { backoff: { initialMs: 20, maxMs: 50 }, ...restart }, env: { RUNCOUNT_MODE: mode } }));
-  return dir;
-}
-
-const runs = (home: string, agent: string): string[] => {
-  try {
-    return fs.readFileSync(path.join(home, 'data', agent, 'runs.log'), 'utf8').split('\n').filter(Boolean);
-  } catch {
-    return [];
-  }
-};
 
 let d: RunningDaemon | undefined;
 afterEach(async () => {
