@@ -1,7 +1,8 @@
 /**
  * The supervisor: the set of instances, spawn / kill / signal / list, and reconciliation of
  * actual to desired state at start (DESIGN §3, §12.1). Desired state lives in SQLite, so after a
- * crash of an agent or of the daemon the same instances come back. Only the control plane calls
+ * crash of an agent or of the daemon the same instances come back; an instance done by its policy
+ * or a kill is desired stopped and never does (issue 17). Only the control plane calls
  * this; HTTP, MQTT, rules and the CLI reach it through the operation table.
  */
 import crypto from 'node:crypto';

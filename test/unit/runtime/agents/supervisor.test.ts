@@ -184,6 +184,17 @@ describe('supervisor', () => {
     expect(fs.readdirSync(path.join(w.dir, 'logs'))).toContain('notes.txt');
   });
 
+  it('counts running instances per installed agent with 0 for none, and lists what rules spawned', async () => {
+    const w = await world({ pump: { script: protocolAgent() }, idle: { script: protocolAgent() } });
+    const mine = (await w.sup.spawn('pump', { cause: { id: 'ev-1', depth: 0 }, rule: { id: 'r1', deadline: 12345 } })).instance;
+    await w.sup.spawn('pump');
+    expect(w.sup.runningByAgent()).toEqual({ pump: 2, idle: 0 });
+    expect(w.sup.ruleInstances()).toEqual([{ instance: mine, rule: 'r1', cause: 'ev-1', deadline: 12345 }]);
+    await w.sup.kill(mine);
+    expect(w.sup.ruleInstances()).toEqual([]);
+    expect(w.sup.runningByAgent()).toEqual({ pump: 1, idle: 0 });
+  });
+
   it('resets the restart counter after a healthy period', async () => {
     const flaky: FakeScript = protocolAgent((io) => io.handle('agent.init', () => (setTimeout(() => io.exit(1), 120), { ok: true })));
     const w = await world({ flaky: { script: flaky, manifest: { restart: { policy: 'on-failure', maxRetries: 1 } } } }, { healthyResetMs: 50 });
