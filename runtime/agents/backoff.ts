@@ -32,13 +32,22 @@ export function shouldRestart(policy: RestartPolicy, exit: AgentExit): boolean {
 }
 
 /**
- * At daemon start, whether an instance desired running comes back (DESIGN §12.1). Instances whose
- * last state was `failed` stay failed except under `always`, which grants a fresh retry budget
- * after a reboot (a sensor that was missing may be back). That is the one difference between
- * `always` and `unless-stopped`: with §12.1's sticky kill, neither ever undoes a kill.
+ * The restarts a policy allows before the instance fails (issue 17): an explicit
+ * `restart.maxRetries` holds under every policy; without one, `on-failure` gives up after
+ * DEFAULT_MAX_RETRIES and `always` / `unless-stopped` never do (capped backoff, forever).
  */
-export function resumesAtBoot(policy: RestartPolicy, lastState: string): boolean {
-  if (policy === 'no') return false;
-  if (lastState === 'failed') return policy === 'always';
-  return true;
+export const DEFAULT_MAX_RETRIES = 5;
+export function maxRetriesOf(restart: Pick<Manifest['restart'], 'policy' | 'maxRetries'>): number {
+  if (restart.maxRetries !== undefined) return restart.maxRetries;
+  return restart.policy === 'on-failure' ? DEFAULT_MAX_RETRIES : Infinity;
+}
+
+/**
+ * At daemon start, whether an instance still desired running comes back (DESIGN §12.1, issue 17).
+ * An instance done by its policy (a clean exit under `on-failure`, any exit under `no`, retries
+ * spent, a kill) was set desired `stopped` when it ended, so what is left was interrupted by the
+ * daemon's stop or crash: it comes back, except under `no`, whose one run that was.
+ */
+export function resumesAtBoot(policy: RestartPolicy): boolean {
+  return policy !== 'no';
 }

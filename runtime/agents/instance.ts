@@ -9,7 +9,7 @@ import type { Logger } from '../log';
 import type { Store } from '../store/store';
 import type { InstanceState } from '../store/instances-repo';
 import { bootId } from '../util/proc';
-import { backoffDelay, shouldRestart } from './backoff';
+import { backoffDelay, maxRetriesOf, shouldRestart } from './backoff';
 import type { ChannelRates } from './channel-budget';
 import type { AgentDriver, AgentExit, LaunchedAgent } from './drivers/driver';
 import type { AgentHalPort } from './hal-port';
@@ -28,6 +28,8 @@ export interface InstanceDeps {
   hal: AgentHalPort;
   installer: Installer;
   driver: AgentDriver;
+  /** the instance is over for good (desired stopped, exited or failed): the supervisor prunes */
+  onDone?: (instance: string, agentId: string) => void;
   dataRoot: string;
   separateUid: boolean;
   supervisor: {
@@ -37,6 +39,8 @@ export interface InstanceDeps {
     missedHeartbeats: number;
     helloTimeoutMs: number;
     graceMs: number;
+    /** exited instances kept per agent (issue 17) */
+    keepExited: number;
     limits: { sampleMs: number; cpuGraceMs: number; rssOverheadMb: number };
     channel: ChannelRates;
   };
@@ -201,10 +205,17 @@ export class AgentInstance {
         // The agent ran: its exit (now or after this kill) goes through the restart policy.
         if (this.launched === launchedAgent) this.hostKill(`start failed: ${e.message}`);
       } else {
-        // Nothing is running: tampered store, missing secret, refused driver. Retrying cannot help.
-        this.reason = `${e.code}: ${e.message}`;
-        this.setState('failed', this.reason);
-        d.bus.emit({ type: 'agent:failed', source: 'supervisor', ...this.cause, data: { instance: this.id, agent: this.agentId, reason: this.reason } });
+        // Nothing is running: tampered store, missing secret, refused driver. Retrying cannot help,
+        // except under `always`, which means always (issue 17): a driver that is not up yet at
+        // boot (the Docker engine) is tried again with the backoff.
+        const reason = `${e.code}: ${e.message}`;
+        const policy = this.manifest.restart.policy;
+        if ((policy === 'always' || policy === 'unless-stopped') && !this.stopRequested && this.desired === 'running' && this.attempt < maxRetriesOf(this.manifest.restart)) {
+          this.scheduleRestart({ code: null, signal: null, reason: `start failed: ${reason}` });
+        } else {
+          this.fail(reason);
+          this.done();
+        }
         this.resolveExitWaiters();
       }
     }
@@ -236,7 +247,10 @@ export class AgentInstance {
     this.clearTimers();
     const launched = this.launched;
     if (!launched) {
-      if (this.state === 'backoff' || this.state === 'starting') this.setState('exited', 'stopped');
+      if (this.state === 'backoff' || this.state === 'starting') {
+        this.setState('exited', 'stopped');
+        if (!this.halting) this.done();
+      }
       return;
     }
     this.setState('stopping', null);
@@ -281,39 +295,83 @@ export class AgentInstance {
     } catch (err) {
       d.log.error('supervisor', `could not record the exit of ${this.id}: ${(err as Error).message}`);
     }
-    d.bus.emit({ type: 'agent:exited', source: 'supervisor', ...this.cause, data: { instance: this.id, agent: this.agentId, code: exit.code, signal: exit.signal, reason: exit.reason ?? null } });
-    this.afterExit(exit);
+    const next = this.next(exit);
+    // `final`: the instance will not run again (desired stopped now); false while it restarts or
+    // waits for the next daemon start. Rules count a rule's runs by it (issue 17).
+    d.bus.emit({ type: 'agent:exited', source: 'supervisor', ...this.cause, data: { instance: this.id, agent: this.agentId, code: exit.code, signal: exit.signal, reason: exit.reason ?? null, final: next !== 'restart' && next !== 'halt' } });
+    this.afterExit(exit, next);
     this.resolveExitWaiters();
   }
 
-  private afterExit(exit: AgentExit): void {
+  /** What the policy makes of an exit (DESIGN §12.1, issue 17). */
+  private next(exit: AgentExit): 'halt' | 'stopped' | 'done' | 'failed' | 'restart' {
+    if (this.halting) return 'halt';
+    if (this.desired === 'stopped') return 'stopped';
+    if (!shouldRestart(this.manifest.restart.policy, exit)) return 'done';
+    return this.attempt >= maxRetriesOf(this.manifest.restart) ? 'failed' : 'restart';
+  }
+
+  private afterExit(exit: AgentExit, next: ReturnType<AgentInstance['next']>): void {
+    switch (next) {
+      case 'halt':
+        // the run was cut by the daemon's stop: the desired state stays for the next start
+        this.setState('exited', 'daemon stopped');
+        return;
+      case 'stopped':
+        this.setState('exited', 'stopped');
+        this.done();
+        return;
+      case 'done':
+        // done by its policy: it must not come back at the next boot
+        this.setDesiredStopped();
+        this.setState('exited', exit.reason ?? null);
+        this.done();
+        return;
+      case 'failed':
+        this.fail(`gave up after ${this.attempt} restarts (last: code ${exit.code}, signal ${exit.signal}${exit.reason ? `, ${exit.reason}` : ''})`);
+        this.done();
+        return;
+      case 'restart':
+        this.scheduleRestart(exit);
+    }
+  }
+
+  /** Failed for good: desired stopped, the reason kept, `agent:failed` emitted. */
+  private fail(reason: string): void {
     const d = this.deps;
-    if (this.halting) {
-      this.setState('exited', 'daemon stopped');
-      return;
-    }
-    if (this.desired === 'stopped') {
-      this.setState('exited', 'stopped');
-      return;
-    }
-    if (!shouldRestart(this.manifest.restart.policy, exit)) {
-      this.setState('exited', exit.reason ?? null);
-      return;
-    }
-    if (this.attempt >= this.manifest.restart.maxRetries) {
-      this.reason = `gave up after ${this.attempt} restarts (last: code ${exit.code}, signal ${exit.signal}${exit.reason ? `, ${exit.reason}` : ''})`;
-      this.setState('failed', this.reason);
-      d.logs.append(this.id, 'daemon', 'error', this.reason);
-      d.bus.emit({ type: 'agent:failed', source: 'supervisor', ...this.cause, data: { instance: this.id, agent: this.agentId, reason: this.reason } });
-      return;
-    }
+    this.reason = reason;
+    this.setDesiredStopped();
+    this.setState('failed', reason);
+    d.logs.append(this.id, 'daemon', 'error', reason);
+    d.bus.emit({ type: 'agent:failed', source: 'supervisor', ...this.cause, data: { instance: this.id, agent: this.agentId, reason } });
+  }
+
+  private scheduleRestart(exit: AgentExit): void {
+    const d = this.deps;
     this.attempt++;
     this.restarts++;
     const b = this.manifest.restart.backoff;
     const delay = backoffDelay(this.attempt, b.initialMs ?? d.supervisor.backoff.initialMs, b.maxMs ?? d.supervisor.backoff.maxMs);
     this.setState('backoff', exit.reason ?? null);
-    d.logs.append(this.id, 'daemon', 'info', `restart ${this.attempt}/${this.manifest.restart.maxRetries} in ${delay} ms`);
+    const max = maxRetriesOf(this.manifest.restart);
+    d.logs.append(this.id, 'daemon', 'info', `restart ${this.attempt}${Number.isFinite(max) ? `/${max}` : ` (policy ${this.manifest.restart.policy}: no limit)`} in ${delay} ms`);
     this.backoffTimer = setTimeout(() => void this.launch(), delay);
+  }
+
+  private setDesiredStopped(): void {
+    try {
+      this.deps.store.instances.update(this.id, { desired: 'stopped' }, Date.now());
+    } catch (err) {
+      this.deps.log.error('supervisor', `could not record that ${this.id} is done: ${(err as Error).message}`);
+    }
+  }
+
+  private done(): void {
+    try {
+      this.deps.onDone?.(this.id, this.agentId);
+    } catch (err) {
+      this.deps.log.error('supervisor', `pruning after ${this.id} failed: ${(err as Error).message}`);
+    }
   }
 
   private armHealthTimers(): void {

@@ -19,6 +19,8 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** the event a rule spawned this instance for: its lifecycle events and emits continue that chain (loop protection) */
   cause?: { id: string; depth: number };
+  /** the rule that spawned it and its timeout's deadline (wall ms): its run survives restarts (issue 17) */
+  rule?: { id: string; deadline?: number };
 }
 
 export interface SpecInputs {

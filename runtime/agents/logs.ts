@@ -41,6 +41,8 @@ interface Ring {
 }
 
 const FLUSH_MS = 500;
+/** `<agent id>-<8 hex>.log`, or a rotated `.log.<n>` of it */
+const INSTANCE_LOG = /^([a-z][a-z0-9-]{0,62}-[0-9a-f]{8})\.log(?:\.\d{1,3})?$/;
 const MAX_PENDING_LINES = 2000;
 
 export interface LogOptions {
@@ -142,6 +144,44 @@ export class InstanceLogs {
     if (!ring) return;
     this.report(instance, ring);
     this.flushRing(instance, ring);
+  }
+
+  /** A pruned instance (issue 17): its ring and its files (the current one and the rotated ones) go. */
+  remove(instance: string): void {
+    const ring = this.rings.get(instance);
+    if (ring?.reportTimer) clearTimeout(ring.reportTimer);
+    this.rings.delete(instance);
+    this.followers.delete(instance);
+    this.levels.delete(instance);
+    const file = path.join(this.opts.dir, `${instance}.log`);
+    try {
+      fs.rmSync(file, { force: true });
+      for (let n = 1; n < Math.max(this.opts.files, 2); n++) fs.rmSync(`${file}.${n}`, { force: true });
+    } catch {
+      /* a read-only disk keeps them; the next start tries again */
+    }
+  }
+
+  /**
+   * Removes instance log files whose instance no longer exists (pruned by an older daemon, or its
+   * agent removed). Only names of the instance-id form are touched.
+   */
+  removeOrphans(exists: (instance: string) => boolean): void {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.opts.dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const m = INSTANCE_LOG.exec(name);
+      if (!m?.[1] || this.rings.has(m[1]) || exists(m[1])) continue;
+      try {
+        fs.rmSync(path.join(this.opts.dir, name), { force: true });
+      } catch {
+        /* as above */
+      }
+    }
   }
 
   private scheduleReport(instance: string, ring: Ring): void {

@@ -86,7 +86,7 @@ export const manifestSchema = z
     restart: z
       .strictObject({
         policy: z.enum(['no', 'on-failure', 'always', 'unless-stopped']).default('on-failure'),
-        maxRetries: z.number().int().min(0).max(10_000).default(5),
+        maxRetries: z.number().int().min(0).max(10_000).optional().describe('restarts before the instance fails; default 5 under on-failure, unlimited under always and unless-stopped (capped backoff); an explicit value holds under every policy'),
         backoff: z
           .strictObject({ initialMs: z.number().int().min(10).max(3_600_000).optional(), maxMs: z.number().int().min(10).max(86_400_000).optional() })
           .prefault({}),

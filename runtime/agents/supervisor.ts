@@ -1,7 +1,8 @@
 /**
  * The supervisor: the set of instances, spawn / kill / signal / list, and reconciliation of
  * actual to desired state at start (DESIGN §3, §12.1). Desired state lives in SQLite, so after a
- * crash of an agent or of the daemon the same instances come back. Only the control plane calls
+ * crash of an agent or of the daemon the same instances come back; an instance done by its policy
+ * or a kill is desired stopped and never does (issue 17). Only the control plane calls
  * this; HTTP, MQTT, rules and the CLI reach it through the operation table.
  */
 import crypto from 'node:crypto';
@@ -66,7 +67,12 @@ export class Supervisor {
     return this.deps.logs;
   }
 
-  /** Brings back every instance desired running (DESIGN §12.1); reaps agent processes left by a crash. */
+  /**
+   * Brings back every instance still desired running (DESIGN §12.1, issue 17): those a daemon stop
+   * or crash interrupted. Instances done by their policy were set desired stopped when they ended;
+   * a `no` instance cut by the stop is done now. Reaps agent processes left by a crash and prunes
+   * exited instances past `supervisor.keepExited` per agent, with their log files.
+   */
   async start(): Promise<void> {
     const boot = bootId();
     const resumed: Array<Promise<void>> = [];
@@ -78,23 +84,52 @@ export class Supervisor {
       try {
         manifest = validateManifest(JSON.parse(agent.manifest), agent.id);
       } catch (err) {
-        // A manifest this daemon version no longer accepts fails its instances, not the daemon.
-        this.bestEffort(() => this.store.instances.update(rec.id, { state: 'failed', reason: `stored manifest is invalid: ${(err as Error).message}` }, Date.now()));
+        // A manifest this daemon version no longer accepts fails its instances, not the daemon;
+        // the desired state stays, so a daemon that reads it again brings them back.
+        this.notResumed(rec, 'failed', `stored manifest is invalid: ${(err as Error).message}`);
         this.log.error('supervisor', `cannot resume ${rec.id}: its stored manifest is invalid; re-add ${agent.id}`);
         continue;
       }
-      if (!resumesAtBoot(manifest.restart.policy, rec.state)) {
-        if (rec.state !== 'failed') this.bestEffort(() => this.store.instances.update(rec.id, { state: 'exited', reason: 'daemon restarted (policy no)' }, Date.now()));
+      if (!resumesAtBoot(manifest.restart.policy)) {
+        this.bestEffort(() => this.store.instances.update(rec.id, { desired: 'stopped' }, Date.now()));
+        this.notResumed(rec, 'exited', 'daemon restarted (policy no)');
         continue;
       }
       const inst = this.makeInstance(rec.id, rec.agentId, manifest, JSON.parse(rec.options) as SpawnOptions, rec.restarts);
-      if (!inst) continue;
+      if (!inst) {
+        this.notResumed(rec, 'failed', this.store.instances.get(rec.id)?.reason ?? 'driver unavailable');
+        continue;
+      }
       this.log.info('supervisor', `resuming ${rec.id} (${rec.agentId})`);
       resumed.push(inst.launch());
     }
-    this.bestEffort(() => this.store.instances.prune());
+    this.bestEffort(() => this.pruneAll());
     this.sampleTimer = setInterval(() => this.sampleUsage(), this.deps.supervisor.limits.sampleMs);
     await Promise.all(resumed);
+  }
+
+  /** An instance that does not come back: recorded, and said on the bus (rules end its run). */
+  private notResumed(rec: InstanceRecord, state: 'exited' | 'failed', reason: string): void {
+    if (state === 'failed' || rec.state !== 'failed') this.bestEffort(() => this.store.instances.update(rec.id, { state, reason }, Date.now()));
+    const data = { instance: rec.id, agent: rec.agentId, reason };
+    this.bus.emit(state === 'failed' ? { type: 'agent:failed', source: 'supervisor', data } : { type: 'agent:exited', source: 'supervisor', data: { ...data, code: null, signal: null, final: true } });
+  }
+
+  /** Exited instances past the cap, oldest first, per agent; their log files go with them. */
+  private pruneAgent(agentId: string): void {
+    this.forget(this.store.instances.pruneAgent(agentId, this.deps.supervisor.keepExited));
+  }
+
+  private pruneAll(): void {
+    this.forget(this.store.instances.pruneAll(this.deps.supervisor.keepExited));
+    this.logs.removeOrphans((id) => this.store.instances.get(id) !== undefined);
+  }
+
+  private forget(ids: readonly string[]): void {
+    for (const id of ids) {
+      this.instances.delete(id);
+      this.logs.remove(id);
+    }
   }
 
   /** One pass of the monitor over every live process-backed instance. */
@@ -150,7 +185,10 @@ export class Supervisor {
       recs.map(async (r) => {
         const inst = this.instances.get(r.id);
         if (inst) await inst.stop(signal, graceMs);
-        else if (r.state !== 'exited' && r.state !== 'failed') this.store.instances.update(r.id, { state: 'exited', reason: 'stopped' }, Date.now());
+        else if (r.state !== 'exited' && r.state !== 'failed') {
+          this.store.instances.update(r.id, { state: 'exited', reason: 'stopped' }, Date.now());
+          this.bestEffort(() => this.pruneAgent(r.agentId));
+        }
         this.bus.emit({ type: 'agent:killed', source: 'supervisor', data: { instance: r.id, agent: r.agentId, signal } });
       }),
     );
@@ -185,6 +223,33 @@ export class Supervisor {
     const byAgent = this.store.instances.byAgent(target).map((r) => r.id);
     if (byAgent.length === 0 && !this.store.agents.get(target)) throw new OszError('OSZ_E_NO_SUCH_INSTANCE', `no instance or agent "${target.slice(0, 128)}"`, { target });
     return byAgent;
+  }
+
+  /** Instances a rule spawned that are still desired running: the rules rebuild their runs from these (issue 17). */
+  ruleInstances(): Array<{ instance: string; rule: string; cause: string; deadline?: number }> {
+    const out: Array<{ instance: string; rule: string; cause: string; deadline?: number }> = [];
+    for (const r of this.store.instances.desiredRunning()) {
+      let o: SpawnOptions;
+      try {
+        o = JSON.parse(r.options) as SpawnOptions;
+      } catch {
+        continue;
+      }
+      if (!o.rule?.id) continue;
+      out.push({ instance: r.id, rule: o.rule.id, cause: o.cause?.id ?? r.id, ...(typeof o.rule.deadline === 'number' ? { deadline: o.rule.deadline } : {}) });
+    }
+    return out;
+  }
+
+  /**
+   * Running instances per installed agent, 0 for an agent with none, for rule conditions
+   * (`agents['pump-ctl'] == 0` holds while it has none, issue 17).
+   */
+  runningByAgent(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const a of this.store.agents.list()) out[a.id] = 0;
+    for (const inst of this.instances.values()) if (inst.state === 'running' && Object.hasOwn(out, inst.agentId)) out[inst.agentId] = (out[inst.agentId] ?? 0) + 1;
+    return out;
   }
 
   /** Live instance count per agent: removal refuses agents that still run. */
@@ -249,7 +314,7 @@ export class Supervisor {
       this.bestEffort(() => this.store.instances.update(id, { state: 'failed', reason: (err as Error).message }, Date.now()));
       return undefined;
     }
-    const inst = new AgentInstance(id, agentId, manifest, options, { ...this.deps, driver }, restarts);
+    const inst = new AgentInstance(id, agentId, manifest, options, { ...this.deps, driver, onDone: (_id, agent) => this.pruneAgent(agent) }, restarts);
     this.instances.set(id, inst);
     return inst;
   }

@@ -172,6 +172,7 @@ export const configSchema = z.strictObject({
       missedHeartbeats: z.number().int().min(2).max(100).default(3),
       helloTimeoutMs: z.number().int().min(100).max(600_000).default(15_000),
       graceMs: z.number().int().min(0).max(600_000).default(5000).describe('TERM to KILL grace period'),
+      keepExited: z.number().int().min(1).max(10_000).default(20).describe('exited and failed instances kept per agent (with their logs); older ones are removed'),
       limits: z
         .strictObject({
           sampleMs: z.number().int().min(100).max(60_000).default(2000).describe('how often CPU and memory are sampled'),

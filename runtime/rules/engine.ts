@@ -3,8 +3,10 @@
  * condition holds goes through the rule's gates — depth, dedup, throttle, cooldown, `for`,
  * debounce, mode and rate — and then its steps run through the control plane (`runStep`). A run
  * ends when everything it spawned has exited; `timeout` kills what it spawned; `cooldown` counts
- * from the run's end. Durations use the monotonic clock; pending `for`/debounce timers and dedup
- * keys are kept in `state` so that a restart picks them up (see state.ts).
+ * from the run's end. Durations use the monotonic clock; pending `for`/debounce timers, dedup
+ * keys, cooldowns and throttles are kept in `state` so that a restart picks them up (see
+ * state.ts), and a run's instances and its timeout's deadline are stored with the instances it
+ * spawned, so `max` and `timeout` hold across restarts and crashes too (`adopt`, issue 17).
  */
 import type { EventEnvelope } from '../bus/envelope';
 import { describeSteps, type Step } from './action';
@@ -14,8 +16,9 @@ import { matchesAny } from '../bus/pattern';
 import type { PendingState } from './state';
 
 export interface EngineDeps {
-  /** runs one step; a spawn answers with the instance it started */
-  runStep(step: Step, rule: Rule, cause: EventEnvelope): Promise<{ instance?: string } | void>;
+  /** runs one step; a spawn answers with the instance it started. `run.deadline`: the wall-clock
+   * time the rule's timeout kills what the run spawned, stored with the instance (issue 17) */
+  runStep(step: Step, rule: Rule, cause: EventEnvelope, run?: { deadline?: number }): Promise<{ instance?: string } | void>;
   world(): World;
   /** events of the engine itself: `rules:fired`, `rules:limited`, `rules:failed` */
   emit(type: string, data: Record<string, unknown>, cause: EventEnvelope): void;
@@ -28,6 +31,8 @@ export interface EngineDeps {
   maxActionsPerMinute?: number;
   /** called whenever pending timers or dedup keys change */
   persist?: (state: PendingState[]) => void;
+  /** called when state that must survive a kill -9 at once changed (a cooldown started) */
+  durable?: () => void;
 }
 
 export interface RuleStats {
@@ -54,7 +59,18 @@ interface Run {
   instances: Set<string>;
   steps: boolean;
   timer?: NodeJS.Timeout;
+  /** wall-clock ms when `timeout` kills it */
+  deadline?: number;
   ended: boolean;
+}
+
+/** A live instance a rule spawned before a daemon restart, from the store (issue 17). */
+export interface OwnedInstance {
+  instance: string;
+  rule: string;
+  /** the id of the event its run was for: instances of one run share it */
+  cause: string;
+  deadline?: number;
 }
 
 interface RuleState {
@@ -77,6 +93,8 @@ export interface Verdict {
   matches: boolean;
   action?: string;
   reason: string;
+  /** the condition or dedup key failed to evaluate: an error, not a suppression */
+  error?: true;
 }
 
 export class RuleEngine {
@@ -125,7 +143,10 @@ export class RuleEngine {
 
   /** The bus listener: every event, every rule. */
   handle(e: EventEnvelope): void {
-    if (e.type === 'agent:exited' || e.type === 'agent:failed') this.instanceEnded(typeof e.data.instance === 'string' ? e.data.instance : '');
+    // A run ends when what it spawned is over for good: an exit the supervisor restarts from
+    // (`final: false`) keeps it going, so `max` counts live instances (issue 17). Only the
+    // supervisor's own events count: anyone may emit an `agent:exited`.
+    if (e.source === 'supervisor' && ((e.type === 'agent:exited' && e.data.final !== false) || e.type === 'agent:failed')) this.instanceEnded(typeof e.data.instance === 'string' ? e.data.instance : '');
     // the condition variables (and the world: agents, device) are built once per event, and only if a rule needs them
     let vars: Record<string, unknown> | undefined;
     const varsOf = (): Record<string, unknown> => (vars ??= variables(e, this.worldNow()));
@@ -133,7 +154,7 @@ export class RuleEngine {
       if (!st.rule.enabled || !matchesAny(st.rule.on, e.type)) continue;
       st.stats.matched++;
       const v = this.gate(st, e, false, varsOf);
-      if (v.reason !== 'fires') {
+      if (v.reason !== 'fires' && !v.error) {
         const kind = v.reason.slice(0, Math.max(0, v.reason.indexOf(':'))) || v.reason;
         st.stats.suppressed[kind] = (st.stats.suppressed[kind] ?? 0) + 1;
       }
@@ -152,7 +173,7 @@ export class RuleEngine {
     });
   }
 
-  private condition(st: RuleState, dry: boolean, varsOf: () => Record<string, unknown>): { ok: boolean; why?: string } {
+  private condition(st: RuleState, dry: boolean, varsOf: () => Record<string, unknown>): { ok: boolean; why?: string; error?: true } {
     if (!st.rule.condition) return { ok: true };
     try {
       const r = st.rule.condition.evaluate(varsOf());
@@ -166,7 +187,7 @@ export class RuleEngine {
         st.stats.evalErrors++;
         st.stats.lastEvalError = msg;
       }
-      return { ok: false, why: `if: ${st.rule.condition.source} failed: ${msg}` };
+      return { ok: false, why: `if: ${st.rule.condition.source} failed: ${msg}`, error: true };
     }
   }
 
@@ -184,7 +205,7 @@ export class RuleEngine {
     if (!cond.ok) {
       // a `for` rule whose condition stops holding starts over
       if (!dry && st.forTimer) this.cancelFor(st);
-      return no(cond.why ?? 'condition');
+      return { ...no(cond.why ?? 'condition'), ...(cond.error ? { error: true as const } : {}) };
     }
     const now = this.mono();
     if (r.dedup) {
@@ -192,7 +213,13 @@ export class RuleEngine {
       try {
         key = keyOf(r.dedup.key.evaluate(varsOf()));
       } catch (err) {
-        return no(`dedup: key failed: ${(err as Error).message.split('\n')[0] ?? ''}`);
+        // a key that cannot be computed is the rule's error, shown like a failing condition
+        const msg = `dedup key ${r.dedup.key.source} failed: ${(err as Error).message.split('\n')[0] ?? ''}`;
+        if (!dry) {
+          st.stats.evalErrors++;
+          st.stats.lastEvalError = msg;
+        }
+        return { ...no(`dedup: ${msg}`), error: true };
       }
       const until = st.dedup.get(key);
       if (until !== undefined && until > now) return no(`dedup: key ${key.slice(0, 60)} seen within ${r.dedup.ttl} ms`);
@@ -265,10 +292,10 @@ export class RuleEngine {
     st.fires.push(now);
     st.stats.fired++;
     st.stats.lastFiredAt = this.wall();
-    const run: Run = { instances: new Set(), steps: true, ended: false };
+    const run: Run = { instances: new Set(), steps: true, ended: false, ...(r.timeout !== undefined ? { deadline: this.wall() + r.timeout } : {}) };
     st.runs.add(run);
     this.deps.emit('rules:fired', { rule: r.id, event: e.id, type: e.type, action: describeSteps(r.steps) }, e);
-    if (r.timeout !== undefined) run.timer = setTimeout(() => this.abort(st, run, `timeout after ${r.timeout} ms`), r.timeout);
+    if (r.timeout !== undefined) this.armTimeout(st, run, r.timeout);
     void this.execute(st, run, e);
     return { rule: r.id, matches: true, reason: 'fires' };
   }
@@ -281,7 +308,7 @@ export class RuleEngine {
           await new Promise((r) => setTimeout(r, step.ms));
           continue;
         }
-        const out = await this.deps.runStep(step, st.rule, e);
+        const out = await this.deps.runStep(step, st.rule, e, run.deadline !== undefined ? { deadline: run.deadline } : {});
         if (out?.instance) {
           run.instances.add(out.instance);
           this.byInstance.set(out.instance, { state: st, run });
@@ -294,6 +321,35 @@ export class RuleEngine {
     }
     run.steps = false;
     if (run.instances.size === 0) this.endRun(st, run);
+  }
+
+  private armTimeout(st: RuleState, run: Run, ms: number): void {
+    run.timer = setTimeout(() => this.abort(st, run, `timeout after ${st.rule.timeout ?? ms} ms`), Math.max(0, ms));
+  }
+
+  /**
+   * Runs that were going when the daemon stopped or crashed, rebuilt from the instances the store
+   * says a rule spawned and still wants running (issue 17): `max`, `single` and `restart` count
+   * them, and their timeout fires at the deadline stored with them (at once if it passed).
+   * Instances of rules no longer in the set are left alone.
+   */
+  adopt(owned: readonly OwnedInstance[]): void {
+    const runs = new Map<string, Run>();
+    for (const o of owned) {
+      const st = this.states.get(o.rule);
+      if (!st || this.byInstance.has(o.instance)) continue;
+      const key = `${o.rule}\u0000${o.cause}`;
+      let run = runs.get(key);
+      if (!run) {
+        run = { instances: new Set(), steps: false, ended: false, ...(o.deadline !== undefined ? { deadline: o.deadline } : {}) };
+        runs.set(key, run);
+        st.runs.add(run);
+        // a clock that went back (a Pi without RTC before NTP) cannot stretch it past the timeout
+        if (o.deadline !== undefined && st.rule.timeout !== undefined) this.armTimeout(st, run, Math.min(o.deadline - this.wall(), st.rule.timeout));
+      }
+      run.instances.add(o.instance);
+      this.byInstance.set(o.instance, { state: st, run });
+    }
   }
 
   private instanceEnded(instance: string): void {
@@ -320,7 +376,10 @@ export class RuleEngine {
     if (run.timer) clearTimeout(run.timer);
     for (const i of run.instances) this.byInstance.delete(i);
     st.runs.delete(run);
-    if (st.rule.cooldown !== undefined) st.cooldownUntil = this.mono() + st.rule.cooldown;
+    if (st.rule.cooldown !== undefined) {
+      st.cooldownUntil = this.mono() + st.rule.cooldown;
+      this.deps.durable?.();
+    }
     const next = st.queue.shift();
     if (next && this.states.get(st.rule.id) === st) this.fire(st, next);
   }
@@ -386,6 +445,10 @@ export class RuleEngine {
       if (st.forTimer) out.push({ rule: id, kind: 'for', key: '', remainingMs: Math.max(0, st.forTimer.deadline - now), wallDeadline: wall + Math.max(0, st.forTimer.deadline - now), event: st.forTimer.event });
       if (st.debounce) out.push({ rule: id, kind: 'debounce', key: '', remainingMs: Math.max(0, st.debounce.deadline - now), wallDeadline: wall + Math.max(0, st.debounce.deadline - now), event: st.debounce.event });
       for (const [key, until] of st.dedup) if (until > now) out.push({ rule: id, kind: 'dedup', key, remainingMs: until - now, wallDeadline: wall + (until - now) });
+      for (const kind of ['cooldown', 'throttle'] as const) {
+        const until = kind === 'cooldown' ? st.cooldownUntil : st.throttleUntil;
+        if (until > now) out.push({ rule: id, kind, key: '', remainingMs: until - now, wallDeadline: wall + (until - now) });
+      }
     }
     return out;
   }
@@ -402,6 +465,10 @@ export class RuleEngine {
       if (!st) continue;
       if (p.kind === 'dedup') {
         if (st.rule.dedup) st.dedup.set(p.key, now + p.remainingMs);
+      } else if (p.kind === 'cooldown') {
+        if (st.rule.cooldown !== undefined) st.cooldownUntil = Math.max(st.cooldownUntil, now + Math.min(p.remainingMs, st.rule.cooldown));
+      } else if (p.kind === 'throttle') {
+        if (st.rule.throttle !== undefined) st.throttleUntil = Math.max(st.throttleUntil, now + Math.min(p.remainingMs, st.rule.throttle));
       } else if (p.kind === 'for' && p.event && st.rule.for !== undefined && !st.forTimer) {
         this.startFor(st, p.event, p.remainingMs);
       } else if (p.kind === 'debounce' && p.event && st.rule.debounce !== undefined && !st.debounce) {

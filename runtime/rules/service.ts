@@ -14,7 +14,7 @@ import type { Logger } from '../log';
 import type { RulesRepo, StoredRuleSet } from '../store/rules-repo';
 import type { Step } from './action';
 import type { World } from './condition';
-import { RuleEngine, type RuleStats, type Verdict } from './engine';
+import { type OwnedInstance, RuleEngine, type RuleStats, type Verdict } from './engine';
 import { etagOf, loadRuleSet, type Rule, type RuleSet } from './load';
 import { rebase } from './state';
 import { CronTimers } from './cron-timers';
@@ -26,6 +26,8 @@ export interface RulesServiceDeps {
   /** the control plane */
   call(op: string, params: unknown, caller: Caller): Promise<unknown>;
   world(): Omit<World, 'now'>;
+  /** live instances the rules spawned, from the store: their runs survive a restart (issue 17) */
+  ruleInstances(): OwnedInstance[];
   bootId: string;
   /** `<home>/orchestration.yaml` */
   file: string;
@@ -54,11 +56,14 @@ export class RulesService {
 
   constructor(private readonly deps: RulesServiceDeps) {
     this.engine = new RuleEngine({
-      runStep: (step, rule, cause) => this.runStep(step, rule, cause),
+      runStep: (step, rule, cause, run) => this.runStep(step, rule, cause, run),
       world: () => ({ ...deps.world(), now: Date.now() }),
       emit: (type, data, cause) => void deps.bus.emit({ type, source: 'rules', data, cause }),
       log: { info: (m) => deps.log.info('rules', m), warn: (m) => deps.log.warn('rules', m) },
       ...(deps.maxActionsPerMinute ? { maxActionsPerMinute: deps.maxActionsPerMinute } : {}),
+      // a cooldown that starts is written at once, not at the next periodic save: a kill -9 right
+      // after a run must not let the rule fire again at once
+      durable: () => this.saveState(),
     });
   }
 
@@ -71,6 +76,7 @@ export class RulesService {
       try {
         this.set = loadRuleSet(this.stored.source, this.stored.file);
         this.engine.load(this.set, pending);
+        this.adoptRuns();
         this.startCron(this.set);
       } catch (err) {
         // a set stored by an older daemon that this one reads differently: say so, run none
@@ -90,6 +96,14 @@ export class RulesService {
       }
     }
     this.listen();
+  }
+
+  private adoptRuns(): void {
+    try {
+      this.engine.adopt(this.deps.ruleInstances());
+    } catch (err) {
+      this.deps.log.error('rules', `the runs of rule-spawned instances could not be read: ${(err as Error).message}`);
+    }
   }
 
   private listen(): void {
@@ -118,8 +132,12 @@ export class RulesService {
     const set = loadRuleSet(source, file);
     if (previous === set.etag) return { etag: set.etag, rules: set.rules.length, changed: false };
     this.stored = this.deps.repo.apply({ etag: set.etag, source, file, actor, rules: set.rules.map((r) => ({ id: r.id, on: r.on, ...(r.condition ? { condition: r.condition.source } : {}), action: r.actionText })) });
+    const first = this.set === undefined;
     this.set = set;
     this.engine.load(set, this.engine.pending());
+    // the first set of this daemon's life (imported at start, or applied to a daemon that had
+    // none): the instances its rules spawned before are its runs
+    if (first) this.adoptRuns();
     this.startCron(set);
     this.deps.bus.emit({ type: 'rules:applied', source: 'rules', data: { etag: set.etag, rules: set.rules.length, actor, ...(previous ? { previous } : {}) } });
     return { etag: set.etag, rules: set.rules.length, changed: true, ...(previous ? { previous } : {}) };
@@ -153,12 +171,12 @@ export class RulesService {
     }
   }
 
-  private async runStep(step: Step, rule: Rule, cause: EventEnvelope): Promise<{ instance?: string } | void> {
+  private async runStep(step: Step, rule: Rule, cause: EventEnvelope, run: { deadline?: number } = {}): Promise<{ instance?: string } | void> {
     const caller: Caller = { actor: `rules:${rule.id}`, role: 'operator', transport: 'rules' };
     const call = (op: string, params: unknown, who: Caller): Promise<unknown> => this.deps.call(op, params, who);
     switch (step.kind) {
       case 'spawn': {
-        const r = (await call('agents.spawn', { agent: step.agent, ...(step.env ? { env: step.env } : {}), cause: { id: cause.id, depth: cause.depth } }, caller)) as { instance?: string };
+        const r = (await call('agents.spawn', { agent: step.agent, ...(step.env ? { env: step.env } : {}), cause: { id: cause.id, depth: cause.depth }, ...(run.deadline !== undefined ? { deadline: run.deadline } : {}) }, caller)) as { instance?: string };
         return r.instance ? { instance: r.instance } : undefined;
       }
       case 'kill':

@@ -1,7 +1,8 @@
 /**
  * Instances and their runs: the desired state the supervisor reconciles against after any crash
- * (DESIGN §3, §12.1). `desired` changes only through spawn and kill; `state` mirrors what the
- * supervisor sees. Terminal instances beyond a cap are pruned so the table stays small.
+ * (DESIGN §3, §12.1). `desired` changes through spawn, kill and the end of an instance; `state` mirrors what the
+ * supervisor sees. An instance done by its policy is desired `stopped` (issue 17); the oldest of
+ * those beyond `supervisor.keepExited` per agent are pruned, so the table stays small.
  */
 import type { Db } from './db';
 import type { WriteGuard } from './write-guard';
@@ -74,8 +75,6 @@ const COLUMN: Record<keyof InstancePatch, string> = {
   reason: 'reason',
 };
 
-export const KEEP_TERMINAL_INSTANCES = 200;
-
 export class InstancesRepo {
   constructor(
     private readonly db: Db,
@@ -145,16 +144,34 @@ export class InstancesRepo {
     ).map((r) => ({ startedAt: r.started_at, endedAt: r.ended_at, osPid: r.os_pid, exitCode: r.exit_code, exitSignal: r.exit_signal, reason: r.reason }));
   }
 
-  /** Drops the oldest stopped, terminal instances past the cap. */
-  prune(keep = KEEP_TERMINAL_INSTANCES): number {
+  /**
+   * Drops an agent's oldest stopped, terminal instances past `keep` (issue 17: one-shot jobs add
+   * one row each, forever); answers the ids removed, whose logs go too. Runs cascade.
+   */
+  pruneAgent(agentId: string, keep: number): string[] {
+    return this.pruneWhere('AND agent_id = ?', [agentId], keep);
+  }
+
+  /** The same, for every agent at once (daemon start). */
+  pruneAll(keep: number): string[] {
+    return this.pruneWhere('', [], keep);
+  }
+
+  private pruneWhere(filter: string, args: string[], keep: number): string[] {
     return this.guard.run('prune instances', () =>
-      this.db
-        .prepare(
-          `DELETE FROM instances WHERE id IN (
-             SELECT id FROM instances WHERE desired = 'stopped' AND state IN ('exited', 'failed')
-             ORDER BY updated_at DESC LIMIT -1 OFFSET ?)`,
-        )
-        .run(keep).changes,
+      this.db.transaction(() => {
+        const rows = this.db
+          .prepare(
+            `SELECT id FROM (
+               SELECT id, ROW_NUMBER() OVER (PARTITION BY agent_id ORDER BY updated_at DESC, id DESC) AS n
+               FROM instances WHERE desired = 'stopped' AND state IN ('exited', 'failed') ${filter})
+             WHERE n > ?`,
+          )
+          .all(...args, keep) as Array<{ id: string }>;
+        const del = this.db.prepare('DELETE FROM instances WHERE id = ?');
+        for (const r of rows) del.run(r.id);
+        return rows.map((r) => r.id);
+      })(),
     );
   }
 }

@@ -170,4 +170,11 @@ export const MIGRATIONS: readonly string[] = [
     updated_by TEXT NOT NULL
   ) STRICT;
   `,
+  // 7 (issue 17): instances that ended by their policy under an older daemon kept desired
+  // 'running' and were replayed at every boot. Exited or failed is done; only a run cut by the
+  // daemon's own stop ('daemon stopped') is still to resume.
+  `
+  UPDATE instances SET desired = 'stopped'
+  WHERE desired = 'running' AND (state = 'failed' OR (state = 'exited' AND reason IS NOT 'daemon stopped'));
+  `,
 ];

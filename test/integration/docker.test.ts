@@ -106,6 +106,21 @@ describeWith('docker agents through the daemon', dockerRequirements(), () => {
     expect(await logs(h)).toMatch(/exited \(code null, signal SIGKILL, oom: /);
   }, 120_000);
 
+  it('hands HUP, USR1 and USR2 to the Node agent\'s onSignal in its container; the same run goes on (issue 17)', async () => {
+    const sigs = dockerAgent('dsigs', { image: 'osd-test/node:1', entry: 'main.mjs' }, { env: { SIGS_HANDLER: 'yes' } }, 'sigs');
+    const id = lastWord((await d.cli(['spawn', sigs])).stdout);
+    await waitLog(id, 'sigs up in a container', 'sigs up');
+    const before = await waitFor('running', async () => ((await one(id))?.state === 'running' ? one(id) : undefined));
+    for (const sig of ['HUP', 'USR1', 'USR2']) expect((await d.cli(['signal', id, sig])).code).toBe(0);
+    await waitLog(id, 'the three signals seen', 'onSignal SIGUSR2');
+    const text = await logs(id);
+    expect(text).toContain('onSignal SIGHUP');
+    expect(text).toContain('onSignal SIGUSR1');
+    expect(await one(id)).toMatchObject({ state: 'running', restarts: 0, osPid: before?.osPid });
+    expect(text).not.toContain('exited (');
+    await d.cli(['kill', id, '--signal', 'KILL']);
+  }, 120_000);
+
   it('pins the image id at agent add: retagging the image does not change what runs', async () => {
     const agent = dockerAgent('dpinned', { image: 'osd-test/pin:1', entry: 'main.mjs' }, { env: { PROBE: 'cat /etc/pin' } }, 'dshell');
     // two images under one tag, each the node image plus /etc/pin (docker commit: no registry needed)

@@ -11,6 +11,10 @@
  * it cannot, these agents are refused). Node 20's permission model checks neither network, Unix
  * socket connects nor signals: the uid and the control token cover those.
  *
+ * Signals: TERM, INT, KILL, HUP, USR2, STOP and CONT are OS signals; USR1 is sent as an
+ * `agent.signal` notification on the channel (Node 20 swallows an OS SIGUSR1 under the permission
+ * model). The runner hands HUP, USR1 and USR2 to the agent's onSignal, or logs and ignores them.
+ *
  * Channel: NDJSON on fd 3 (a socketpair), not Node's IPC channel. Node's IPC reader buffers a
  * message without any limit, so a hostile agent could exhaust the daemon's memory with one
  * newline-free write; our framing caps lines at 1 MiB (the same framing containers use).
@@ -174,6 +178,7 @@ export class ProcessDriver implements AgentDriver {
         });
       });
     });
+    const channel = streamChannel(child.stdio[3] as Duplex);
     return {
       osPid: pid,
       osStartTime: pid ? processStartTime(pid) : null,
@@ -181,6 +186,12 @@ export class ProcessDriver implements AgentDriver {
       exited,
       signal(sig) {
         if (gone || pid === null) return false;
+        if (sig === 'SIGUSR1') {
+          // Node keeps SIGUSR1 for its inspector, which the permission model turns off: an OS
+          // SIGUSR1 never reaches the runner's listener. It goes over the channel (issue 17).
+          channel.send({ jsonrpc: '2.0', method: 'agent.signal', params: { signal: sig } });
+          return true;
+        }
         try {
           process.kill(pid, sig);
           return true;

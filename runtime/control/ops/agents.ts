@@ -63,12 +63,22 @@ export const agentOps = [
   defineOp({
     name: 'agents.spawn',
     summary: 'start a new instance of an installed agent',
-    params: z.strictObject({ agent: target, env: envRecord, cause: z.strictObject({ id: z.string().min(1).max(64), depth: z.number().int().min(0).max(64) }).optional().describe('the event a rule spawns it for (loop protection)') }),
+    params: z.strictObject({
+      agent: target,
+      env: envRecord,
+      cause: z.strictObject({ id: z.string().min(1).max(64), depth: z.number().int().min(0).max(64) }).optional().describe('the event a rule spawns it for (loop protection)'),
+      deadline: z.number().int().min(0).optional().describe("rules only: when the rule's timeout kills the instance (Unix ms)"),
+    }),
     role: 'operator',
     mutating: true,
     remote: true,
     aliases: ['spawnAgent'],
-    handler: (p, { services }) => services.supervisor.spawn(p.agent, { ...(p.env ? { env: p.env } : {}), ...(p.cause ? { cause: p.cause } : {}) }),
+    handler: (p, { services, caller }) => {
+      // A rule's spawn records the rule with the instance, so its limits survive restarts (issue 17).
+      const rule = caller.transport === 'rules' ? caller.actor.replace(/^rules:/, '') : undefined;
+      if (p.deadline !== undefined && rule === undefined) throw new OszError('OSZ_E_INVALID_PARAMS', 'deadline is set by rules only');
+      return services.supervisor.spawn(p.agent, { ...(p.env ? { env: p.env } : {}), ...(p.cause ? { cause: p.cause } : {}), ...(rule ? { rule: { id: rule, ...(p.deadline !== undefined ? { deadline: p.deadline } : {}) } } : {}) });
+    },
   }),
   defineOp({
     name: 'agents.kill',

@@ -105,6 +105,7 @@ let handler: ((e: Event) => void) | null = null;
 let restoreHandler: ((snapshotJson: string) => void) | null = null;
 let stopHandler: (() => void) | null = null;
 let snapshotHandler: (() => string) | null = null;
+let signalHandler: ((sig: string) => void) | null = null;
 
 export namespace events {
   /** The function every subscribed event (and hal:result, timer:*, signal:*) is given to. */
@@ -124,9 +125,18 @@ function take(ptr: usize, len: i32): string {
   return s;
 }
 
-/** ABI export: one event as UTF-8 JSON. */
+/**
+ * ABI export: one event as UTF-8 JSON. `signal:hup`, `signal:usr1` and `signal:usr2` go to the
+ * lifecycle.onSignal function when there is one (as "SIGHUP", …), else to the event function;
+ * without either they are ignored. No signal but TERM and KILL ends a WASM agent.
+ */
 export function on_event(ptr: usize, len: i32): void {
   const e = new Event(take(ptr, len));
+  const s = signalHandler;
+  if (s && e.source == "supervisor" && e.type.startsWith("signal:")) {
+    s("SIG" + e.type.slice(7).toUpperCase());
+    return;
+  }
   const h = handler;
   if (h) h(e);
 }
@@ -160,6 +170,10 @@ export namespace lifecycle {
   /** what `snapshot()` pushes when the host asks */
   export function onSnapshot(fn: () => string): void {
     snapshotHandler = fn;
+  }
+  /** HUP, USR1, USR2 from `openstarryctl signal`, as "SIGHUP", "SIGUSR1", "SIGUSR2" */
+  export function onSignal(fn: (sig: string) => void): void {
+    signalHandler = fn;
   }
 }
 

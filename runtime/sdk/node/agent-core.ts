@@ -12,7 +12,7 @@ import type { AgentContext, AgentDefinition, EventEnvelope, PluginMount, SensorR
 export interface AgentTransport {
   /** builds the peer over this transport with the core's handlers */
   connect(handlers: PeerHandlers): RpcPeer;
-  /** registers what to do on a signal (TERM, INT, HUP, USR1, USR2) */
+  /** registers what to do on a signal (TERM, INT, HUP, USR1, USR2); a registered one no longer ends the process */
   onSignal(sig: string, fn: () => void): void;
   exit(code: number): void;
 }
@@ -51,6 +51,12 @@ export async function runAgent(env: NodeJS.ProcessEnv, transport: AgentTransport
     request: (method, params) => handle(method, params),
     notification: (method, params) => {
       if (method === 'agent.event') void handle(method, params).catch((err: unknown) => ctx.log.error(`onEvent failed: ${String(err)}`));
+      // a signal the host cannot send as an OS signal (the process driver's USR1)
+      else if (method === 'agent.signal') {
+        const sig = (params as { signal?: unknown } | null)?.signal;
+        const known = USER_SIGNALS.find((s) => s === sig);
+        if (known) void deliverSignal(known);
+      }
     },
   });
   const log = (level: string) => (msg: string) => peer.notify('log', { level, msg: String(msg) });
@@ -111,16 +117,32 @@ export async function runAgent(env: NodeJS.ProcessEnv, transport: AgentTransport
     }
   }
 
+  // Only TERM and INT end an agent (KILL cannot be caught). HUP, USR1 and USR2 go to the agent's
+  // onSignal, or are logged and ignored: they are registered before anything else, so a signal
+  // that arrives while the module loads does not take the default action, which ends a process
+  // (issue 17). They are handed over once hello is through and the module has loaded.
   transport.onSignal('SIGTERM', () => void stop());
   transport.onSignal('SIGINT', () => void stop());
+  let helloDone!: () => void;
+  const greeted = new Promise<void>((resolve) => (helloDone = resolve));
+  for (const sig of USER_SIGNALS) transport.onSignal(sig, () => void deliverSignal(sig));
+  async function deliverSignal(sig: (typeof USER_SIGNALS)[number]): Promise<void> {
+    await greeted;
+    const d = await defP.catch((): AgentDefinition => ({}));
+    try {
+      if (d.onSignal) await d.onSignal(sig, ctx);
+      else ctx.log.info(`${sig} ignored: the agent has no onSignal`);
+    } catch (err) {
+      ctx.log.error(`onSignal failed: ${String(err)}`);
+    }
+  }
 
   await peer.call('hello', { protocol: 1, instance, token }, 15_000);
+  helloDone();
   setInterval(() => peer.notify('heartbeat'), heartbeatMs);
   // Keep the process up on a load error: agent.init answers with it, so the host logs why.
   def = await defP.catch((): AgentDefinition => ({}));
-  if (def.onSignal) {
-    for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const) {
-      transport.onSignal(sig, () => void Promise.resolve(def.onSignal?.(sig, ctx)).catch((err: unknown) => ctx.log.error(`onSignal failed: ${String(err)}`)));
-    }
-  }
 }
+
+/** the signals an agent is given to handle; the rest of the daemon's list end it or are refused */
+export const USER_SIGNALS = ['SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const;

@@ -67,6 +67,6 @@ export interface AgentDefinition {
   snapshot?(ctx: AgentContext): unknown;
   /** called on stop (TERM); the process exits when it returns */
   stop?(ctx: AgentContext): Promise<void> | void;
-  /** SIGHUP / SIGUSR1 / SIGUSR2 delivered with `openstarryctl signal`; without it they end the agent */
+  /** SIGHUP / SIGUSR1 / SIGUSR2 delivered with `openstarryctl signal`; without it they are logged and ignored, never end the agent */
   onSignal?(signal: string, ctx: AgentContext): Promise<void> | void;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, resumesAtBoot, shouldRestart } from '../../../../runtime/agents/backoff';
+import { backoffDelay, maxRetriesOf, resumesAtBoot, shouldRestart } from '../../../../runtime/agents/backoff';
 
 describe('restart policy', () => {
   it('decides restarts per policy', () => {
@@ -15,12 +15,19 @@ describe('restart policy', () => {
     expect(shouldRestart('unless-stopped', clean)).toBe(true);
   });
 
-  it('brings instances back at boot unless the policy is no; failed ones only under always', () => {
-    expect(resumesAtBoot('no', 'running')).toBe(false);
-    expect(resumesAtBoot('on-failure', 'running')).toBe(true);
-    expect(resumesAtBoot('on-failure', 'failed')).toBe(false);
-    expect(resumesAtBoot('unless-stopped', 'failed')).toBe(false);
-    expect(resumesAtBoot('always', 'failed')).toBe(true);
+  it('brings instances still desired running back at boot unless the policy is no', () => {
+    expect(resumesAtBoot('no')).toBe(false);
+    expect(resumesAtBoot('on-failure')).toBe(true);
+    expect(resumesAtBoot('always')).toBe(true);
+    expect(resumesAtBoot('unless-stopped')).toBe(true);
+  });
+
+  it('applies the default retry budget to on-failure only; an explicit one to every policy', () => {
+    expect(maxRetriesOf({ policy: 'on-failure' })).toBe(5);
+    expect(maxRetriesOf({ policy: 'always' })).toBe(Infinity);
+    expect(maxRetriesOf({ policy: 'unless-stopped' })).toBe(Infinity);
+    expect(maxRetriesOf({ policy: 'always', maxRetries: 2 })).toBe(2);
+    expect(maxRetriesOf({ policy: 'on-failure', maxRetries: 0 })).toBe(0);
   });
 
   it('grows the backoff ceiling exponentially up to the cap, with full jitter', () => {

@@ -18,7 +18,9 @@ function codeOf(v: unknown): { code: string; message: string } {
 describe('agent manifest', () => {
   it('fills defaults and keeps upstream OpenStarry fields and unknown keys', () => {
     const m = parse({ ...base, plugins: [{ name: 'pid-tables', path: 'plugins/pid', config: { kp: 1 }, extra: 'kept' }], futureField: { x: 1 } });
-    expect(m.restart).toMatchObject({ policy: 'on-failure', maxRetries: 5 });
+    expect(m.restart).toMatchObject({ policy: 'on-failure' });
+    // no default maxRetries in the manifest: the policy decides (backoff.ts maxRetriesOf, issue 17)
+    expect(m.restart.maxRetries).toBeUndefined();
     expect(m.limits.memoryMb).toBe(64);
     expect(m.capabilities.network).toBe(false);
     expect((m as Record<string, unknown>).futureField).toEqual({ x: 1 });

@@ -14,6 +14,7 @@ import { createStore, type Store } from '../../../../runtime/store/store';
 import { copyFixtureAgent, tmpDir, waitFor } from '../../../helpers/tmp';
 
 interface World {
+  dir: string;
   store: Store;
   sup: Supervisor;
   bus: EventBus;
@@ -31,7 +32,7 @@ afterEach(async () => {
 });
 
 /** Installs agents copied from fixtures, each with the given manifest changes, run by fake scripts. */
-async function world(agents: Record<string, { script: FakeScript; manifest?: Record<string, unknown> }>, opts: { healthyResetMs?: number; channel?: { messagesPerSecond: number; bytesPerSecond: number } } = {}): Promise<World> {
+async function world(agents: Record<string, { script: FakeScript; manifest?: Record<string, unknown> }>, opts: { healthyResetMs?: number; keepExited?: number; channel?: { messagesPerSecond: number; bytesPerSecond: number } } = {}): Promise<World> {
   const dir = tmpDir('osd-sup-');
   const log = memoryLogger();
   const store = createStore(path.join(dir, 'db'), log, { keepEvents: 1000 });
@@ -65,12 +66,14 @@ async function world(agents: Record<string, { script: FakeScript; manifest?: Rec
         missedHeartbeats: 3,
         helloTimeoutMs: 2000,
         graceMs: 200,
+        keepExited: opts.keepExited ?? 20,
         limits: { sampleMs: 1000, cpuGraceMs: 10_000, rssOverheadMb: 48 },
         channel: opts.channel ?? { messagesPerSecond: 1000, bytesPerSecond: 1024 * 1024 },
       },
       drivers: new Map([['process', new FakeDriver(scripts)]]),
     });
   const w: World = {
+    dir,
     store,
     sup: make(),
     bus,
@@ -106,18 +109,91 @@ describe('supervisor', () => {
     expect(w.store.instances.runs(a)).toHaveLength(2);
   });
 
-  it('grants `always` a fresh retry budget at boot but leaves on-failure instances failed', async () => {
+  it('never resumes an instance done by its policy: clean exit under on-failure, any exit under no, retries spent', async () => {
     const crash: FakeScript = protocolAgent((io) => io.handle('agent.init', () => (setImmediate(() => io.exit(1)), { ok: true })));
+    const finish: FakeScript = protocolAgent((io) => io.handle('agent.init', () => (setImmediate(() => io.exit(0)), { ok: true })));
     const w = await world({
+      job: { script: finish, manifest: { restart: { policy: 'on-failure' } } },
+      once: { script: crash, manifest: { restart: { policy: 'no' } } },
       strict: { script: crash, manifest: { restart: { policy: 'on-failure', maxRetries: 1 } } },
-      forever: { script: crash, manifest: { restart: { policy: 'always', maxRetries: 1 } } },
+      capped: { script: crash, manifest: { restart: { policy: 'always', maxRetries: 1 } } },
     });
-    const s = (await w.sup.spawn('strict')).instance;
-    const f = (await w.sup.spawn('forever')).instance;
-    await waitFor('both failed', () => stateOf(w, s) === 'failed' && stateOf(w, f) === 'failed');
+    const ids = { job: '', once: '', strict: '', capped: '' };
+    for (const k of Object.keys(ids) as Array<keyof typeof ids>) ids[k] = (await w.sup.spawn(k)).instance;
+    await waitFor('all ended', () => Object.values(ids).every((id) => ['exited', 'failed'].includes(stateOf(w, id) ?? '')));
+    const runsBefore = Object.fromEntries(Object.values(ids).map((id) => [id, w.store.instances.runs(id).length]));
+    expect(runsBefore[ids.job]).toBe(1);
+    expect(runsBefore[ids.once]).toBe(1);
+    expect(runsBefore[ids.strict]).toBe(2);
+    for (const id of Object.values(ids)) expect(w.store.instances.get(id)?.desired).toBe('stopped');
+    const exits = w.events.filter((e) => e.type === 'agent:exited' && e.data.instance === ids.strict).map((e) => e.data.final);
+    expect(exits).toEqual([false, true]);
     await w.restart();
-    expect(stateOf(w, s)).toBe('failed');
-    expect(w.store.instances.runs(f).length).toBeGreaterThan(2);
+    await w.restart();
+    for (const id of Object.values(ids)) expect(w.store.instances.runs(id).length).toBe(runsBefore[id]);
+    expect(w.sup.list()).toEqual([]);
+  });
+
+  it('restarts `always` without a maxRetries forever, past the on-failure default', async () => {
+    const crash: FakeScript = protocolAgent((io) => io.handle('agent.init', () => (setImmediate(() => io.exit(1)), { ok: true })));
+    const w = await world({ forever: { script: crash, manifest: { restart: { policy: 'always', backoff: { initialMs: 10, maxMs: 20 } } } } });
+    const id = (await w.sup.spawn('forever')).instance;
+    await waitFor('more restarts than the default budget', () => w.store.instances.runs(id).length > 8);
+    expect(stateOf(w, id)).not.toBe('failed');
+    expect(w.store.instances.get(id)?.desired).toBe('running');
+    expect(w.logs.tail([id], 100).map((l) => l.msg).join('\n')).toContain('no limit');
+    await w.sup.kill(id, 'SIGKILL');
+    expect(w.store.instances.get(id)?.desired).toBe('stopped');
+  });
+
+  it('resumes a `no` instance cut by the daemon stop never, and says so on the bus', async () => {
+    const w = await world({ once: { script: protocolAgent(), manifest: { restart: { policy: 'no' } } }, svc: { script: protocolAgent() } });
+    const once = (await w.sup.spawn('once')).instance;
+    const svc = (await w.sup.spawn('svc')).instance;
+    await w.restart();
+    expect(stateOf(w, once)).toBe('exited');
+    expect(stateOf(w, svc)).toBe('running');
+    expect(w.store.instances.get(once)?.desired).toBe('stopped');
+    expect(w.events.find((e) => e.type === 'agent:exited' && e.data.instance === once && e.data.reason === 'daemon restarted (policy no)')?.data.final).toBe(true);
+    await w.restart();
+    expect(w.store.instances.runs(once)).toHaveLength(1);
+    expect(w.store.instances.runs(svc)).toHaveLength(3);
+  });
+
+  it('keeps the last keepExited exited instances per agent and removes the others with their log files', async () => {
+    const finish: FakeScript = protocolAgent((io) => io.handle('agent.init', () => (setTimeout(() => io.exit(0), 5), { ok: true })));
+    const w = await world({ job: { script: finish }, other: { script: finish } }, { keepExited: 3 });
+    const jobs: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const id = (await w.sup.spawn('job')).instance;
+      await waitFor('job done', () => stateOf(w, id) === 'exited');
+      jobs.push(id);
+    }
+    const other = (await w.sup.spawn('other')).instance;
+    await waitFor('other done', () => stateOf(w, other) === 'exited');
+    w.logs.flush();
+    const kept = w.sup.list({ all: true, agent: 'job' }).map((s) => s.instance);
+    expect(kept.sort()).toEqual(jobs.slice(-3).sort());
+    expect(w.store.instances.get(other)).toBeDefined();
+    const files = fs.readdirSync(path.join(w.dir, 'logs'));
+    expect(files.sort()).toEqual([...jobs.slice(-3), other].map((id) => `${id}.log`).sort());
+    // a log file left by an instance that no longer exists goes at the next start
+    fs.writeFileSync(path.join(w.dir, 'logs', 'job-0badc0de.log.1'), 'old\n');
+    fs.writeFileSync(path.join(w.dir, 'logs', 'notes.txt'), 'not an instance log\n');
+    await w.restart();
+    expect(fs.readdirSync(path.join(w.dir, 'logs'))).not.toContain('job-0badc0de.log.1');
+    expect(fs.readdirSync(path.join(w.dir, 'logs'))).toContain('notes.txt');
+  });
+
+  it('counts running instances per installed agent with 0 for none, and lists what rules spawned', async () => {
+    const w = await world({ pump: { script: protocolAgent() }, idle: { script: protocolAgent() } });
+    const mine = (await w.sup.spawn('pump', { cause: { id: 'ev-1', depth: 0 }, rule: { id: 'r1', deadline: 12345 } })).instance;
+    await w.sup.spawn('pump');
+    expect(w.sup.runningByAgent()).toEqual({ pump: 2, idle: 0 });
+    expect(w.sup.ruleInstances()).toEqual([{ instance: mine, rule: 'r1', cause: 'ev-1', deadline: 12345 }]);
+    await w.sup.kill(mine);
+    expect(w.sup.ruleInstances()).toEqual([]);
+    expect(w.sup.runningByAgent()).toEqual({ pump: 1, idle: 0 });
   });
 
   it('resets the restart counter after a healthy period', async () => {

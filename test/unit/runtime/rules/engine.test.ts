@@ -13,25 +13,33 @@ let steps: Array<{ rule: string; step: Step; event: EventEnvelope }>;
 let emitted: Array<{ type: string; data: Record<string, unknown> }>;
 let saved: PendingState[];
 let n: number;
+/** the deadline each spawn was given, by instance */
+let deadlines: Record<string, number | undefined>;
+let durableSaves: number;
 
 function engine(yaml: string, pending: PendingState[] = []): RuleEngine {
   const e = new RuleEngine({
-    runStep: (step, rule, event) => {
+    runStep: (step, rule, event, run) => {
       steps.push({ rule: rule.id, step, event });
-      return Promise.resolve(step.kind === 'spawn' ? { instance: `${step.agent}-${++n}` } : undefined);
+      if (step.kind !== 'spawn') return Promise.resolve(undefined);
+      const instance = `${step.agent}-${++n}`;
+      deadlines[instance] = run?.deadline;
+      return Promise.resolve({ instance });
     },
     world: () => ({ now: 0, device: { id: 'gh-1', board: 'sim' }, agents: { 'devops-agent': 0 } }),
     emit: (type, data) => void emitted.push({ type, data }),
     log: { info: () => undefined, warn: () => undefined },
     mono: () => Date.now(),
     persist: (s) => void (saved = s),
+    durable: () => void durableSaves++,
   });
   e.load(loadRuleSet(yaml), pending);
   return e;
 }
 
 const ev = (type: string, data: Record<string, unknown> = {}, depth = 0): EventEnvelope => ({ ...makeEvent({ type, source: 'test', data }), depth });
-const exited = (instance: string): EventEnvelope => ev('agent:exited', { instance });
+/** the supervisor's exit event; `final: false` while it restarts the instance */
+const exited = (instance: string, final = true): EventEnvelope => ({ ...makeEvent({ type: 'agent:exited', source: 'supervisor', data: { instance, final } }), depth: 0 });
 const spawned = (): string[] => steps.filter((s) => s.step.kind === 'spawn').map((s) => (s.step as { agent: string }).agent);
 
 beforeEach(() => {
@@ -40,6 +48,8 @@ beforeEach(() => {
   emitted = [];
   saved = [];
   n = 0;
+  deadlines = {};
+  durableSaves = 0;
 });
 afterEach(() => vi.useRealTimers());
 
@@ -258,5 +268,78 @@ describe('rule engine', () => {
     // after a reboot into a clock that went back (no RTC), the time left at the save counts from now
     const rebased = rebase(state, state.savedAt - 5 * 365 * 86_400_000, 'boot-b');
     expect(rebased.map((p) => p.remainingMs)).toEqual([6 * 60_000, 56 * 60_000]);
+  });
+
+  it('rebuilds runs from the instances a rule spawned before a restart: max counts them, the stored timeout fires', async () => {
+    const yaml = `rules:\n  - { id: par, on: "a:b", mode: parallel, max: 3, timeout: 10m, action: "spawn(svc)" }\n`;
+    const first = engine(yaml);
+    for (let i = 0; i < 5; i++) first.handle(ev('a:b'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(spawned()).toHaveLength(3);
+    const owned = Object.entries(deadlines).map(([instance, deadline]) => ({ instance, rule: 'par', cause: instance, ...(deadline !== undefined ? { deadline } : {}) }));
+    expect(owned.every((o) => o.deadline === Date.now() + 10 * 60_000)).toBe(true);
+    first.stop();
+    // a kill -9 four minutes later: the new engine knows nothing but what the store holds
+    vi.setSystemTime(Date.now() + 4 * 60_000);
+    steps = [];
+    const second = engine(yaml);
+    second.adopt(owned);
+    expect(second.stats()[0]?.running).toBe(3);
+    second.handle(ev('a:b'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(spawned()).toEqual([]);
+    expect(second.stats()[0]?.suppressed.parallel).toBe(1);
+    // an always instance that crashed and is restarted stays in its run; a forged exit counts for nothing
+    second.handle(exited('svc-1', false));
+    second.handle(ev('agent:exited', { instance: 'svc-2' }));
+    expect(second.stats()[0]?.running).toBe(3);
+    await vi.advanceTimersByTimeAsync(6 * 60_000 - 1);
+    expect(steps.filter((x) => x.step.kind === 'kill')).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(steps.filter((x) => x.step.kind === 'kill').map((x) => (x.step as { target: string }).target).sort()).toEqual(['svc-1', 'svc-2', 'svc-3']);
+    expect(second.stats()[0]?.running).toBe(0);
+    second.stop();
+  });
+
+  it('keeps a cooldown and a throttle across a restart, and writes a starting cooldown at once', async () => {
+    const yaml = `rules:\n  - { id: cool, on: "a:b", cooldown: 10m, action: "spawn(job)" }\n  - { id: thr, on: "c:d", throttle: 10m, action: "spawn(note)" }\n`;
+    const first = engine(yaml);
+    first.handle(ev('a:b'));
+    first.handle(ev('c:d'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(durableSaves).toBe(0);
+    first.handle(exited('job-1'));
+    expect(durableSaves).toBe(1);
+    await vi.advanceTimersByTimeAsync(60_000);
+    const state = { savedAt: Date.now(), bootId: 'boot-a', pending: first.pending() };
+    expect(state.pending.map((p) => [p.rule, p.kind, p.remainingMs])).toEqual([['cool', 'cooldown', 9 * 60_000], ['thr', 'throttle', 9 * 60_000]]);
+    first.stop();
+    steps = [];
+    const second = engine(yaml, rebase(state, Date.now(), 'boot-a'));
+    second.handle(ev('a:b'));
+    second.handle(ev('c:d'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(spawned()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(9 * 60_000);
+    second.handle(ev('a:b'));
+    second.handle(ev('c:d'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(spawned()).toEqual(['job', 'note']);
+    // expired ones are not kept
+    expect(rebase(state, state.savedAt + 20 * 60_000, 'boot-a')).toEqual([]);
+  });
+
+  it('counts a failing condition and a failing dedup key as errors, not as suppressed, and a condition over an agent with no instances holds', () => {
+    const e = engine(`rules:
+  - { id: cond, on: "a:b", if: "level > 3", action: "spawn(x)" }
+  - { id: key, on: "a:b", dedup: { key: "host.name", ttl: 1m }, action: "spawn(y)" }
+  - { id: none, on: "a:b", if: "agents['devops-agent'] == 0", action: "spawn(z)" }
+`);
+    e.handle(ev('a:b', { host: 'db' }));
+    const [cond, key, none] = e.stats();
+    expect(cond).toMatchObject({ evalErrors: 1, suppressed: {}, lastEvalError: expect.stringContaining('level') as unknown });
+    expect(key).toMatchObject({ evalErrors: 1, suppressed: {}, fired: 0, lastEvalError: expect.stringContaining('dedup key host.name failed') as unknown });
+    expect(none).toMatchObject({ evalErrors: 0, fired: 1 });
+    expect(e.test(ev('a:b', { host: 'db' }))[1]).toMatchObject({ matches: false, error: true });
   });
 });

@@ -69,6 +69,7 @@ async function world(before: (store: Store) => void = () => undefined): Promise<
       missedHeartbeats: 3,
       helloTimeoutMs: 2000,
       graceMs: 200,
+        keepExited: 20,
       limits: { sampleMs: 1000, cpuGraceMs: 10_000, rssOverheadMb: 48 },
       channel: { messagesPerSecond: 1000, bytesPerSecond: 1024 * 1024 },
     },
