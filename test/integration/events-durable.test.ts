@@ -130,7 +130,7 @@ describe('acknowledged events are durable and exported (issue 17)', () => {
     await waitFor('online', () => b.received.some((m) => m.topic === `${base}/status` && m.payload.includes('"online":true')));
     const causes: Envelope[] = [];
     const client = await ControlClient.connect(d.socket);
-    cleanups.push(async () => client.close());
+    cleanups.push(() => Promise.resolve(client.close()));
     // concurrent chains, so their effects interleave
     const emits = Array.from({ length: 6 }, (_, i) => client.call('events.emit', i % 2 ? { type: 'alert:server_down', data: { probe: `db${i}` } } : { type: 'git:commit_pushed', data: { branch: 'main', commit: `c${i}` } }));
     causes.push(...((await Promise.all(emits)) as Envelope[]));
@@ -164,7 +164,7 @@ describeWith('the fsync before the reply (strace)', [hasCommand('strace', 'strac
   it('events.emit writes its reply only after an fsync of the WAL that follows the request', async () => {
     const d = await daemon({ config: {} });
     const client = await ControlClient.connect(d.socket);
-    cleanups.push(async () => client.close());
+    cleanups.push(() => Promise.resolve(client.close()));
     const trace = path.join(tmpDir('osd-strace-'), 'trace');
     const st = spawn('strace', ['-f', '-qq', '-y', '-s', '2000', '-e', 'trace=read,recvfrom,write,writev,sendto,fsync,fdatasync', '-o', trace, '-p', String(d.proc.pid)], { stdio: 'ignore' });
     const traced = new Promise((r) => st.once('exit', r));
