@@ -48,6 +48,7 @@ import type { Probes } from './probes/probes';
 import { Projector } from './dashboard/projector';
 import { daemonSources } from './dashboard/sources';
 import { resolveDeviceId } from './fleet/device-id';
+import { fleetExport, rulePublish } from './fleet/export';
 import { bootId } from './util/boot-id';
 import { nodeRunnerPath, packageVersion } from './util/package-root';
 
@@ -155,12 +156,15 @@ export class Daemon {
       {
         name: 'store',
         start: () => {
-          this.store = createStore(this.paths.db, this.log, { keepEvents: cfg.events.keep });
+          this.store = createStore(this.paths.db, this.log, { keepEvents: cfg.events.keep, commitWithinMs: cfg.events.commitWithinMs });
           installer = new Installer(this.store, this.paths.store, { base: cfg.sandbox.uidBase, count: cfg.sandbox.uidCount });
           const store = this.store;
-          bus.on('event-log', '**', (e) => {
-            if (!matchesAny(NOT_PERSISTED, e.type)) store.events.enqueue(e);
-          });
+          // Exported from here, not from the link: what happens before the link is up is sent once
+          // it is, and the outbox keeps the event log's order (issue 17).
+          if (cfg.fleet.broker) store.journal.exportTo(fleetExport(cfg.fleet, this.deviceId));
+          // the first listener of the bus: a cause is journaled before the rules see it, so every
+          // effect is after it in the log and the outbox
+          bus.on('event-log', '**', (e) => store.journal.record(e, !matchesAny(NOT_PERSISTED, e.type)));
           watchDisk(store, bus, this.log);
           if (store.readOnly) bus.emit({ type: 'alert:disk_readonly', source: 'store', data: { problem: 'readonly', message: store.guard.problem?.message ?? '' } });
           this.flushTimer = setInterval(() => this.flushEvents(), 1000);
@@ -312,6 +316,11 @@ export class Daemon {
             bootId: bootId(),
             file: path.join(this.paths.home, 'orchestration.yaml'),
             maxActionsPerMinute: cfg.rules.maxActionsPerMinute,
+            publish: (topic, message) => {
+              if (!cfg.fleet.broker) throw new OszError('OSZ_E_FLEET_OFF', `publish(${topic}): this device has no fleet.broker, so there is no collector to publish to`, { topic });
+              const m = rulePublish(this.deviceId, topic, message);
+              this.must(this.store).journal.publish(m.topic, m.payload);
+            },
           });
           services.rules = this.rules;
           this.services = services;
@@ -345,7 +354,8 @@ export class Daemon {
           if (Object.keys(sources).length > 0) {
             // loaded only when a webhook source is configured (DESIGN §12.13)
             const { Webhooks } = await import('./hooks/webhooks');
-            const webhooks = new Webhooks(sources as Record<string, HookSourceConfig>, bus, this.log, cfg.http.webhooks);
+            const journal = this.must(this.store).journal;
+            const webhooks = new Webhooks(sources as Record<string, HookSourceConfig>, bus, this.log, { ...cfg.http.webhooks, durable: () => journal.durable() });
             webhooks.register(this.http);
             if (hooksListen) {
               // the LAN listener serves /hooks/* and nothing else (DESIGN §12.7)
@@ -517,7 +527,7 @@ export class Daemon {
   private flushEvents(): void {
     this.rules?.saveState();
     try {
-      this.store?.events.flush();
+      this.store?.journal.flush();
     } catch (err) {
       this.log.error('store', `event log flush failed: ${(err as Error).message}`);
     }

@@ -60,6 +60,7 @@ export const ERROR_CODES = {
   OSZ_E_CLOCK_SKEW: 'The command\'s ts is ahead of this device\'s synchronised clock by more than fleet.maxClockSkewMs: fix the issuer\'s clock and send a fresh one.',
   OSZ_E_COMMAND_TTL: 'A command may be valid for at most fleet.maxCommandTtlMs (exp - ts): send one with a shorter validity.',
   OSZ_E_ISSUER: 'An issuer key is an Ed25519 public key (PEM, or its 32 raw bytes in base64), and at least one admin issuer must remain: add the new admin key before revoking the old one.',
+  OSZ_E_FLEET_OFF: 'A rule published with no collector to publish to: set fleet.broker (docs/fleet-protocol.md), or remove the publish action.',
   OSZ_E_WRONG_DEVICE: 'The command names another device id: send it to that device\'s topics.',
   OSZ_E_STORE_CORRUPT: 'The database failed its integrity check and was moved aside; see the log line for where.',
   OSZ_E_STORE_IO: 'The store could not be written (disk full or read-only?); free space or fix the mount.',

@@ -208,7 +208,16 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   events: z
-    .strictObject({ keep: z.number().int().min(100).max(10_000_000).default(10_000).describe('events kept in the event log') })
+    .strictObject({
+      keep: z.number().int().min(100).max(10_000_000).default(10_000).describe('events kept in the event log'),
+      commitWithinMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(100)
+        .default(5)
+        .describe('an acknowledged event (events.emit, a webhook) is answered once on disk; what arrives within this many ms shares one fsync (at most 1000/commitWithinMs commits a second: the card wears less, each emit waits up to this long)'),
+    })
     .prefault({}),
 });
 

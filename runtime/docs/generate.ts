@@ -10,7 +10,7 @@ import { configSchema } from '../config/schema';
 import { OPERATIONS } from '../control/ops/index';
 import { ERROR_CODES } from '../errors';
 import { bodySchema, replySchema, requestSchema } from '../fleet/command';
-import { auditEventSchema, eventSchema, stateSchema, stateViews, statusSchema, teleSchema } from '../fleet/payloads';
+import { auditEventSchema, rulePublishSchema, eventSchema, stateSchema, stateViews, statusSchema, teleSchema } from '../fleet/payloads';
 
 export function errorsMarkdown(): string {
   const rows = Object.entries(ERROR_CODES).map(([code, hint]) => `| \`${code}\` | ${hint.replace(/\|/g, '\\|')} |`);
@@ -65,6 +65,7 @@ export function fleetPayloadsMarkdown(): string {
   ];
   for (const [name, view] of Object.entries(stateViews)) out.push(`## \`state/${name}\` (retained)`, '', jsonSchema(stateSchema(view)), '');
   out.push('## `tele/<sensor type>`', '', jsonSchema(teleSchema), '', '## `evt/<area>`: an exported event', '', jsonSchema(eventSchema), '', '## `evt/audit`', '', jsonSchema(auditEventSchema), '');
+  out.push('## `pub/<topic>`: a rule\'s publish action', '', 'QoS 1, not retained, through the outbox after the event that fired the rule. `<topic>` is the action\'s own (docs/rules.md): lower-case words, at most 8 levels and 128 characters.', '', jsonSchema(rulePublishSchema), '');
   out.push('## `cmd/req/<area.verb>`: a command', '', jsonSchema(requestSchema, 'input'), '', '`body` is a JSON string; its bytes are what `sig` signs:', '', jsonSchema(bodySchema, 'input'), '');
   out.push('## `cmd/res/<id>`: the reply', '', jsonSchema(replySchema), '');
   out.push('## `params` of each remote operation', '');

@@ -20,7 +20,6 @@ import { ReplyCache } from './reply-cache';
 import { fleetView, Hysteresis } from './views';
 import { Telemetry, type TelemetryRule } from './telemetry';
 import type { FleetOutbox } from './outbox';
-import type { EventEnvelope } from '../bus/envelope';
 import { opOfRequestTopic, topics } from './topics';
 import { checkCommand } from './verify';
 import { type FleetClock, systemClock } from './clock';
@@ -49,12 +48,10 @@ export interface FleetLinkDeps {
   dashboard?: { get(): Dashboard; watch(fn: (changed: Section[]) => void): () => void };
   /** `withinMs`: how long the row may wait to share an fsync (read-only commands) */
   audit(entry: { actor: string; op: string; outcome: 'ok' | 'error' | 'denied'; code?: string; params?: Record<string, unknown> }, withinMs?: number): void;
-  /** the SQLite outbox for evt/* (absent in unit tests that do not need it) */
+  /** the SQLite outbox for evt/* and pub/* (absent in unit tests that do not need it) */
   outbox?: FleetOutbox;
   /** sensor telemetry: the rules per type, and the readings (calls `fn` for each; returns the function that stops it) */
   telemetry?: { rules: Readonly<Record<string, TelemetryRule>>; readings(fn: (type: string, value: number, unit: string, ts: number) => void): () => void };
-  /** the bus events to export: calls `fn` for each; returns the function that stops it */
-  exported?(fn: (e: EventEnvelope) => void): () => void;
   emit(type: string, data: Record<string, unknown>): void;
   log: { info(m: string): void; warn(m: string): void; error(m: string): void };
 }
@@ -74,7 +71,6 @@ export class FleetLink {
   private connectedAt = 0;
   private quickDrops: number[] = [];
   private unwatch: (() => void) | undefined;
-  private unexport: (() => void) | undefined;
   private unsensor: (() => void) | undefined;
   private readonly pending = new Map<string, Section>();
   private flushTimer: NodeJS.Timeout | undefined;
@@ -100,7 +96,7 @@ export class FleetLink {
     const mqtt = (await import('mqtt')) as typeof import('mqtt') & { default?: typeof import('mqtt') };
     const connect = mqtt.connect ?? mqtt.default?.connect;
     this.unwatch = this.deps.dashboard?.watch((changed) => this.queueSections(changed));
-    this.unexport = this.deps.exported?.((e) => this.deps.outbox?.enqueue(this.t.evt(e.type.slice(0, e.type.indexOf(':'))), JSON.stringify(e)));
+    // exported events reach the outbox through the event journal, from the store's start (fleet/export.ts)
     this.deps.outbox?.start();
     const tele = this.deps.telemetry;
     if (tele && Object.keys(tele.rules).length > 0) {
@@ -124,7 +120,6 @@ export class FleetLink {
     if (this.retry) clearTimeout(this.retry);
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.unwatch?.();
-    this.unexport?.();
     this.unsensor?.();
     this.noise.stop();
     this.deps.outbox?.stop();
@@ -348,7 +343,7 @@ export class FleetLink {
   private auditAndPublish(actor: string, op: string, outcome: 'ok' | 'error' | 'denied', code?: string, withinMs = 0): void {
     this.deps.audit({ actor, op: `remote:${op}`, outcome, ...(code ? { code } : {}) }, withinMs);
     const payload = JSON.stringify({ v: 1, ts: Date.now(), actor, op, outcome, ...(code ? { code } : {}) } satisfies AuditEvent);
-    if (this.deps.outbox) this.deps.outbox.enqueue(this.t.evt('audit'), payload);
+    if (this.deps.outbox) this.deps.outbox.enqueue(this.t.evt('audit'), payload, withinMs);
     else if (this.client?.connected) void this.client.publishAsync(this.t.evt('audit'), payload, { qos: 1 }).catch(() => undefined);
   }
 

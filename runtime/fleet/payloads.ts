@@ -68,6 +68,16 @@ export const auditEventSchema = z.strictObject({
   code: z.string().optional(),
 });
 
+/** `pub/<topic>`: what a rule's `publish` action sends (docs/rules.md) */
+export const rulePublishSchema = z.strictObject({
+  v: z.literal(1),
+  rule: z.string().describe('the id of the rule that published it'),
+  event: z.string().describe('the id of the event that fired the rule (in evt/<area> when exported)'),
+  type: z.string().describe('that event\'s type'),
+  time: z.string().describe('when the rule ran, ISO 8601'),
+  data: z.record(z.string(), z.unknown()).describe('the action\'s data, or else the event\'s'),
+});
+
 /** `evt/<area>`: exported events, in the one envelope */
 export const eventSchema = envelopeSchema;
 
@@ -75,3 +85,4 @@ export type Birth = z.infer<typeof birthSchema>;
 export type Offline = z.infer<typeof offlineSchema>;
 export type AuditEvent = z.infer<typeof auditEventSchema>;
 export type Tele = z.infer<typeof teleSchema>;
+export type RulePublish = z.infer<typeof rulePublishSchema>;

@@ -62,7 +62,7 @@ export interface FleetParts {
 export function createFleetLink(p: FleetParts): FleetLink {
   const db = p.store.db;
   const out = { link: undefined as FleetLink | undefined };
-  const outbox = new FleetOutbox(p.store.outbox, p.config.outbox, { connected: () => out.link?.connected === true, publish: (t, m) => out.link?.publishEvent(t, m) ?? Promise.reject(new Error('offline')) }, (m) => p.log.warn(m));
+  const outbox = new FleetOutbox(p.store.outbox, p.store.journal, { connected: () => out.link?.connected === true, publish: (t, m) => out.link?.publishEvent(t, m) ?? Promise.reject(new Error('offline')) });
   const link = new FleetLink({
     outbox,
     telemetry: {
@@ -75,11 +75,6 @@ export function createFleetLink(p: FleetParts): FleetLink {
         });
         return () => p.bus.removeOwner(owner);
       },
-    },
-    exported: (fn) => {
-      const owner = 'fleet:export';
-      for (const pattern of p.config.export) p.bus.on(owner, pattern, fn);
-      return () => p.bus.removeOwner(owner);
     },
     deviceId: p.deviceId,
     board: p.board,

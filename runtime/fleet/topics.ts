@@ -1,7 +1,9 @@
 /**
  * The fleet topic tree (DESIGN §8, §12.12): everything of a device is under
  * `openstarry/v1/<deviceId>/`: `status` (birth and will, retained), `state/<section>` (retained),
- * `evt/<kind>`, `cmd/req/<area.verb>` (commands to it), `cmd/res/<id>` (its replies).
+ * `evt/<kind>`, `tele/<type>`, `pub/<topic>` (what its rules publish: a subtree of their own, so
+ * a rule can never write the birth, a state view or a command reply; issue 17),
+ * `cmd/req/<area.verb>` (commands to it), `cmd/res/<id>` (its replies).
  */
 export const ROOT = 'openstarry/v1';
 
@@ -13,6 +15,8 @@ export const topics = (deviceId: string) => {
     state: (section: string) => `${base}/state/${section}`,
     evt: (kind: string) => `${base}/evt/${kind}`,
     tele: (type: string) => `${base}/tele/${type}`,
+    /** `topic` is checked by the rule schema (rules/schema.ts: publishTopic) */
+    pub: (topic: string) => `${base}/pub/${topic}`,
     cmdReqFilter: `${base}/cmd/req/+`,
     cmdReq: (op: string) => `${base}/cmd/req/${op}`,
     cmdResPrefix: `${base}/cmd/res/`,

@@ -2,8 +2,9 @@
  * `POST /hooks/<source>` (DESIGN §6, §12.7): the raw body is read under a cap, its HMAC checked
  * against the source's secret before it is parsed, the delivery id checked against the ones seen
  * within the replay window, and only then does it become an event on the bus. Answers: 202 with
- * the event id, 401 bad or missing signature, 404 unknown source, 409 replay, 413 too large,
- * 400 not a usable payload. Refusals are logged without the body or the signature.
+ * the event id once the event is on disk (issue 17: the sender may forget it then), 401 bad or
+ * missing signature, 404 unknown source, 409 replay, 413 too large, 400 not a usable payload,
+ * 503 `OSZ_E_STORE_IO` when the disk refused it (the sender retries; the delivery id is not kept). Refusals are logged without the body or the signature.
  *
  * The signature covers the raw body, so a webhook cannot be authenticated before its body is read
  * as REST is (issue 16). What an unsigned sender can hold is bounded instead: at most
@@ -36,6 +37,8 @@ export interface WebhookOptions {
   maxConnections?: number;
   replayTtlMs?: number;
   now?: () => number;
+  /** resolves once what the bus delivered so far is on disk (the event journal's durable()) */
+  durable?: () => Promise<void>;
 }
 
 const MAX_SEEN = 10_000;
@@ -49,6 +52,7 @@ export class Webhooks {
   private inFlight = 0;
   private readonly ttl: number;
   private readonly now: () => number;
+  private readonly durable: () => Promise<void>;
   readonly counts = { accepted: 0, refused: 0 };
 
   constructor(
@@ -62,6 +66,7 @@ export class Webhooks {
     this.maxInFlight = opts.maxConnections ?? 8;
     this.ttl = opts.replayTtlMs ?? 24 * 3_600_000;
     this.now = opts.now ?? Date.now;
+    this.durable = opts.durable ?? (() => Promise.resolve());
     for (const [name, c] of Object.entries(config)) {
       try {
         const secret = Buffer.from(fs.readFileSync(c.secretFile, 'utf8').trim());
@@ -123,6 +128,15 @@ export class Webhooks {
     if (typeof event === 'string') return refuse(400, 'OSZ_E_HOOK_REFUSED', event);
     this.remember(key, now);
     const e = this.bus.emit({ type: event.type, source: `hook:${name}`, data: { ...event.data, delivery } });
+    try {
+      await this.durable();
+    } catch (err) {
+      // not acknowledged: a redelivery must be taken (it may run the rules again: at least once)
+      this.seen.delete(key);
+      this.counts.refused++;
+      this.log.error('hooks', `webhook ${e.id} from ${name.slice(0, 64)} not on disk: ${(err as Error).message}`);
+      return sendJson(res, 503, { error: toOszError(err).toJSON() });
+    }
     this.counts.accepted++;
     sendJson(res, 202, { event: e.id, type: e.type });
   }

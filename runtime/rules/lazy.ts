@@ -13,8 +13,8 @@ export interface RulesListing {
   etag: string | undefined;
   rules: RuleStats[];
   timers: Record<string, number | null>;
-  outbox: number;
-  droppedPublishes: number;
+  /** publish actions handed to the fleet outbox since start */
+  published: number;
 }
 
 export class LazyRules {
@@ -42,10 +42,6 @@ export class LazyRules {
     return this.service !== undefined;
   }
 
-  get outboxLength(): number {
-    return this.service?.outbox.length ?? 0;
-  }
-
   async apply(source: string, file: string, actor: string, ifMatch?: string): Promise<ReturnType<RulesService['apply']>> {
     return (await this.load()).apply(source, file, actor, ifMatch);
   }
@@ -55,7 +51,7 @@ export class LazyRules {
   }
 
   list(): RulesListing {
-    return this.service?.list() ?? { etag: undefined, rules: [], timers: {}, outbox: 0, droppedPublishes: 0 };
+    return this.service?.list() ?? { etag: undefined, rules: [], timers: {}, published: 0 };
   }
 
   async test(e: EventEnvelope): Promise<Verdict[]> {

@@ -30,9 +30,19 @@ const envRecord = z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'env names are 
 export const spawnAction = z.strictObject({ spawn: name, env: envRecord.optional() });
 export const killAction = z.strictObject({ kill: name });
 export const signalAction = z.strictObject({ signal: z.strictObject({ target: name, signal }) });
+/**
+ * Sent as `openstarry/v1/<device>/pub/<topic>` (fleet/topics.ts): lower-case words, at most 8
+ * levels and 128 bytes, so no MQTT wildcard (`+`, `#`), no `..` or empty level, no `$` and no way
+ * out of the device's own `pub/` (issue 17).
+ */
+export const publishTopic = z
+  .string()
+  .max(128, 'a publish topic is at most 128 characters')
+  .regex(/^[a-z0-9_-]+(\/[a-z0-9_-]+){0,7}$/, 'a relative topic under the device\'s pub/: lower-case words separated by /, at most 8 levels; no + # . $, no empty level, no leading or trailing /');
+
 export const publishAction = z.strictObject({
   publish: z.strictObject({
-    topic: z.string().regex(/^[a-z0-9_-]+(\/[a-z0-9_-]+){0,7}$/, 'a relative topic under the device: words separated by /, no + # or leading /'),
+    topic: publishTopic,
     data: z.record(z.string(), z.unknown()).optional(),
   }),
 });

@@ -2,8 +2,8 @@
  * Rules in the daemon: the active rule set from the store, the engine on the bus, and its actions
  * through the control plane under the caller `rules:<rule id>` (so they are checked and audited like
  * anyone's). At start, `<home>/orchestration.yaml` is imported when it changed since its last
- * import; a broken file is logged and the active set stays. `publish` actions wait in a bounded queue for
- * the fleet link.
+ * import; a broken file is logged and the active set stays. `publish` actions go to the fleet outbox,
+ * under the device's own `pub/<topic>` (docs/rules.md; issue 17).
  */
 import fs from 'node:fs';
 import type { EventBus } from '../bus/bus';
@@ -12,6 +12,7 @@ import type { Caller } from '../control/op';
 import { OszError } from '../errors';
 import type { Logger } from '../log';
 import type { RulesRepo, StoredRuleSet } from '../store/rules-repo';
+import type { RulePublish } from '../fleet/payloads';
 import type { Step } from './action';
 import type { World } from './condition';
 import { type OwnedInstance, RuleEngine, type RuleStats, type Verdict } from './engine';
@@ -32,25 +33,21 @@ export interface RulesServiceDeps {
   /** `<home>/orchestration.yaml` */
   file: string;
   maxActionsPerMinute?: number;
+  /**
+   * a publish action: queued in the fleet outbox after its cause, under `pub/<topic>`; throws
+   * OSZ_E_FLEET_OFF on a device without a broker
+   */
+  publish(topic: string, message: RulePublish): void;
 }
 
-export interface Publish {
-  topic: string;
-  data: Record<string, unknown>;
-  rule: string;
-  event: string;
-}
-
-const MAX_OUTBOX = 1000;
 const START_ACTOR = 'daemon:start';
 
 export class RulesService {
   readonly engine: RuleEngine;
   private set: RuleSet | undefined;
   private stored: StoredRuleSet | undefined;
-  /** publish actions waiting for the fleet link (issue 9 drains it) */
-  readonly outbox: Publish[] = [];
-  droppedPublishes = 0;
+  /** publish actions handed to the fleet outbox, since start */
+  published = 0;
   private cron: CronTimers | undefined;
   private stopped = false;
 
@@ -148,8 +145,8 @@ export class RulesService {
     return s && { etag: s.etag, source: s.source, file: s.file, actor: s.actor, appliedAt: s.appliedAt };
   }
 
-  list(): { etag: string | undefined; rules: RuleStats[]; timers: Record<string, number | null>; outbox: number; droppedPublishes: number } {
-    return { etag: this.stored?.etag, rules: this.engine.stats(), timers: this.cron?.schedule() ?? {}, outbox: this.outbox.length, droppedPublishes: this.droppedPublishes };
+  list(): { etag: string | undefined; rules: RuleStats[]; timers: Record<string, number | null>; published: number } {
+    return { etag: this.stored?.etag, rules: this.engine.stats(), timers: this.cron?.schedule() ?? {}, published: this.published };
   }
 
   private startCron(set: RuleSet): void {
@@ -191,11 +188,8 @@ export class RulesService {
         await call('hal.set', { device: step.device, command: typeof step.command === 'string' ? step.command : JSON.stringify(step.command) }, caller);
         return;
       case 'publish':
-        if (this.outbox.length >= MAX_OUTBOX) {
-          this.outbox.shift();
-          this.droppedPublishes++;
-        }
-        this.outbox.push({ topic: step.topic, data: step.data ?? cause.data, rule: rule.id, event: cause.id });
+        this.deps.publish(step.topic, { v: 1, rule: rule.id, event: cause.id, type: cause.type, time: new Date().toISOString(), data: step.data ?? cause.data });
+        this.published++;
         return;
       case 'delay':
         return;

@@ -4,6 +4,7 @@ import { AgentsRepo } from './agents-repo';
 import { AuditRepo } from './audit-repo';
 import { openStore, type Db } from './db';
 import { EventsRepo } from './events-repo';
+import { EventJournal } from './event-journal';
 import { InstancesRepo } from './instances-repo';
 import { PluginsRepo } from './plugins-repo';
 import { RulesRepo } from './rules-repo';
@@ -25,6 +26,8 @@ export interface Store {
   instances: InstancesRepo;
   audit: AuditRepo;
   events: EventsRepo;
+  /** the event log's and the outbox's writer: one ordered queue, group-committed (issue 17) */
+  journal: EventJournal;
   rules: RulesRepo;
   snapshots: SnapshotsRepo;
   /** remote command counters and nonces, on the synchronous=FULL connection */
@@ -37,7 +40,13 @@ export interface Store {
   close(): void;
 }
 
-export function createStore(file: string, log: Logger, opts: { keepEvents: number }): Store {
+export interface StoreOptions {
+  keepEvents: number;
+  /** how long an acknowledged event may wait to share its fsync (events.commitWithinMs) */
+  commitWithinMs?: number;
+}
+
+export function createStore(file: string, log: Logger, opts: StoreOptions): Store {
   const opened = openStore(file, log);
   const guard = new WriteGuard();
   if (opened.readOnly) {
@@ -45,6 +54,10 @@ export function createStore(file: string, log: Logger, opts: { keepEvents: numbe
     guard.sticky = true;
   }
   const secure = new SecureBatch(opened.secure, guard, (m) => log.error('store', m));
+  const events = new EventsRepo(opened.db, opened.secure, opts.keepEvents);
+  const outbox = new OutboxRepo(opened.db, guard, opened.secure);
+  // RAM while the disk refuses writes: the log's own bound, and the outbox's
+  const journal = new EventJournal(events, outbox, secure, { maxPending: Math.max(opts.keepEvents, 10_000), commitWithinMs: opts.commitWithinMs ?? 5 });
   return {
     db: opened.db,
     guard,
@@ -53,19 +66,20 @@ export function createStore(file: string, log: Logger, opts: { keepEvents: numbe
     secrets: new SecretsRepo(opened.db, guard),
     instances: new InstancesRepo(opened.db, guard),
     audit: new AuditRepo(opened.secure, secure),
-    events: new EventsRepo(opened.db, opts.keepEvents, guard),
+    events,
+    journal,
     rules: new RulesRepo(opened.db, guard),
     snapshots: new SnapshotsRepo(opened.db, guard),
     commands: new CommandsRepo(opened.secure, secure),
     issuers: new IssuersRepo(opened.secure, secure),
-    outbox: new OutboxRepo(opened.db, guard),
+    outbox,
     recoveredFrom: opened.recoveredFrom,
     readOnly: opened.readOnly === true,
     close: () => {
       try {
-        secure.flush();
+        journal.flush();
       } catch (err) {
-        log.error('store', `the last audit rows were not written: ${(err as Error).message}`);
+        log.error('store', `the last events and audit rows were not written: ${(err as Error).message}`);
       }
       opened.close();
     },

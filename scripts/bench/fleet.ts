@@ -124,10 +124,10 @@ export async function fleetBench(root: string, work: string, add: Add): Promise<
   const pub = await connect(br.url);
   const N = 5000;
   const payload = JSON.stringify({ v: 1, id: crypto.randomUUID(), type: 'agent:exited', source: 'supervisor', time: new Date().toISOString(), data: { instance: 'x-1', code: 0 }, depth: 0 });
-  const outbox = new FleetOutbox(store.outbox, { maxMessages: 100_000, maxBytes: 1e9 }, { connected: () => true, publish: (t, p) => pub.publishAsync(t, p, { qos: 1 }).then(() => undefined) }, () => undefined);
+  const outbox = new FleetOutbox(store.outbox, store.journal, { connected: () => true, publish: (t, p) => pub.publishAsync(t, p, { qos: 1 }).then(() => undefined) });
   let t0 = performance.now();
   for (let i = 0; i < N; i++) outbox.enqueue('bench/evt/agent', payload);
-  outbox.flush();
+  store.journal.flush();
   const enqueueRate = N / ((performance.now() - t0) / 1000);
   t0 = performance.now();
   await outbox.drain();
@@ -135,7 +135,7 @@ export async function fleetBench(root: string, work: string, add: Add): Promise<
   t0 = performance.now();
   for (let i = 0; i < N; i += 16) await Promise.all(Array.from({ length: Math.min(16, N - i) }, () => pub.publishAsync('bench/raw', payload, { qos: 1 })));
   const rawRate = N / ((performance.now() - t0) / 1000);
-  add('outbox enqueue (to SQLite, one transaction a tick) vs raw QoS 1 publishes', enqueueRate, 'events/s', rawRate, null);
+  add('outbox enqueue (to SQLite, one synchronous=FULL commit) vs raw QoS 1 publishes', enqueueRate, 'events/s', rawRate, null);
   add('outbox drain to the broker (16 in flight, delete on PUBACK) vs raw QoS 1 publishes (16 in flight)', drainRate, 'events/s', rawRate, null);
   await pub.endAsync();
   store.close();

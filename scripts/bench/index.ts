@@ -14,6 +14,7 @@ import { memoryLogger } from '../../runtime/log';
 import { createStore } from '../../runtime/store/store';
 import { median, rssOf, sleep, spawnToHelloMs, startUntil, ussOf } from './measure';
 import { dockerBench } from './docker';
+import { eventsBench } from './events';
 import { fleetBench } from './fleet';
 import { httpBench } from './http';
 import { rulesBench } from './rules';
@@ -201,6 +202,7 @@ const groups: Array<[string, () => Promise<void>]> = [
   ['docker', () => dockerBench(root, work, add)],
   ['serial', () => serialBench(work, add)],
   ['rules', () => rulesBench(root, work, add)],
+  ['events', () => eventsBench(root, work, add)],
   ['fleet', () => fleetBench(root, work, add)],
   ['http', () => httpBench(root, work, add)],
   ['soak', () => soakBench(root, work, add, soakMinutes)],

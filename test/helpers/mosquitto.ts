@@ -13,6 +13,7 @@ export const ACL = `pattern write openstarry/v1/%u/status
 pattern write openstarry/v1/%u/state/#
 pattern write openstarry/v1/%u/evt/#
 pattern write openstarry/v1/%u/tele/#
+pattern write openstarry/v1/%u/pub/#
 pattern write openstarry/v1/%u/cmd/res/#
 pattern read openstarry/v1/%u/cmd/req/#
 pattern read openstarry/collector/status

@@ -6,17 +6,25 @@ import mqtt, { type MqttClient } from 'mqtt';
 export interface TestBroker {
   url: string;
   port: number;
+  /** every PUBLISH a client sent, in the order the broker took them (no subscription needed, so nothing sent before a listener subscribed is missed) */
+  received: Array<{ topic: string; payload: string; client: string }>;
   close(): Promise<void>;
 }
 
 export async function startBroker(port = 0): Promise<TestBroker> {
   const broker = await Aedes.createBroker();
+  const received: TestBroker['received'] = [];
+  // aedes also emits its own $SYS publishes, with no client
+  broker.on('publish', (packet, client) => {
+    if (client) received.push({ topic: packet.topic, payload: packet.payload.toString(), client: client.id });
+  });
   const server = net.createServer((s) => broker.handle(s));
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   const p = (server.address() as net.AddressInfo).port;
   return {
     url: `mqtt://127.0.0.1:${p}`,
     port: p,
+    received,
     close: () =>
       new Promise<void>((resolve) => {
         broker.close(() => server.close(() => resolve()));

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type CommandReply, replySchema } from '../../runtime/fleet/command';
-import { auditEventSchema, stateSchema, stateViews, statusSchema, teleSchema } from '../../runtime/fleet/payloads';
+import { auditEventSchema, rulePublishSchema, stateSchema, stateViews, statusSchema, teleSchema } from '../../runtime/fleet/payloads';
 import { newKeyPair, readPublicKey } from '../../runtime/fleet/keys';
 import { makeCommand, type CommandOptions } from '../../runtime/fleet/sign';
 import { OPERATIONS } from '../../runtime/control/ops';
@@ -165,8 +165,11 @@ export function fleetSuite(broker: () => SuiteBroker, extra?: (ctx: SuiteContext
     expect(((await ok('watcher', 'rules.get')) as { etag: string }).etag).toBe(applied.etag);
 
     // a signed remote event enters the rule engine; the daemon's own areas cannot be forged
-    expect(await ok('admin', 'events.emit', { type: 'test:remote_check', data: { n: 1 } })).toMatchObject({ type: 'test:remote_check', source: 'operator:mqtt:admin' });
-    await waitFor('the rule ran on the remote event', async () => (await d.json<Array<{ type: string; data: { rule?: string } }>>(['events', 'tail', '--type', 'rules:*', '-n', '50'])).some((e) => e.type === 'rules:fired'));
+    const remoteEvent = (await ok('admin', 'events.emit', { type: 'test:remote_check', data: { n: 1 } })) as { id: string };
+    expect(remoteEvent).toMatchObject({ type: 'test:remote_check', source: 'operator:mqtt:admin' });
+    // the rule's publish reached the broker under the device's own pub/ (and the ACL lets it)
+    const published = await waitFor('the rule published on the remote event', () => watch.messages.find((m) => m.topic === `${base}/pub/remote/ran`));
+    expect(rulePublishSchema.parse(JSON.parse(published.payload))).toMatchObject({ v: 1, event: remoteEvent.id, type: 'test:remote_check', data: { n: 1 } });
     expect(await refused('admin', 'events.emit', { type: 'hal:sensor.temperature', data: { value: 99 } })).toBe('OSZ_E_FORBIDDEN');
     expect(await ok('admin', 'logs.level', { level: 'info' })).toBeDefined();
     expect(await ok('admin', 'daemon.rebirth')).toMatchObject({ ok: true });
@@ -262,11 +265,14 @@ export function fleetSuite(broker: () => SuiteBroker, extra?: (ctx: SuiteContext
     expect(issuers[0]?.fingerprint).toMatch(/^[0-9a-f]{16}$/);
   });
 
-  it('keeps events in the outbox while the broker is down and delivers them all, in order, after', async () => {
+  it('keeps events and rule publishes in the outbox while the broker is down and across a restart, and delivers them all, in order, after', async () => {
     await watch.close();
     await b.stop();
     for (let i = 0; i < 20; i++) expect((await d.cli(['events', 'emit', `alert:probe_${i % 2 ? 'up' : 'down'}`, JSON.stringify({ n: i })])).code).toBe(0);
-    await new Promise((r) => setTimeout(r, 1500));
+    // a rule's publish while offline, then a daemon restart: both wait in the outbox
+    expect((await d.cli(['events', 'emit', 'test:remote_check', JSON.stringify({ n: 'offline' })])).code).toBe(0);
+    expect(await d.stop()).toBe(0);
+    d = await startDaemon({ home: d.home, config });
     await b.start();
     watch = await b.listen(`${base}/#`);
     const got = await waitFor('the 20 alerts', () => {
@@ -276,12 +282,13 @@ export function fleetSuite(broker: () => SuiteBroker, extra?: (ctx: SuiteContext
         .filter((e) => e.type.startsWith('alert:probe_'))
         .map((e) => e.data.n);
       return alerts.length >= 20 ? alerts : undefined;
-    }, 40_000);
+    }, 60_000);
     expect(got).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    await waitFor('the publish made offline', () => watch.messages.some((m) => m.topic === `${base}/pub/remote/ran` && m.payload.includes('"offline"')));
     // a broker that was down is not a session takeover
     expect(watch.messages.some((m) => m.payload.includes('alert:fleet_takeover'))).toBe(false);
     await waitFor('online again', () => watch.json<{ online: boolean }>(`${base}/status`)?.online === true);
-  }, 60_000);
+  }, 90_000);
 
   extra?.({ daemon: () => d, watch: () => watch, send, key: (issuer) => keys[issuer] ?? fail(issuer) });
 

@@ -83,7 +83,7 @@ export const ruleOps = [
     mutating: false,
     remote: false,
     handler: (p, { services }) => {
-      services.store.events.flush();
+      services.store.journal.flush();
       const pattern = p.type;
       // the pattern's literal start narrows the query in SQLite; the pattern itself decides
       const prefix = pattern?.slice(0, pattern.search(/\*|$/));
@@ -98,17 +98,20 @@ export const ruleOps = [
   }),
   defineOp({
     name: 'events.emit',
-    summary: 'raise an event as the operator (it enters the rule engine like any other)',
+    summary: 'raise an event as the operator (it enters the rule engine like any other); answered once it is on disk',
     params: z.strictObject({ type: eventType, data: data.default({}) }),
     role: 'operator',
     mutating: true,
     remote: true,
-    handler: (p, { services, caller }) => {
+    handler: async (p, { services, caller }) => {
       // what the daemon itself reports (agent lifecycle, HAL readings, rule outcomes) cannot be forged:
       // a fake hal:sensor reading could otherwise drive actuators through rules
       const area = p.type.slice(0, p.type.indexOf(':'));
       if (RESERVED_AREAS.includes(area)) throw new OszError('OSZ_E_FORBIDDEN', `"${area}:" events come from the daemon only; emit under another area, e.g. test:${p.type.slice(area.length + 1)}`);
-      return services.bus.emit({ type: p.type, source: `operator:${caller.actor}`, data: p.data });
+      const e = services.bus.emit({ type: p.type, source: `operator:${caller.actor}`, data: p.data });
+      // answered once the event is in the event log and, when exported, the outbox (issue 17)
+      await services.store.journal.durable();
+      return e;
     },
   }),
 ];

@@ -72,10 +72,13 @@ describe('store', () => {
 
   it('bounds the event log and writes it in batches', () => {
     const s = createStore(path.join(tmpDir(), 'e.db'), memoryLogger(), { keepEvents: 5 });
-    for (let i = 0; i < 12; i++) s.events.enqueue({ v: 1, id: `e${i}`, type: 'test:tick', source: 't', time: new Date().toISOString(), data: { i }, depth: 0 });
-    expect(s.events.flush()).toBe(5);
+    for (let i = 0; i < 12; i++) s.journal.record({ v: 1, id: `e${i}`, type: 'test:tick', source: 't', time: new Date().toISOString(), data: { i }, depth: 0 });
+    expect(s.events.recent(100)).toEqual([]);
+    s.journal.flush();
+    expect(s.journal.commits).toBe(1);
     expect(s.events.recent(100).map((e) => e.id)).toEqual(['e7', 'e8', 'e9', 'e10', 'e11']);
-    expect(s.events.flush()).toBe(0);
+    s.journal.flush();
+    expect(s.journal.commits).toBe(1);
     s.close();
   });
 });
