@@ -13,12 +13,15 @@ import type { SecretsRepo } from '../store/secrets-repo';
 import type { LaunchSpec, PluginMount } from './drivers/driver';
 import { envNameRefusal } from './env-policy';
 import type { Manifest } from './manifest';
+import type { EventEnvelope } from '../bus/envelope';
 
 export interface SpawnOptions {
   /** extra env for this instance, under the same allow-list as the manifest */
   env?: Record<string, string>;
   /** the event a rule spawned this instance for: its lifecycle events and emits continue that chain (loop protection) */
   cause?: { id: string; depth: number };
+  /** the whole event a rule spawned this instance for, size-capped (trigger.ts); kept with the instance's options in SQLite, so a restart hands it on again */
+  trigger?: EventEnvelope;
 }
 
 export interface SpecInputs {
@@ -77,6 +80,7 @@ export function buildLaunchSpec(i: SpecInputs): { spec: LaunchSpec; secretValues
     env,
     ...(i.separateUid && i.agent.uid !== null ? { uid: i.agent.uid } : {}),
     heartbeatMs: i.heartbeatMs,
+    ...(i.options.trigger ? { trigger: i.options.trigger } : {}),
   };
   return { spec, secretValues: Object.values(secrets).concat(token) };
 }

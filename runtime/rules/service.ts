@@ -158,7 +158,7 @@ export class RulesService {
     const call = (op: string, params: unknown, who: Caller): Promise<unknown> => this.deps.call(op, params, who);
     switch (step.kind) {
       case 'spawn': {
-        const r = (await call('agents.spawn', { agent: step.agent, ...(step.env ? { env: step.env } : {}), cause: { id: cause.id, depth: cause.depth } }, caller)) as { instance?: string };
+        const r = (await call('agents.spawn', { agent: step.agent, ...(step.env ? { env: step.env } : {}), cause: { id: cause.id, depth: cause.depth }, trigger: cause }, caller)) as { instance?: string };
         return r.instance ? { instance: r.instance } : undefined;
       }
       case 'kill':

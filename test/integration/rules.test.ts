@@ -91,7 +91,11 @@ describe("the seed's rules, end to end", () => {
     expect((await post('/hooks/github', body, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': 'd-4' })).status).toBe(401);
     expect((await post('/hooks/gitlab', body, {})).status).toBe(404);
     await waitFor('the reviewer finished', async () => (await ps()).filter((s) => s.agent === 'code-reviewer-agent').every((s) => s.state === 'exited'), 20_000);
-    expect((await ps()).filter((s) => s.agent === 'code-reviewer-agent')).toHaveLength(1);
+    const reviewers = (await ps()).filter((s) => s.agent === 'code-reviewer-agent');
+    expect(reviewers).toHaveLength(1);
+    // the reviewer read the push that woke it from ctx.trigger (issue 17)
+    const pushed = (await d.json<Array<{ id: string; data: Record<string, unknown> }>>(['events', 'tail', '--type', 'git:*'])).find((e) => e.data.branch === 'main');
+    expect((await d.cli(['logs', reviewers[0]?.instance ?? '?'])).stdout).toContain(`acme/greenhouse main at c0ffee (trigger ${pushed?.id ?? '?'})`);
     const stats = await d.json<{ rules: Array<{ id: string; matched: number; fired: number; suppressed: Record<string, number> }> }>(['rules', 'ls']);
     expect(stats.rules[0]).toMatchObject({ matched: 2, fired: 1, suppressed: { if: 1 } });
     const events = await d.json<Array<{ type: string; data: Record<string, unknown> }>>(['events', 'tail', '--type', 'git:*']);

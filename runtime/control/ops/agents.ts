@@ -1,6 +1,8 @@
 /** agents.* operations (DESIGN §12.15): install, remove, spawn, kill, signal, list, logs. */
 import * as z from 'zod';
 import { driverOf } from '../../agents/manifest';
+import { capTrigger } from '../../agents/trigger';
+import { envelopeSchema } from '../../bus/envelope';
 import { OszError } from '../../errors';
 import { defineOp, streaming } from '../op';
 
@@ -63,12 +65,22 @@ export const agentOps = [
   defineOp({
     name: 'agents.spawn',
     summary: 'start a new instance of an installed agent',
-    params: z.strictObject({ agent: target, env: envRecord, cause: z.strictObject({ id: z.string().min(1).max(64), depth: z.number().int().min(0).max(64) }).optional().describe('the event a rule spawns it for (loop protection)') }),
+    params: z.strictObject({
+      agent: target,
+      env: envRecord,
+      cause: z.strictObject({ id: z.string().min(1).max(64), depth: z.number().int().min(0).max(64) }).optional().describe('the event a rule spawns it for (loop protection)'),
+      trigger: envelopeSchema.optional().describe('the whole event that woke it, handed to the agent (agent.init); its cause unless cause is given'),
+    }),
     role: 'operator',
     mutating: true,
     remote: true,
     aliases: ['spawnAgent'],
-    handler: (p, { services }) => services.supervisor.spawn(p.agent, { ...(p.env ? { env: p.env } : {}), ...(p.cause ? { cause: p.cause } : {}) }),
+    // the audit keeps the trigger's id in `cause`, not up to 64 KiB of its data
+    redact: ['trigger'],
+    handler: (p, { services }) => {
+      const cause = p.cause ?? (p.trigger ? { id: p.trigger.id, depth: p.trigger.depth } : undefined);
+      return services.supervisor.spawn(p.agent, { ...(p.env ? { env: p.env } : {}), ...(cause ? { cause } : {}), ...(p.trigger ? { trigger: capTrigger(p.trigger) } : {}) });
+    },
   }),
   defineOp({
     name: 'agents.kill',
