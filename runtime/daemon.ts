@@ -310,6 +310,7 @@ export class Daemon {
             world: () => ({ device: { id: this.deviceId, board: cfg.board }, agents: runningByAgent(supervisor.list()) }),
             bootId: bootId(),
             file: path.join(this.paths.home, 'orchestration.yaml'),
+            installed: (agent) => this.must(this.store).agents.get(agent) !== undefined,
             maxActionsPerMinute: cfg.rules.maxActionsPerMinute,
           });
           services.rules = this.rules;
