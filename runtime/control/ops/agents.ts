@@ -1,8 +1,7 @@
 /** agents.* operations (DESIGN §12.15): install, remove, spawn, kill, signal, list, logs. */
 import * as z from 'zod';
 import { driverOf } from '../../agents/manifest';
-import { capTrigger } from '../../agents/trigger';
-import { envelopeSchema } from '../../bus/envelope';
+import { capTrigger, triggerSchema } from '../../agents/trigger';
 import { OszError } from '../../errors';
 import { defineOp, streaming } from '../op';
 
@@ -69,7 +68,7 @@ export const agentOps = [
       agent: target,
       env: envRecord,
       cause: z.strictObject({ id: z.string().min(1).max(64), depth: z.number().int().min(0).max(64) }).optional().describe('the event a rule spawns it for (loop protection)'),
-      trigger: envelopeSchema.optional().describe('the whole event that woke it, handed to the agent (agent.init); its cause unless cause is given'),
+      trigger: triggerSchema.optional().describe('the whole event that woke it, handed to the agent (agent.init); its cause unless cause is given'),
     }),
     role: 'operator',
     mutating: true,

@@ -416,7 +416,8 @@
     const etag = model.rules && model.rules.value.etag;
     try {
       const r = await call('rules.apply', { source: $('rules-source').value, file: 'orchestration.yaml', ifMatch: etag || 'none' });
-      $('rules-result').textContent = r.changed ? `applied ${r.rules} rules, etag ${r.etag}` : 'unchanged';
+      const warnings = (r.warnings || []).map((w) => `warning: rule ${w.rule}${w.line ? ` (line ${w.line}:${w.column})` : ''}: ${w.message}`);
+      $('rules-result').textContent = [r.changed ? `applied ${r.rules} rules, etag ${r.etag}` : 'unchanged', ...warnings].join('; ');
     } catch (e) {
       $('rules-result').textContent = e.message;
     }
