@@ -16,7 +16,7 @@ export const ERROR_CODES = {
   OSZ_E_INSTALL_PRIVATE: 'Installed copies are readable by every agent uid: chmod o+r the named file if agents may read it, or move it out of the folder (it is never widened).',
   OSZ_E_INSTALL_TOO_LARGE: 'Keep agent folders under the size and file-count caps, or ship large data as a plugin.',
   OSZ_E_PATH_ESCAPE: 'Paths in agent.json must stay inside the agent folder; register shared code with `openstarryctl plugin add`.',
-  OSZ_E_WASM_REFUSED: 'The module breaks WASM ABI v1 (docs/agent-abi.md): import only what the ABI lists, import env.memory with a maximum, export alloc, init and on_event.',
+  OSZ_E_WASM_REFUSED: 'The module breaks the WASM ABI (docs/agent-abi.md): import only what the ABI lists, import env.memory with a maximum, export alloc, init and on_event.',
   OSZ_E_WASM_CEILING: 'The manifest asks for more than this daemon allows WASM agents (wasm.maxMemoryMb, wasm.maxCallTimeoutMs, wasm.sharedCallTimeoutMs): lower limits in agent.json, choose runtime.isolation "dedicated" for long calls, or raise the named key.',
   OSZ_E_WASM_MEMORY_FULL: 'The running WASM agents already hold wasm.totalMemoryMb between them: stop one, lower limits.memoryMb, or raise wasm.totalMemoryMb.',
   OSZ_E_STORE_TAMPERED: 'The installed copy no longer matches its hash: re-run `openstarryctl agent add <path>`.',

@@ -13,6 +13,7 @@ import type { SecretsRepo } from '../store/secrets-repo';
 import type { LaunchSpec, PluginMount } from './drivers/driver';
 import { envNameRefusal } from './env-policy';
 import type { Manifest } from './manifest';
+import type { EventEnvelope } from '../bus/envelope';
 
 export interface SpawnOptions {
   /** extra env for this instance, under the same allow-list as the manifest */
@@ -21,6 +22,8 @@ export interface SpawnOptions {
   cause?: { id: string; depth: number };
   /** the rule that spawned it and its timeout's deadline (wall ms): its run survives restarts (issue 17) */
   rule?: { id: string; deadline?: number };
+  /** the whole event a rule spawned this instance for, size-capped (trigger.ts); kept with the instance's options in SQLite, so a restart hands it on again */
+  trigger?: EventEnvelope;
 }
 
 export interface SpecInputs {
@@ -79,6 +82,7 @@ export function buildLaunchSpec(i: SpecInputs): { spec: LaunchSpec; secretValues
     env,
     ...(i.separateUid && i.agent.uid !== null ? { uid: i.agent.uid } : {}),
     heartbeatMs: i.heartbeatMs,
+    ...(i.options.trigger ? { trigger: i.options.trigger } : {}),
   };
   return { spec, secretValues: Object.values(secrets).concat(token) };
 }

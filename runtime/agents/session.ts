@@ -99,7 +99,7 @@ export class AgentSession {
       };
       void this.agent.exited.then((exit) => this.helloWaiter?.reject(new OszError('OSZ_E_SPAWN_FAILED', `the agent exited before hello (code ${exit.code}, signal ${exit.signal})`)));
     });
-    await this.peer.call('agent.init', { plugins: this.spec.plugins, agentId: this.spec.agentId, instance: this.spec.instanceId }, Math.max(this.spec.manifest.limits.callTimeoutMs, 10_000));
+    await this.peer.call('agent.init', { plugins: this.spec.plugins, agentId: this.spec.agentId, instance: this.spec.instanceId, trigger: this.spec.trigger ?? null }, Math.max(this.spec.manifest.limits.callTimeoutMs, 10_000));
     for (const pattern of this.spec.manifest.capabilities.events.subscribe) {
       this.deps.bus.on(this.spec.instanceId, pattern, (e) => {
         // An agent does not hear its own events back (a cheap guard against self-loops).

@@ -5,6 +5,8 @@ import { OszError } from '../errors';
 import type { EventEnvelope as Envelope } from '../bus/envelope';
 import type { RuleStats, Verdict } from '../rules/engine';
 import { MAX_RULES_BYTES } from '../rules/limits';
+import type { RuleProblem } from '../rules/load';
+import { formatWarning } from '../rules/warning';
 import { table, when } from './format';
 import { need, print, type Verb } from './verb';
 
@@ -19,6 +21,14 @@ function readJsonFile(file: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/** A spawn of an agent that is not installed fires, and fails: the line says both (issue 17). */
+const verdictLine = (v: Verdict): string => {
+  if (!v.matches) return `  no      ${v.rule}: ${v.reason}`;
+  const why = v.reason === 'fires' ? '' : ` (${v.reason})`;
+  const waiting = v.waitingFor?.length ? ` (waiting for agent ${v.waitingFor.join(', ')}: not installed, so the spawn would fail)` : '';
+  return `  FIRES   ${v.rule}: ${v.action ?? ''}${why}${waiting}`;
+};
+
 const formatEvent = (e: Envelope): string => `${when(Date.parse(e.time))} ${e.type} ${e.source}${e.depth ? ` depth ${e.depth}` : ''} ${JSON.stringify(e.data)}`;
 
 export const RULE_VERBS: Record<string, Verb> = {
@@ -32,7 +42,8 @@ export const RULE_VERBS: Record<string, Verb> = {
         const size = fs.statSync(arg).size;
         if (size > MAX_RULES_BYTES) throw new OszError('OSZ_E_RULES', `${arg} is ${size} bytes; rules files are at most ${MAX_RULES_BYTES} bytes`);
         const ifMatch = a.flags['if-match'];
-        const r = (await client.call('rules.apply', { source: fs.readFileSync(arg, 'utf8'), file: path.basename(arg), ...(typeof ifMatch === 'string' ? { ifMatch } : {}) })) as { etag: string; rules: number; changed: boolean };
+        const r = (await client.call('rules.apply', { source: fs.readFileSync(arg, 'utf8'), file: path.basename(arg), ...(typeof ifMatch === 'string' ? { ifMatch } : {}) })) as { etag: string; rules: number; changed: boolean; warnings?: RuleProblem[] };
+        if (!a.json) for (const w of r.warnings ?? []) io.err(`warning: ${formatWarning(w)}`);
         return print(io, a, r, () => (r.changed ? `applied ${r.rules} rules, etag ${r.etag}` : `unchanged, etag ${r.etag}`));
       }
       if (sub === 'get') {
@@ -52,14 +63,15 @@ export const RULE_VERBS: Record<string, Verb> = {
               x.fired,
               x.running + (x.queued ? ` +${x.queued} queued` : ''),
               Object.entries(x.suppressed).map(([k, v]) => `${k} ${v}`).join(', ') || null,
-              [x.evalErrors ? `${x.evalErrors} eval: ${x.lastEvalError ?? ''}` : '', x.lastError ?? ''].filter(Boolean).join('; ') || null,
+              [x.waitingFor?.length ? `waiting for agent ${x.waitingFor.join(', ')}` : '', x.lastEvalError ? `${x.evalErrors} eval: ${x.lastEvalError}` : '', x.lastError ?? ''].filter(Boolean).join('; ') || null,
             ]),
           ),
         );
       }
       if (sub === 'test' && arg) {
-        const r = (await client.call('rules.test', { event: readJsonFile(arg) })) as { event: Envelope; verdicts: Verdict[] };
-        return print(io, a, r, () => [`event ${r.event.type} ${JSON.stringify(r.event.data)}`, ...r.verdicts.map((v) => (v.matches ? `  FIRES   ${v.rule}: ${v.action ?? ''}${v.reason === 'fires' ? '' : ` (${v.reason})`}` : `  no      ${v.rule}: ${v.reason}`))].join('\n'));
+        const r = (await client.call('rules.test', { event: readJsonFile(arg) })) as { event: Envelope; verdicts: Verdict[]; warnings?: RuleProblem[] };
+        if (!a.json) for (const w of r.warnings ?? []) io.err(`warning: ${formatWarning(w)}`);
+        return print(io, a, r, () => [`event ${r.event.type} ${JSON.stringify(r.event.data)}`, ...r.verdicts.map(verdictLine)].join('\n'));
       }
       throw new OszError('OSZ_E_INVALID_PARAMS', `usage: openstarryctl ${this.usage}`);
     },

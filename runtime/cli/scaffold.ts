@@ -56,6 +56,8 @@ let ticks = 0;
 export default {
   async init(ctx) {
     ctx.log.info(\`${name} starting as \${ctx.instance}\`);
+    // spawned by a rule, ctx.trigger is the event that woke it (e.g. ctx.trigger.data.branch); else null
+    if (ctx.trigger) ctx.log.info(\`woken by \${ctx.trigger.type}\`);
     await ctx.timers.set('tick', 5000, { repeat: true });
   },
   async onEvent(event, ctx) {

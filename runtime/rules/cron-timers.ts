@@ -2,7 +2,8 @@
  * The rule set's cron timers: each raises `cron:<name>` at its times. The next time is computed
  * from the wall clock after every firing and re-checked at least once a minute, so a clock that
  * jumps (NTP sync on a Pi without an RTC) moves the schedule instead of firing missed jobs: a
- * time found more than two minutes past is skipped, not run (DESIGN §12.11).
+ * time found more than two minutes past is skipped, not run (DESIGN §12.11). DST changes follow
+ * cron.ts: a fixed-time job in a spring-forward gap runs right after it, in a repeated hour once.
  */
 import { type Cron, nextFire } from './cron';
 
@@ -16,11 +17,13 @@ export class CronTimers {
     private readonly timers: ReadonlyMap<string, Cron>,
     private readonly fire: (name: string, scheduledFor: number) => void,
     private readonly now: () => number = Date.now,
+    /** an IANA zone; the daemon's local zone without one (tests inject both) */
+    private readonly zone?: string,
   ) {}
 
   start(): void {
     const now = this.now();
-    for (const [name, c] of this.timers) this.next.set(name, nextFire(c, now));
+    for (const [name, c] of this.timers) this.next.set(name, nextFire(c, now, this.zone));
     this.arm();
   }
 
@@ -50,13 +53,13 @@ export class CronTimers {
       if (at === undefined) continue;
       // The clock went back a long way (before the time that was computed from it): start over.
       if (at - now > 5 * 366 * 86_400_000) {
-        this.next.set(name, nextFire(c, now));
+        this.next.set(name, nextFire(c, now, this.zone));
         continue;
       }
       if (now >= at) {
         // far past its time means the clock jumped forward (or the board slept): not a missed job to run
         if (now - at <= 2 * RECHECK_MS) this.fire(name, at);
-        this.next.set(name, nextFire(c, now));
+        this.next.set(name, nextFire(c, now, this.zone));
       }
     }
     this.arm();

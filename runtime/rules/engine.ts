@@ -44,7 +44,9 @@ export interface RuleStats {
   fired: number;
   suppressed: Record<string, number>;
   evalErrors: number;
+  /** the latest condition error, until the condition evaluates again without one */
   lastEvalError?: string;
+  /** the latest failed run (a step that failed, a timeout), until a later run succeeds */
   lastError?: string;
   running: number;
   queued: number;
@@ -53,6 +55,8 @@ export interface RuleStats {
   waitingMs?: number;
   /** dedup keys still inside their ttl */
   dedupKeys: number;
+  /** agents the rule spawns that are not installed (set by the rules service) */
+  waitingFor?: string[];
 }
 
 interface Run {
@@ -95,6 +99,8 @@ export interface Verdict {
   reason: string;
   /** the condition or dedup key failed to evaluate: an error, not a suppression */
   error?: true;
+  /** a rule that would fire: the agents it would spawn that are not installed, so the spawn would fail */
+  waitingFor?: string[];
 }
 
 export class RuleEngine {
@@ -177,6 +183,8 @@ export class RuleEngine {
     if (!st.rule.condition) return { ok: true };
     try {
       const r = st.rule.condition.evaluate(varsOf());
+      // an error shows until the condition evaluates again (issue 17); the count stays
+      if (!dry) delete st.stats.lastEvalError;
       if (r === true) return { ok: true };
       // the explanation is only built for a dry run: on the bus, only the count is kept
       return { ok: false, why: dry ? `if: ${st.rule.condition.source} is ${keyOf(r)}` : 'if: false' };
@@ -314,6 +322,8 @@ export class RuleEngine {
           this.byInstance.set(out.instance, { state: st, run });
         }
       }
+      // every step ran: an earlier run's error no longer describes the rule (issue 17)
+      delete st.stats.lastError;
     } catch (err) {
       const msg = (err as { message?: string }).message ?? String(err);
       st.stats.lastError = msg;

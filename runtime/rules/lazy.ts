@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import type { EventEnvelope } from '../bus/envelope';
 import type { RuleStats, Verdict } from './engine';
+import type { RuleProblem } from './load';
 import type { RulesService, RulesServiceDeps } from './service';
 
 export interface RulesListing {
@@ -56,6 +57,11 @@ export class LazyRules {
 
   async test(e: EventEnvelope): Promise<Verdict[]> {
     return (await this.load()).test(e);
+  }
+
+  /** spawns in the active set of agents that are not installed, with where they are written */
+  warnings(): RuleProblem[] {
+    return this.service?.missingAgents() ?? [];
   }
 
   private load(): Promise<RulesService> {

@@ -25,6 +25,8 @@ export interface Rule extends Omit<RuleInput, 'id' | 'on' | 'if' | 'action' | 'd
   steps: Step[];
   /** the action as written, for listings */
   actionText: string;
+  /** the agents its spawn steps name, each where it is written (for "not installed" warnings) */
+  spawns: Array<{ agent: string; line?: number; column?: number }>;
 }
 
 export interface RuleSet {
@@ -122,7 +124,11 @@ export function loadRuleSet(text: string, file = 'orchestration.yaml'): RuleSet 
     }
     if (r.debounce !== undefined && r.throttle !== undefined) problems.push({ ...here('throttle'), message: 'debounce (trailing) and throttle (leading) contradict each other; keep one' });
     const { id: _id, on, if: _if, action, dedup: _d, ...rest } = r;
-    rules.push({ ...rest, id, on: typeof on === 'string' ? [on] : on, ...(condition ? { condition } : {}), ...(dedup ? { dedup } : {}), steps: typeof steps === 'string' ? [] : steps, actionText: typeof action === 'string' ? action : JSON.stringify(action) });
+    const stepList = typeof steps === 'string' ? [] : steps;
+    // a string action points at itself; a structured one at its spawn key (in `steps`, at its step)
+    const spawnPath = (k: number): PropertyKey[] => (typeof action === 'string' ? ['rules', i, 'action'] : 'steps' in action ? ['rules', i, 'action', 'steps', k, 'spawn'] : ['rules', i, 'action', 'spawn']);
+    const spawns = stepList.flatMap((st, k) => (st.kind === 'spawn' ? [{ agent: st.agent, ...posOf(spawnPath(k)) }] : []));
+    rules.push({ ...rest, id, on: typeof on === 'string' ? [on] : on, ...(condition ? { condition } : {}), ...(dedup ? { dedup } : {}), steps: stepList, actionText: typeof action === 'string' ? action : JSON.stringify(action), spawns });
   });
   if (problems.length) throw rulesError(file, problems);
   return { etag: etagOf(text), source: text, grants: set.grants, timers, rules };

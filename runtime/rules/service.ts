@@ -16,9 +16,10 @@ import type { RulePublish } from '../fleet/payloads';
 import type { Step } from './action';
 import type { World } from './condition';
 import { type OwnedInstance, RuleEngine, type RuleStats, type Verdict } from './engine';
-import { etagOf, loadRuleSet, type Rule, type RuleSet } from './load';
+import { etagOf, loadRuleSet, type Rule, type RuleProblem, type RuleSet } from './load';
 import { rebase } from './state';
 import { CronTimers } from './cron-timers';
+import { formatWarning } from './warning';
 
 export interface RulesServiceDeps {
   repo: RulesRepo;
@@ -32,6 +33,8 @@ export interface RulesServiceDeps {
   bootId: string;
   /** `<home>/orchestration.yaml` */
   file: string;
+  /** whether an agent id is installed (spawns of others are warned about, and their rules wait) */
+  installed(agent: string): boolean;
   maxActionsPerMinute?: number;
   /**
    * a publish action: queued in the fleet outbox after its cause, under `pub/<topic>`; throws
@@ -75,6 +78,8 @@ export class RulesService {
         this.engine.load(this.set, pending);
         this.adoptRuns();
         this.startCron(this.set);
+        const warnings = this.missingAgents(this.set);
+        if (warnings.length) log.warn('rules', `the active rule set: ${warnings.map(formatWarning).join('; ')}`);
       } catch (err) {
         // a set stored by an older daemon that this one reads differently: say so, run none
         log.error('rules', `the stored rule set ${this.stored.etag} no longer loads: ${(err as Error).message}`);
@@ -121,13 +126,15 @@ export class RulesService {
    * problem. With `ifMatch`, applies only over that etag (`none`: only when no set is active), so two
    * operators editing at once cannot silently undo each other (OSZ_E_ETAG_MISMATCH).
    */
-  apply(source: string, file: string, actor: string, ifMatch?: string): { etag: string; rules: number; changed: boolean; previous?: string } {
+  apply(source: string, file: string, actor: string, ifMatch?: string): { etag: string; rules: number; changed: boolean; previous?: string; warnings: RuleProblem[] } {
     const previous = this.stored?.etag;
     if (ifMatch !== undefined && ifMatch !== (previous ?? 'none')) {
       throw new OszError('OSZ_E_ETAG_MISMATCH', `the active rule set is ${previous ?? 'none'}, not ${ifMatch}`, { etag: previous ?? 'none' });
     }
     const set = loadRuleSet(source, file);
-    if (previous === set.etag) return { etag: set.etag, rules: set.rules.length, changed: false };
+    const warnings = this.missingAgents(set);
+    if (warnings.length) this.deps.log.warn('rules', `${file}: ${warnings.map(formatWarning).join('; ')}`);
+    if (previous === set.etag) return { etag: set.etag, rules: set.rules.length, changed: false, warnings };
     this.stored = this.deps.repo.apply({ etag: set.etag, source, file, actor, rules: set.rules.map((r) => ({ id: r.id, on: r.on, ...(r.condition ? { condition: r.condition.source } : {}), action: r.actionText })) });
     const first = this.set === undefined;
     this.set = set;
@@ -137,7 +144,32 @@ export class RulesService {
     if (first) this.adoptRuns();
     this.startCron(set);
     this.deps.bus.emit({ type: 'rules:applied', source: 'rules', data: { etag: set.etag, rules: set.rules.length, actor, ...(previous ? { previous } : {}) } });
-    return { etag: set.etag, rules: set.rules.length, changed: true, ...(previous ? { previous } : {}) };
+    return { etag: set.etag, rules: set.rules.length, changed: true, ...(previous ? { previous } : {}), warnings };
+  }
+
+  /**
+   * Spawns of agents that are not installed (issue 17): applied all the same — the agent may be
+   * added later — but said at once, with the rule and where the spawn is written.
+   */
+  missingAgents(set: RuleSet | undefined = this.set): RuleProblem[] {
+    const installed = this.installedCheck();
+    return (set?.rules ?? []).flatMap((r) =>
+      r.spawns.filter((sp) => !installed(sp.agent)).map((sp) => ({ rule: r.id, ...(sp.line ? { line: sp.line, column: sp.column ?? 0 } : {}), message: `spawns agent "${sp.agent}", which is not installed; the rule waits for it (openstarryctl agent add)` })),
+    );
+  }
+
+  /** one lookup per agent id per call */
+  private installedCheck(): (agent: string) => boolean {
+    const seen = new Map<string, boolean>();
+    return (agent) => {
+      let v = seen.get(agent);
+      if (v === undefined) seen.set(agent, (v = this.deps.installed(agent)));
+      return v;
+    };
+  }
+
+  private waitingFor(rule: Rule, installed: (agent: string) => boolean): string[] {
+    return [...new Set(rule.spawns.map((sp) => sp.agent))].filter((a) => !installed(a));
   }
 
   get(): { etag: string; source: string; file: string; actor: string; appliedAt: number } | undefined {
@@ -146,7 +178,14 @@ export class RulesService {
   }
 
   list(): { etag: string | undefined; rules: RuleStats[]; timers: Record<string, number | null>; published: number } {
-    return { etag: this.stored?.etag, rules: this.engine.stats(), timers: this.cron?.schedule() ?? {}, published: this.published };
+    const installed = this.installedCheck();
+    const byId = new Map((this.set?.rules ?? []).map((r) => [r.id, r]));
+    const rules = this.engine.stats().map((st) => {
+      const rule = byId.get(st.id);
+      const waiting = rule ? this.waitingFor(rule, installed) : [];
+      return waiting.length ? { ...st, waitingFor: waiting } : st;
+    });
+    return { etag: this.stored?.etag, rules, timers: this.cron?.schedule() ?? {}, published: this.published };
   }
 
   private startCron(set: RuleSet): void {
@@ -155,8 +194,15 @@ export class RulesService {
     this.cron.start();
   }
 
+  /** The engine's dry run; a rule that would fire a spawn of an agent that is not installed says so. */
   test(e: EventEnvelope): Verdict[] {
-    return this.engine.test(e);
+    const installed = this.installedCheck();
+    const byId = new Map((this.set?.rules ?? []).map((r) => [r.id, r]));
+    return this.engine.test(e).map((v) => {
+      const rule = byId.get(v.rule);
+      const waiting = v.matches && rule ? this.waitingFor(rule, installed) : [];
+      return waiting.length ? { ...v, waitingFor: waiting } : v;
+    });
   }
 
   saveState(): void {
@@ -173,7 +219,7 @@ export class RulesService {
     const call = (op: string, params: unknown, who: Caller): Promise<unknown> => this.deps.call(op, params, who);
     switch (step.kind) {
       case 'spawn': {
-        const r = (await call('agents.spawn', { agent: step.agent, ...(step.env ? { env: step.env } : {}), cause: { id: cause.id, depth: cause.depth }, ...(run.deadline !== undefined ? { deadline: run.deadline } : {}) }, caller)) as { instance?: string };
+        const r = (await call('agents.spawn', { agent: step.agent, ...(step.env ? { env: step.env } : {}), cause: { id: cause.id, depth: cause.depth }, trigger: cause, ...(run.deadline !== undefined ? { deadline: run.deadline } : {}) }, caller)) as { instance?: string };
         return r.instance ? { instance: r.instance } : undefined;
       }
       case 'kill':

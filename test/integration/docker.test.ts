@@ -179,6 +179,22 @@ describeWith('docker agents through the daemon', dockerRequirements(), () => {
     await d.cli(['kill', a, '--signal', 'KILL']);
   }, 120_000);
 
+  it('a rule-spawned container agent reads trigger.data.branch of the event that woke it (issue 17)', async () => {
+    const dir = dockerAgent('dtreviewer', { image: 'osd-test/node:1', entry: 'main.mjs' }, { restart: { policy: 'no' } }, 'treviewer');
+    expect((await d.cli(['agent', 'add', dir])).code).toBe(0);
+    const rules = path.join(tmpDir('osd-dk-rules-'), 'orchestration.yaml');
+    fs.writeFileSync(rules, 'rules:\n  - { id: review, on: "git:commit_pushed", if: "branch == \'main\'", action: "spawn(dtreviewer)" }\n');
+    expect((await d.cli(['rules', 'apply', rules])).code).toBe(0);
+    const push = await d.json<{ id: string }>(['events', 'emit', 'git:commit_pushed', '{"branch":"main","commit":"d0cker1"}']);
+    const seen = await waitFor('the container agent reports', async () => {
+      const all = await d.json<Array<{ causedBy?: string; data: Record<string, unknown> }>>(['events', 'tail', '--type', 'review:seen']);
+      return all.find((e) => e.data.agent === 'dtreviewer');
+    }, 90_000);
+    expect(seen.data).toMatchObject({ trigger: push.id, type: 'git:commit_pushed', branch: 'main', commit: 'd0cker1' });
+    expect(seen.causedBy).toBe(push.id);
+    await d.cli(['kill', 'dtreviewer', '--signal', 'KILL']);
+  }, 120_000);
+
   it('after kill -9 of the daemon, a restart finds its containers again and leaves no orphan', async () => {
     const home = path.join(tmpDir('osd-dk-crash-'), 'h');
     const first = await startDaemon({ home, config: daemonConfig() });

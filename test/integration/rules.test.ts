@@ -91,7 +91,11 @@ describe("the seed's rules, end to end", () => {
     expect((await post('/hooks/github', body, { 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': 'd-4' })).status).toBe(401);
     expect((await post('/hooks/gitlab', body, {})).status).toBe(404);
     await waitFor('the reviewer finished', async () => (await ps()).filter((s) => s.agent === 'code-reviewer-agent').every((s) => s.state === 'exited'), 20_000);
-    expect((await ps()).filter((s) => s.agent === 'code-reviewer-agent')).toHaveLength(1);
+    const reviewers = (await ps()).filter((s) => s.agent === 'code-reviewer-agent');
+    expect(reviewers).toHaveLength(1);
+    // the reviewer read the push that woke it from ctx.trigger (issue 17)
+    const pushed = (await d.json<Array<{ id: string; data: Record<string, unknown> }>>(['events', 'tail', '--type', 'git:*'])).find((e) => e.data.branch === 'main');
+    expect((await d.cli(['logs', reviewers[0]?.instance ?? '?'])).stdout).toContain(`acme/greenhouse main at c0ffee (trigger ${pushed?.id ?? '?'})`);
     const stats = await d.json<{ rules: Array<{ id: string; matched: number; fired: number; suppressed: Record<string, number> }> }>(['rules', 'ls']);
     expect(stats.rules[0]).toMatchObject({ matched: 2, fired: 1, suppressed: { if: 1 } });
     const events = await d.json<Array<{ type: string; data: Record<string, unknown> }>>(['events', 'tail', '--type', 'git:*']);
@@ -172,5 +176,39 @@ describe("the seed's rules, end to end", () => {
     expect((await d.cli(['events', 'emit', 'test:page', '{"host":"db"}'])).code).toBe(0);
     const r = await d.json<{ rules: Array<{ suppressed: Record<string, number> }> }>(['rules', 'ls']);
     expect(r.rules[1]?.suppressed.dedup).toBe(1);
+  }, 60_000);
+
+  it('warns at apply and in a dry run about a rule that spawns an agent that is not installed, and lists it as waiting for it', async () => {
+    const file = path.join(tmpDir('osd-missing-'), 'missing.yaml');
+    fs.writeFileSync(file, `${SEED}  - id: lint
+    on: "git:commit_pushed"
+    action:
+      steps:
+        - { delay: 1s }
+        - { spawn: linter-agent }
+`);
+    const applied = await d.cli(['rules', 'apply', file]);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toMatch(/^applied 3 rules, etag [0-9a-f]{16}$/m);
+    expect(applied.stderr).toContain('warning: rule lint (line 14:20): spawns agent "linter-agent", which is not installed; the rule waits for it');
+    // the seed's agents are installed: no warning for them
+    expect(applied.stderr.match(/warning:/g)).toHaveLength(1);
+    const ls = await d.cli(['rules', 'ls']);
+    expect(ls.stdout).toMatch(/lint .*waiting for agent linter-agent/);
+    expect(ls.stdout.split('\n').find((l) => l.startsWith('rule-1'))).not.toContain('waiting');
+    const event = path.join(tmpDir('osd-evt-'), 'push.json');
+    fs.writeFileSync(event, JSON.stringify({ type: 'git:commit_pushed', branch: 'dev' }));
+    const t = await d.cli(['rules', 'test', event]);
+    expect(t.stdout).toContain('FIRES   lint: wait 1000 ms, then spawn linter-agent (waiting for agent linter-agent: not installed, so the spawn would fail)');
+    expect(t.stderr).toContain('warning: rule lint (line 14:20): spawns agent "linter-agent"');
+    // installed, the warning and the waiting go
+    const dir = path.join(tmpDir('osd-linter-'), 'linter-agent');
+    fs.cpSync(path.join(FIXTURES, 'agents', 'code-reviewer-agent'), dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'agent.json'), JSON.stringify({ identity: { id: 'linter-agent', name: 'linter' }, runtime: { entry: 'main.mjs' }, restart: { policy: 'no' } }));
+    expect((await d.cli(['agent', 'add', dir])).code).toBe(0);
+    expect((await d.cli(['rules', 'ls'])).stdout).not.toContain('waiting for agent');
+    const again = await d.cli(['rules', 'test', event]);
+    expect(again.stdout).toMatch(/FIRES {3}lint: wait 1000 ms, then spawn linter-agent$/m);
+    expect(again.stderr).toBe('');
   }, 60_000);
 });

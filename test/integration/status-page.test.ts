@@ -100,4 +100,28 @@ describeWith('status page in headless Chromium', [hasCommand('chromium', 'chromi
     await phone.close();
     expect(problems).toEqual([]);
   }, 60_000);
+
+  it('shows a rule that spawns an agent that is not installed as waiting for it, and a rule error until a later run succeeds', async () => {
+    const file = path.join(d.home, 'waiting.yaml');
+    fs.writeFileSync(file, 'rules:\n  - { id: ghost, on: "test:ghost", action: "spawn(ghost-agent)" }\n  - { id: stopper, on: "test:stop", mode: parallel, action: "kill(heartbeat-logger)" }\n');
+    const applied = await d.cli(['rules', 'apply', file]);
+    expect(applied.stderr).toContain('warning: rule ghost (line 2:44): spawns agent "ghost-agent", which is not installed');
+    await page.goto(`http://${d.http}/`);
+    const status = (rule: string): Promise<string | null> => page.textContent(`tr[data-rule="${rule}"] td.rule-status`);
+    await page.waitForSelector('tr[data-rule="ghost"] td.rule-status.status-unavailable', { timeout: 20_000 });
+    expect(await status('ghost')).toBe('waiting for agent ghost-agent');
+    // nothing of heartbeat-logger runs: the kill fails, and the page shows it in red
+    expect((await d.cli(['events', 'emit', 'test:stop'])).code).toBe(0);
+    await page.waitForSelector('tr[data-rule="stopper"] td.rule-status.status-error', { timeout: 20_000 });
+    expect(await status('stopper')).toMatch(/no running instance or agent "heartbeat-logger"/);
+    // with one running, the next run succeeds and the error goes
+    const spawned = await d.cli(['spawn', 'heartbeat-logger']);
+    expect(spawned.code, spawned.stderr).toBe(0);
+    await waitFor('heartbeat-logger running', async () => (await d.json<Array<{ agent: string; state: string }>>(['ps'])).some((x) => x.agent === 'heartbeat-logger' && x.state === 'running'));
+    expect((await d.cli(['events', 'emit', 'test:stop'])).code).toBe(0);
+    await waitFor('the error to clear', async () => (await status('stopper')) === '', 20_000);
+    expect(await page.getAttribute('tr[data-rule="stopper"] td.rule-status', 'class')).not.toContain('status-error');
+    expect(await status('ghost')).toBe('waiting for agent ghost-agent');
+    expect(problems).toEqual([]);
+  }, 60_000);
 });

@@ -14,6 +14,7 @@
  *   through `onInvalid` and dropped, never buffered without bound.
  * - The agent's environment is exactly `spec.env`: nothing of the daemon's own is inherited.
  */
+import type { EventEnvelope } from '../../bus/envelope';
 import type { MessageChannel } from '../../rpc/stream-channel';
 import type { UsageSample } from '../limits';
 import type { Manifest } from '../manifest';
@@ -42,6 +43,8 @@ export interface LaunchSpec {
   /** start under this uid/gid with no groups or capabilities (process driver, root daemon) */
   uid?: number;
   heartbeatMs: number;
+  /** the event a rule spawned the instance for (agent.init's `trigger`; runtime/agents/trigger.ts) */
+  trigger?: EventEnvelope;
 }
 
 export interface AgentExit {

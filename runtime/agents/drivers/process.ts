@@ -178,7 +178,6 @@ export class ProcessDriver implements AgentDriver {
         });
       });
     });
-    const channel = streamChannel(child.stdio[3] as Duplex);
     return {
       osPid: pid,
       osStartTime: pid ? processStartTime(pid) : null,

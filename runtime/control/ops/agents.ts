@@ -1,6 +1,7 @@
 /** agents.* operations (DESIGN §12.15): install, remove, spawn, kill, signal, list, logs. */
 import * as z from 'zod';
 import { driverOf } from '../../agents/manifest';
+import { capTrigger, triggerSchema } from '../../agents/trigger';
 import { OszError } from '../../errors';
 import { defineOp, streaming } from '../op';
 
@@ -68,16 +69,25 @@ export const agentOps = [
       env: envRecord,
       cause: z.strictObject({ id: z.string().min(1).max(64), depth: z.number().int().min(0).max(64) }).optional().describe('the event a rule spawns it for (loop protection)'),
       deadline: z.number().int().min(0).optional().describe("rules only: when the rule's timeout kills the instance (Unix ms)"),
+      trigger: triggerSchema.optional().describe('the whole event that woke it, handed to the agent (agent.init); its cause unless cause is given'),
     }),
     role: 'operator',
     mutating: true,
     remote: true,
     aliases: ['spawnAgent'],
+    // the audit keeps the trigger's id in `cause`, not up to 64 KiB of its data
+    redact: ['trigger'],
     handler: (p, { services, caller }) => {
       // A rule's spawn records the rule with the instance, so its limits survive restarts (issue 17).
       const rule = caller.transport === 'rules' ? caller.actor.replace(/^rules:/, '') : undefined;
       if (p.deadline !== undefined && rule === undefined) throw new OszError('OSZ_E_INVALID_PARAMS', 'deadline is set by rules only');
-      return services.supervisor.spawn(p.agent, { ...(p.env ? { env: p.env } : {}), ...(p.cause ? { cause: p.cause } : {}), ...(rule ? { rule: { id: rule, ...(p.deadline !== undefined ? { deadline: p.deadline } : {}) } } : {}) });
+      const cause = p.cause ?? (p.trigger ? { id: p.trigger.id, depth: p.trigger.depth } : undefined);
+      return services.supervisor.spawn(p.agent, {
+        ...(p.env ? { env: p.env } : {}),
+        ...(cause ? { cause } : {}),
+        ...(p.trigger ? { trigger: capTrigger(p.trigger) } : {}),
+        ...(rule ? { rule: { id: rule, ...(p.deadline !== undefined ? { deadline: p.deadline } : {}) } } : {}),
+      });
     },
   }),
   defineOp({

@@ -72,7 +72,8 @@ export const ruleOps = [
     remote: false,
     handler: async (p, { services }) => {
       const e = eventFromTestInput(p.event);
-      return { event: e, verdicts: await requireRules(services.rules).test(e) };
+      const rules = requireRules(services.rules);
+      return { event: e, verdicts: await rules.test(e), warnings: rules.warnings() };
     },
   }),
   defineOp({

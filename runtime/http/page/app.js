@@ -343,13 +343,20 @@
       }),
     );
   }
+  // A rule's current trouble: an error shows until a later run (or evaluation) succeeds; a spawn of
+  // an agent that is not installed shows as waiting for it (issue 17).
+  function ruleStatus(x) {
+    const error = x.lastError || x.lastEvalError;
+    const waiting = x.waitingFor && x.waitingFor.length ? `waiting for agent ${x.waitingFor.join(', ')}` : '';
+    return el('td', { class: `rule-status ${error ? 'status-error' : waiting ? 'status-unavailable' : ''}`, text: [waiting, error].filter(Boolean).join('; ') });
+  }
   function renderRules() {
     const r = model.rules && model.rules.value;
     if (!r) return;
     $('rules-etag').textContent = r.etag ? `etag ${r.etag}` : 'no rule set';
     $('rules-body').replaceChildren(
       ...r.rules.map((x) =>
-        el('tr', {}, el('td', { text: x.id }), el('td', { text: (x.on || []).join(', ') }), el('td', { text: x.action }), el('td', { class: 'num', text: String(x.matched) }), el('td', { class: 'num', text: String(x.fired) }), el('td', { class: 'num', text: String(x.running) }), el('td', { text: fmtTime(x.lastFiredAt) }), el('td', { class: x.lastError || x.evalErrors ? 'status-error' : '', text: x.lastError || x.lastEvalError || (x.evalErrors ? String(x.evalErrors) : '') })),
+        el('tr', { 'data-rule': x.id }, el('td', { text: x.id }), el('td', { text: (x.on || []).join(', ') }), el('td', { text: x.action }), el('td', { class: 'num', text: String(x.matched) }), el('td', { class: 'num', text: String(x.fired) }), el('td', { class: 'num', text: String(x.running) }), el('td', { text: fmtTime(x.lastFiredAt) }), ruleStatus(x)),
       ),
     );
     if (r.rules.length === 0) $('rules-body').append(el('tr', {}, el('td', { colSpan: 8, text: 'no rules' })));
@@ -409,7 +416,8 @@
     const etag = model.rules && model.rules.value.etag;
     try {
       const r = await call('rules.apply', { source: $('rules-source').value, file: 'orchestration.yaml', ifMatch: etag || 'none' });
-      $('rules-result').textContent = r.changed ? `applied ${r.rules} rules, etag ${r.etag}` : 'unchanged';
+      const warnings = (r.warnings || []).map((w) => `warning: rule ${w.rule}${w.line ? ` (line ${w.line}:${w.column})` : ''}: ${w.message}`);
+      $('rules-result').textContent = [r.changed ? `applied ${r.rules} rules, etag ${r.etag}` : 'unchanged', ...warnings].join('; ');
     } catch (e) {
       $('rules-result').textContent = e.message;
     }

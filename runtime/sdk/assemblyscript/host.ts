@@ -1,4 +1,4 @@
-// The host functions of WASM ABI v1 (docs/agent-abi.md), as AssemblyScript sees them. Agents use
+// The host functions of WASM ABI v2 (docs/agent-abi.md), as AssemblyScript sees them. Agents use
 // the typed wrappers in index.ts; these are the raw imports.
 
 // @ts-ignore: decorator
@@ -31,3 +31,6 @@ export declare function tokens(n: i32): void;
 // @ts-ignore: decorator
 @external("openstarry", "snapshot_set")
 export declare function snapshot_set(ptr: usize, len: i32): i32;
+// @ts-ignore: decorator
+@external("openstarry", "trigger")
+export declare function trigger(out: usize, outLen: i32): i32;

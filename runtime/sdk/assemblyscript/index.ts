@@ -1,4 +1,4 @@
-// The OpenStarry agent SDK for AssemblyScript (WASM ABI v1, docs/agent-abi.md).
+// The OpenStarry agent SDK for AssemblyScript (WASM ABI v2, docs/agent-abi.md).
 //
 // An agent's entry file exports `init` and re-exports the ABI functions it uses:
 //
@@ -60,6 +60,11 @@ function utf8(s: string): ArrayBuffer {
 export class Event {
   constructor(public readonly json: string) {}
 
+  get id(): string {
+    const v = json.get(this.json, "id");
+    return v == null ? "" : json.unquote(v);
+  }
+
   get type(): string {
     const v = json.get(this.json, "type");
     return v == null ? "" : json.unquote(v);
@@ -99,6 +104,25 @@ export class Event {
     const v = json.get(this.json, "data." + path);
     return v != null && v == "true";
   }
+}
+
+let triggerEvent: Event | null = null;
+let triggerRead: bool = false;
+
+/**
+ * The event that woke this instance when a rule spawned it (the whole envelope, e.g.
+ * `trigger()!.string("branch")` of a `git:commit_pushed`), the same after a restart; null when an
+ * operator spawned it. Read from the host once (ABI v2's `trigger`), then kept.
+ */
+export function trigger(): Event | null {
+  if (triggerRead) return triggerEvent;
+  const n = host.trigger(0, 0);
+  if (n > 0) {
+    const buf = new ArrayBuffer(n);
+    if (host.trigger(changetype<usize>(buf), n) == n) triggerEvent = new Event(String.UTF8.decode(buf));
+  }
+  triggerRead = true;
+  return triggerEvent;
 }
 
 let handler: ((e: Event) => void) | null = null;

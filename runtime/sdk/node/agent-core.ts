@@ -46,6 +46,7 @@ export async function runAgent(env: NodeJS.ProcessEnv, transport: AgentTransport
   let def: AgentDefinition = {};
 
   let plugins: PluginMount[] = [];
+  let trigger: EventEnvelope | null = null;
   let stopping: Promise<void> | undefined;
   const peer = transport.connect({
     request: (method, params) => handle(method, params),
@@ -67,6 +68,9 @@ export async function runAgent(env: NodeJS.ProcessEnv, transport: AgentTransport
     home: env.OPENSTARRY_HOME ?? '',
     get plugins() {
       return plugins;
+    },
+    get trigger() {
+      return trigger;
     },
     log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
     emit: async (type, data) => void (await peer.call('bus.emit', { type, data: data ?? {} })),
@@ -102,6 +106,7 @@ export async function runAgent(env: NodeJS.ProcessEnv, transport: AgentTransport
     switch (method) {
       case 'agent.init':
         plugins = Array.isArray(p.plugins) ? (p.plugins as PluginMount[]) : [];
+        trigger = p.trigger !== null && typeof p.trigger === 'object' ? (p.trigger as EventEnvelope) : null;
         await def.init?.(ctx);
         return { ok: true };
       case 'agent.event':

@@ -34,6 +34,12 @@ export interface AgentContext {
   /** the agent's own writable data dir (OPENSTARRY_HOME) */
   readonly home: string;
   readonly plugins: readonly PluginMount[];
+  /**
+   * The event that woke this instance when a rule spawned it (the whole envelope: `trigger.data.branch`
+   * of a `git:commit_pushed`), the same after a restart of the instance; null when an operator
+   * spawned it. Set before `init` runs. Over 66 KiB, its data is `{truncated: true, bytes}`.
+   */
+  readonly trigger: EventEnvelope | null;
   readonly log: {
     debug(msg: string): void;
     info(msg: string): void;

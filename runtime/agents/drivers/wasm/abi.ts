@@ -1,17 +1,18 @@
 /**
- * WASM ABI v1 (DESIGN §4, §12.10; docs/agent-abi.md): what a module may import and must export.
+ * WASM ABI v2 (DESIGN §4, §12.10; docs/agent-abi.md): what a module may import and must export.
  * Checked at `agent add`, so a module that could reach anything outside the ABI is never
- * installed, and every refusal names the offending import or export.
+ * installed, and every refusal names the offending import or export. v2 is v1 plus the host
+ * function `trigger` (issue 17): every v1 module is a v2 module.
  */
 import { OszError } from '../../../errors';
 import { readWasm, WasmFormatError, type WasmInfo } from './binary';
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 export const MAX_MODULE_BYTES = 16 * 1024 * 1024;
 const PAGE = 64 * 1024;
 
 /** Host functions of module `openstarry`. */
-export const OPENSTARRY_IMPORTS = ['log', 'emit', 'now_ms', 'hal_read', 'hal_actuate', 'camera_frame', 'timer_set', 'timer_clear', 'tokens', 'snapshot_set'] as const;
+export const OPENSTARRY_IMPORTS = ['log', 'emit', 'now_ms', 'hal_read', 'hal_actuate', 'camera_frame', 'timer_set', 'timer_clear', 'tokens', 'snapshot_set', 'trigger'] as const;
 /** `env` imports AssemblyScript emits, plus the host-owned memory. */
 export const ENV_IMPORTS = ['memory', 'abort', 'seed'] as const;
 /** The WASI preview 1 calls our shim serves: clocks, random, fd 1/2, args/env, read-only files. */
@@ -29,7 +30,7 @@ export interface CheckedModule {
   memory: { initialPages: number; maximumPages: number };
 }
 
-/** Validates a module against ABI v1 and a memory cap in MB; throws OSZ_E_WASM_REFUSED naming the problem. */
+/** Validates a module against the ABI and a memory cap in MB; throws OSZ_E_WASM_REFUSED naming the problem. */
 export function checkModule(bytes: Uint8Array, memoryMb: number, source: string): CheckedModule {
   const refuse = (why: string, details: Record<string, unknown> = {}): never => {
     throw new OszError('OSZ_E_WASM_REFUSED', `${source}: ${why}`, { source, ...details });
@@ -60,15 +61,15 @@ export function checkAbi(info: WasmInfo, memoryMb: number, source: string): Chec
       (imp.module === 'wasi_snapshot_preview1' && imp.kind === 'func' && (WASI_IMPORTS as readonly string[]).includes(imp.name));
     if (!allowed) refuse(`imports ${imp.kind} "${imp.module}.${imp.name}", which is not part of ABI v${ABI_VERSION}`, { import: `${imp.module}.${imp.name}` });
   }
-  if (info.memories.length > 0) refuse('defines its own memory; ABI v1 modules import env.memory (AssemblyScript: --importMemory)');
+  if (info.memories.length > 0) refuse(`defines its own memory; ABI v${ABI_VERSION} modules import env.memory (AssemblyScript: --importMemory)`);
   const mem = info.imports.find((i) => i.kind === 'memory')?.limits;
   if (!mem) return refuse('does not import env.memory');
-  if (mem.shared || mem.memory64) refuse('imports a shared or 64-bit memory, which ABI v1 does not allow');
+  if (mem.shared || mem.memory64) refuse(`imports a shared or 64-bit memory, which ABI v${ABI_VERSION} does not allow`);
   if (mem.max === undefined) refuse('memory declares no maximum; give one (AssemblyScript: --maximumMemory N)');
   const capPages = Math.floor((memoryMb * 1024 * 1024) / PAGE);
   if (mem.min > capPages) refuse(`memory starts at ${mem.min} pages (${(mem.min * PAGE) / 1048576} MB), over limits.memoryMb ${memoryMb}`, { pages: mem.min });
   for (const name of REQUIRED_EXPORTS) {
-    if (!info.exports.some((e) => e.name === name && e.kind === 'func')) refuse(`does not export the function "${name}" that ABI v1 requires`, { export: name });
+    if (!info.exports.some((e) => e.name === name && e.kind === 'func')) refuse(`does not export the function "${name}" that ABI v${ABI_VERSION} requires`, { export: name });
   }
   return { info, memory: { initialPages: mem.min, maximumPages: Math.min(mem.max ?? capPages, capPages) } };
 }

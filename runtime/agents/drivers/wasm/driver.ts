@@ -155,6 +155,7 @@ export class WasmDriver implements AgentDriver {
         preopens: preopens(spec),
         maxFileBytes: this.opts.maxFileBytes,
         rates: this.opts.rates,
+        trigger: spec.trigger ? JSON.stringify(spec.trigger) : null,
       },
       cell: undefined,
       slot: -1,

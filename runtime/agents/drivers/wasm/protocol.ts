@@ -39,6 +39,8 @@ export interface AddGuest {
   preopens: Array<{ name: string; dir: string }>;
   maxFileBytes: number;
   rates: GuestRates;
+  /** the event a rule spawned the instance for, as JSON: what the ABI's `trigger` copies out */
+  trigger: string | null;
   /** the last snapshot the guest pushed, handed to `restore` after `init` */
   snapshot: string | null;
   /** re-hosted after its cell was restarted: no hello, init and restore at once */

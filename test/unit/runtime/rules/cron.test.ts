@@ -43,6 +43,53 @@ describe('cron', () => {
   });
 });
 
+/** UTC instants, as ISO text */
+const utc = (t: number | undefined): string => (t === undefined ? 'never' : new Date(t).toISOString().slice(0, 16));
+const fires = (expr: string, from: string, n: number, zone: string): string[] => {
+  const out: string[] = [];
+  let t = Date.parse(from);
+  for (let i = 0; i < n; i++) {
+    const next = nextFire(cron(expr), t, zone);
+    out.push(utc(next));
+    if (next === undefined) break;
+    t = next;
+  }
+  return out;
+};
+
+describe('cron across DST changes (issue 17)', () => {
+  // Europe/Berlin: 2026-03-29 02:00 CET → 03:00 CEST (01:00Z); 2026-10-25 03:00 CEST → 02:00 CET (01:00Z)
+  it('runs a fixed-time job that falls into the spring-forward gap at the first minute after it, once', () => {
+    expect(fires('30 2 * * *', '2026-03-28T12:00Z', 3, 'Europe/Berlin')).toEqual(['2026-03-29T01:00', '2026-03-30T00:30', '2026-03-31T00:30']);
+    // two times in the gap: one run at 03:00 CEST
+    expect(fires('0,30 2 * * *', '2026-03-28T12:00Z', 2, 'Europe/Berlin')).toEqual(['2026-03-29T01:00', '2026-03-30T00:00']);
+    // a time after the gap that day is not moved
+    expect(fires('30 3 * * *', '2026-03-28T12:00Z', 1, 'Europe/Berlin')).toEqual(['2026-03-29T01:30']);
+  });
+
+  it('runs a fixed-time job in the repeated hour once, in its first pass', () => {
+    expect(fires('30 2 * * *', '2026-10-24T12:00Z', 3, 'Europe/Berlin')).toEqual(['2026-10-25T00:30', '2026-10-26T01:30', '2026-10-27T01:30']);
+    expect(fires('*/30 2 * * *', '2026-10-24T12:00Z', 3, 'Europe/Berlin')).toEqual(['2026-10-25T00:00', '2026-10-25T00:30', '2026-10-26T01:00']);
+    // asked from inside the second pass: nothing more that day
+    expect(fires('45 2 * * *', '2026-10-25T01:10Z', 1, 'Europe/Berlin')).toEqual(['2026-10-26T01:45']);
+  });
+
+  it('runs a job with * in its hour field by elapsed time: both passes of the repeated hour, nothing for the gap', () => {
+    expect(fires('*/30 * * * *', '2026-10-24T23:45Z', 6, 'Europe/Berlin')).toEqual(['2026-10-25T00:00', '2026-10-25T00:30', '2026-10-25T01:00', '2026-10-25T01:30', '2026-10-25T02:00', '2026-10-25T02:30']);
+    // from the first pass, the next is still 30 minutes on, not the second pass's 02:00
+    expect(fires('0 * * * *', '2026-10-25T00:10Z', 3, 'Europe/Berlin')).toEqual(['2026-10-25T01:00', '2026-10-25T02:00', '2026-10-25T03:00']);
+    expect(fires('*/30 * * * *', '2026-03-29T00:15Z', 3, 'Europe/Berlin')).toEqual(['2026-03-29T00:30', '2026-03-29T01:00', '2026-03-29T01:30']);
+  });
+
+  // Australia/Lord_Howe moves by 30 minutes: 2026-04-05 02:00 (+11) → 01:30 (+10:30) at 15:00Z the
+  // day before; 2026-10-04 02:00 (+10:30) → 02:30 (+11) at 15:30Z the day before
+  it('handles a zone that shifts by 30 minutes', () => {
+    expect(fires('45 1 * * *', '2026-04-04T00:00Z', 2, 'Australia/Lord_Howe')).toEqual(['2026-04-04T14:45', '2026-04-05T15:15']);
+    expect(fires('15 2 * * *', '2026-10-03T00:00Z', 2, 'Australia/Lord_Howe')).toEqual(['2026-10-03T15:30', '2026-10-04T15:15']);
+    expect(fires('*/15 1 * * *', '2026-04-04T14:20Z', 4, 'Australia/Lord_Howe')).toEqual(['2026-04-04T14:30', '2026-04-04T14:45', '2026-04-05T14:30', '2026-04-05T14:45']);
+  });
+});
+
 describe('cron timers', () => {
   beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: at('2026-11-24T10:07:30') }));
   afterEach(() => vi.useRealTimers());
@@ -62,5 +109,29 @@ describe('cron timers', () => {
     await vi.advanceTimersByTimeAsync(15 * 60_000);
     expect(fired).toHaveLength(3);
     t.stop();
+  });
+
+  it.each([
+    ['spring forward', '2026-03-28T22:00Z', ['2026-03-29T01:00']],
+    ['fall back', '2026-10-24T22:00Z', ['2026-10-25T00:30']],
+  ])('run 30 2 * * * once on the %s day in Europe/Berlin, on the injected clock', async (_name, start, expected) => {
+    vi.setSystemTime(Date.parse(start));
+    const fired: Record<string, string[]> = { nightly: [], half: [] };
+    const t = new CronTimers(
+      new Map([
+        ['nightly', cron('30 2 * * *')],
+        ['half', cron('*/30 * * * *')],
+      ]),
+      (name, when) => void fired[name]?.push(utc(when)),
+      Date.now,
+      'Europe/Berlin',
+    );
+    t.start();
+    await vi.advanceTimersByTimeAsync(6 * 3_600_000);
+    t.stop();
+    expect(fired.nightly).toEqual(expected);
+    // every half hour of elapsed time, whatever the wall clock did: 12 in 6 hours
+    expect(fired.half).toHaveLength(12);
+    expect(new Set(fired.half).size).toBe(12);
   });
 });

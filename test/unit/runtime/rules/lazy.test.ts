@@ -17,7 +17,7 @@ function lazy(home: string): { rules: LazyRules; bus: EventBus } {
   const store = createStore(path.join(home, 'db'), log, { keepEvents: 100 });
   stores.push(store);
   const bus = new EventBus(log);
-  const rules = new LazyRules({ repo: store.rules, bus, log, call: () => Promise.resolve({}), world: () => ({ device: { id: 'd', board: 'sim' }, agents: {} }), ruleInstances: () => [], bootId: 'b', file: path.join(home, 'orchestration.yaml'), publish: () => undefined });
+  const rules = new LazyRules({ repo: store.rules, bus, log, call: () => Promise.resolve({}), world: () => ({ device: { id: 'd', board: 'sim' }, agents: {} }), ruleInstances: () => [], bootId: 'b', file: path.join(home, 'orchestration.yaml'), publish: () => undefined, installed: (a) => store.agents.get(a) !== undefined });
   return { rules, bus };
 }
 

@@ -319,6 +319,7 @@ export class Guest {
         if (this.nextRequest > 0x7fffffff) this.nextRequest = 1;
         return id;
       },
+      trigger: this.spec.trigger === null ? null : GuestMemory.encode(this.spec.trigger),
       setSnapshot: (json) => {
         this.snapshotJson = json;
         this.unpostedSnapshot = json;

@@ -1,5 +1,5 @@
 /**
- * The host functions of WASM ABI v1, module `openstarry` (docs/agent-abi.md), for one guest.
+ * The host functions of WASM ABI v2, module `openstarry` (docs/agent-abi.md), for one guest.
  * Every argument is an untrusted i32 from the guest; every failure is a negative result from the
  * ABI's table (protocol.ts), never an exception. Sensor reads come from the HAL's mirror without
  * waiting; HAL commands, emits and timers become agent-protocol requests answered later.
@@ -31,6 +31,8 @@ export interface HostContext {
   setSnapshot(json: string): void;
   /** tokens used; coalesced before they reach the daemon */
   tokens(n: number): void;
+  /** the event that woke the instance, as UTF-8 JSON (null: none) */
+  trigger: Uint8Array | null;
 }
 
 const MAX_LOG_BYTES = 16 * 1024;
@@ -39,7 +41,7 @@ const MAX_PENDING = 256;
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 const E = ABI_ERRORS;
 
-/** ABI v1 module `openstarry` (docs/agent-abi.md). Never throws: bad input is a negative result. */
+/** ABI v2 module `openstarry` (docs/agent-abi.md). Never throws: bad input is a negative result. */
 export function hostFunctions(h: HostContext): Record<string, (...args: never[]) => unknown> {
   const g = h.grants;
   const text = (ptr: number, len: number, max: number): string | undefined => {
@@ -137,6 +139,19 @@ export function hostFunctions(h: HostContext): Record<string, (...args: never[])
     },
     tokens: (n: number): void => {
       if (n > 0) h.tokens(n >>> 0);
+    },
+    // ABI v2: the event that woke the instance. Its length, copied to out when out_len holds it
+    // (a guest asks with (0, 0) first, allocates, and asks again); 0 when no rule spawned it.
+    trigger: (outPtr: number, outLen: number): number => {
+      const t = h.trigger;
+      if (!t) return 0;
+      if (outLen >>> 0 < t.length) return t.length;
+      try {
+        h.memory().write(outPtr, t);
+      } catch {
+        return E.OSZ_E_INVALID_PARAMS;
+      }
+      return t.length;
     },
     snapshot_set: (ptr: number, len: number): number => {
       const json = text(ptr, len, MAX_SNAPSHOT_BYTES);

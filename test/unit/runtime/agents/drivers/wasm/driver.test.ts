@@ -35,6 +35,36 @@ describe('wasm driver', () => {
     expect(r.logs).toEqual(['survived']);
   });
 
+  it('copies out the trigger (ABI v2) only into memory the guest owns, and answers 0 without one', async () => {
+    const folder = await wasmAgent({
+      id: 'wtrigger',
+      imports: '(import "openstarry" "trigger" (func $trigger (param i32 i32) (result i32)))',
+      body: `
+        (global $n (mut i32) (i32.const 0))
+        (func (export "init")
+          (global.set $n (call $trigger (i32.const 0) (i32.const 0)))
+          (if (i32.eqz (global.get $n)) (then (call $log (i32.const 1) (i32.const 16) (i32.const 4)) (return)))
+          ;; too small a buffer: nothing written, the length needed
+          (if (i32.ne (call $trigger (i32.const 2048) (i32.const 3)) (global.get $n)) (then unreachable))
+          (if (i32.ne (i32.load8_u (i32.const 2048)) (i32.const 0)) (then unreachable))
+          ;; past the end of memory, and a negative pointer
+          (if (i32.ne (call $trigger (i32.const 65530) (global.get $n)) (i32.const -1)) (then unreachable))
+          (if (i32.ne (call $trigger (i32.const -8) (i32.const 0x7fffffff)) (i32.const -1)) (then unreachable))
+          (if (i32.ne (call $trigger (i32.const 2048) (global.get $n)) (global.get $n)) (then unreachable))
+          (call $log (i32.const 1) (i32.const 2048) (global.get $n)))
+        (data (i32.const 16) "none")
+        (func (export "on_event") (param i32 i32))`,
+    });
+    const d = newDriver();
+    const trigger = { v: 1 as const, id: 'e-1', type: 'git:commit_pushed', source: 'hook:github', time: new Date(0).toISOString(), data: { branch: 'main', note: 'ünïcode' }, depth: 0 };
+    const woken = await run(d, folder, undefined, { trigger });
+    await waitFor('trigger log', () => woken.logs.length > 0);
+    expect(JSON.parse(woken.logs[0] ?? '')).toEqual(trigger);
+    const plain = await run(d, folder);
+    await waitFor('none log', () => plain.logs.length > 0);
+    expect(plain.logs).toEqual(['none']);
+  });
+
   it('ends a guest whose alloc points outside its memory, and reports aborts with their message', async () => {
     const d = newDriver();
     const bad = await wasmAgent({ id: 'wbadalloc', alloc: '(func (export "alloc") (param i32) (result i32) i32.const 0x7fffff00)', body: `(func (export "init")) (func (export "on_event") (param i32 i32))` });

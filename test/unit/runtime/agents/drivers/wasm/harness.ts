@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll } from 'vitest';
 import type { LaunchedAgent } from '../../../../../../runtime/agents/drivers/driver';
 import { WasmDriver, type WasmDriverOptions } from '../../../../../../runtime/agents/drivers/wasm/driver';
-import { buildLaunchSpec } from '../../../../../../runtime/agents/launch-spec';
+import { buildLaunchSpec, type SpawnOptions } from '../../../../../../runtime/agents/launch-spec';
 import { validateManifest } from '../../../../../../runtime/agents/manifest';
 import { memoryLogger } from '../../../../../../runtime/log';
 import { RpcPeer } from '../../../../../../runtime/rpc/peer';
@@ -42,10 +42,10 @@ export interface Running {
 }
 
 /** Launches, answers the guest's requests like a session would, and runs init. */
-export async function run(driver: Pick<WasmDriver, 'launch'>, folder: string, instance = `w-${++n}`): Promise<Running> {
+export async function run(driver: Pick<WasmDriver, 'launch'>, folder: string, instance = `w-${++n}`, options: SpawnOptions = {}): Promise<Running> {
   const manifest = validateManifest(JSON.parse(fs.readFileSync(path.join(folder, 'agent.json'), 'utf8')), 'x');
   const agentRec = { id: manifest.identity.id, name: 'x', version: null, hash: '', storePath: folder, sourcePath: folder, driver: 'wasm', manifest: '', uid: null, installedAt: 0, updatedAt: 0 };
-  const { spec } = buildLaunchSpec({ instanceId: instance, agent: agentRec, manifest, options: {}, dataRoot: path.join(dir, 'data'), separateUid: false, heartbeatMs: 200, plugins: store.plugins, secrets: store.secrets });
+  const { spec } = buildLaunchSpec({ instanceId: instance, agent: agentRec, manifest, options, dataRoot: path.join(dir, 'data'), separateUid: false, heartbeatMs: 200, plugins: store.plugins, secrets: store.secrets });
   const agent = await driver.launch(spec);
   const r: Running = { agent, peer: undefined as unknown as RpcPeer, instance, logs: [], out: [], emits: [], heartbeats: 0 };
   agent.onOutput((s, l) => r.out.push(`${s}:${l}`));
