@@ -2,8 +2,8 @@
  * One end of a JSON-RPC 2.0 conversation over any transport that moves whole messages: calls
  * with ids and timeouts, incoming requests answered by a handler, notifications. Used by the
  * agent host, the agent SDK and the CLI's control client, so all three frame and fail alike.
- * Requests and notifications reach their handlers in the order they arrived, each a microtask
- * after `receive`; responses settle at once.
+ * Requests and notifications reach their handlers in the order they arrived, within `receive`
+ * (an async request handler runs up to its first await there); answers go out when it resolves.
  */
 import { OszError } from '../errors';
 import { classify, errorResponse, fromErrorObject, type Id, type Message, RPC } from './jsonrpc';
@@ -73,18 +73,9 @@ export class RpcPeer {
         else p.resolve(c.msg.result);
         return;
       }
-      case 'notification': {
-        // Handled in the same microtask queue as requests, so in arrival order: a `log` that came
-        // in one chunk with the `hello` before it must not be seen before that hello is.
-        const { method, params } = c.msg;
-        const handler = this.handlers.notification;
-        if (handler) {
-          Promise.resolve()
-            .then(() => handler(method, params))
-            .catch((err: unknown) => this.handlers.invalid?.(`notification "${method.slice(0, 64)}" failed: ${err instanceof Error ? err.message : String(err)}`));
-        }
+      case 'notification':
+        this.handlers.notification?.(c.msg.method, c.msg.params);
         return;
-      }
       case 'request': {
         const { id, method, params } = c.msg;
         const handler = this.handlers.request;
@@ -92,9 +83,15 @@ export class RpcPeer {
           this.safeSend(errorResponse(id, new OszError('OSZ_E_UNKNOWN_OPERATION', `unknown method "${method}"`)));
           return;
         }
-        Promise.resolve()
-          .then(() => handler(method, params))
-          .then(
+        // The handler starts at once, like a notification's, so messages are seen in arrival
+        // order: a `log` that came in one chunk with the `hello` before it finds hello handled.
+        let out: unknown;
+        try {
+          out = handler(method, params);
+        } catch (err) {
+          out = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+        }
+        Promise.resolve(out).then(
             (result) => this.safeSend({ jsonrpc: '2.0', id, result: result ?? null }),
             (err: unknown) => this.safeSend(errorResponse(id, err)),
           );

@@ -27,20 +27,20 @@ describe('RpcPeer', () => {
     ]);
   });
 
-  it('a notification handler that throws is reported as invalid and does not stop later messages', async () => {
-    const seen: string[] = [];
-    const invalid: string[] = [];
-    const peer = new RpcPeer(() => undefined, {
-      notification: (method) => {
-        seen.push(method);
+  it('answers a request whose handler throws at once with an error, and goes on', async () => {
+    const sent: Array<{ id?: number; error?: { message: string }; result?: unknown }> = [];
+    const peer = new RpcPeer((m) => void sent.push(m as never), {
+      request: (method) => {
         if (method === 'bad') throw new Error('boom');
+        return 'fine';
       },
-      invalid: (reason) => void invalid.push(reason),
     });
-    peer.receive({ jsonrpc: '2.0', method: 'bad' });
-    peer.receive({ jsonrpc: '2.0', method: 'good' });
+    peer.receive({ jsonrpc: '2.0', id: 1, method: 'bad' });
+    peer.receive({ jsonrpc: '2.0', id: 2, method: 'good' });
     await new Promise<void>((r) => setImmediate(r));
-    expect(seen).toEqual(['bad', 'good']);
-    expect(invalid).toEqual(['notification "bad" failed: boom']);
+    expect(sent.map((m) => [m.id, m.error?.message ?? m.result])).toEqual([
+      [1, 'boom'],
+      [2, 'fine'],
+    ]);
   });
 });
