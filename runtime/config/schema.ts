@@ -146,7 +146,7 @@ export const configSchema = z.strictObject({
       cellSize: z.number().int().min(1).max(1000).default(32).describe('WASM agents per shared cell (worker thread)'),
       watchdogMs: z.number().int().min(5).max(1000).default(50).describe('how often the watchdog looks for calls over limits.callTimeoutMs'),
       logPerSecond: z.number().int().min(1).max(100_000).default(100).describe('log lines a WASM agent may write per second (burst: twice that); the rest are dropped and counted'),
-      emitPerSecond: z.number().int().min(1).max(100_000).default(100).describe('events, HAL requests and timer calls a WASM agent may send per second (burst: twice that)'),
+      emitPerSecond: z.number().int().min(1).max(100_000).default(100).describe('events and HAL requests a WASM agent may send per second (burst: twice that)'),
       maxFileKb: z.number().int().min(1).max(65_536).default(1024).describe('largest file a WASM agent may open from its install copy'),
       maxMemoryMb: z.number().int().min(1).max(16_384).default(256).describe('the most memory one WASM agent may have; a manifest may ask for less, never more'),
       totalMemoryMb: z.number().int().min(1).max(65_536).optional().describe("the most memory all WASM agents of the device may have together (default: a quarter of the board's RAM); a spawn past it is refused"),

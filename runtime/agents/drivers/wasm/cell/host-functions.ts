@@ -126,14 +126,20 @@ export function hostFunctions(h: HostContext): Record<string, (...args: never[])
       const name = text(namePtr, nameLen, 64);
       if (name === undefined || !TIMER_NAME.test(name)) return E.OSZ_E_INVALID_PARAMS;
       if (ms < MIN_TIMER_MS || ms > MAX_TIMER_MS) return E.OSZ_E_TIMER_LIMIT;
-      if (h.pendingCount() >= MAX_PENDING || !h.emitBucket.take()) return E.OSZ_E_RATE_LIMITED;
+      // At most MAX_PENDING unanswered: answers are read between calls, so one call into the guest
+      // can post no more than that, however it loops (issue 16). Not the emit bucket: a guest that
+      // emitted up to its rate can still set the timer that reports it.
+      if (h.pendingCount() >= MAX_PENDING) return E.OSZ_E_RATE_LIMITED;
       h.request('timer.set', { name, ms, repeat: repeat !== 0 }, { kind: 'note', what: `timer_set ${name}` });
       return 0;
     },
     timer_clear: (namePtr: number, nameLen: number): number => {
       const name = text(namePtr, nameLen, 64);
       if (name === undefined || !TIMER_NAME.test(name)) return E.OSZ_E_INVALID_PARAMS;
-      if (h.pendingCount() >= MAX_PENDING || !h.emitBucket.take()) return E.OSZ_E_RATE_LIMITED;
+      // At most MAX_PENDING unanswered: answers are read between calls, so one call into the guest
+      // can post no more than that, however it loops (issue 16). Not the emit bucket: a guest that
+      // emitted up to its rate can still set the timer that reports it.
+      if (h.pendingCount() >= MAX_PENDING) return E.OSZ_E_RATE_LIMITED;
       h.request('timer.clear', { name }, { kind: 'note', what: `timer_clear ${name}` });
       return 0;
     },
