@@ -384,7 +384,7 @@ export class Daemon {
           if (cfg.probes.length === 0) return;
           const { Probes } = await import('./probes/probes');
           const supervisor = this.must(this.supervisor);
-          this.probes = new Probes(cfg.probes, { root: new SysRoot('/'), running: (agent) => runningByAgent(supervisor.list())[agent] ?? 0 }, (type, data) => void bus.emit({ type, source: 'probe', data }));
+          this.probes = new Probes(cfg.probes, { root: new SysRoot('/'), running: (agent) => supervisor.runningByAgent()[agent] ?? 0 }, (type, data) => void bus.emit({ type, source: 'probe', data }));
           this.probes.start();
         },
         stop: () => this.probes?.stop(),
@@ -538,13 +538,6 @@ export class Daemon {
     if (v === undefined) throw new Error('composition order broken: a dependency was not started');
     return v;
   }
-}
-
-/** agent id → its running instances, for rule conditions (`agents`) */
-function runningByAgent(list: ReadonlyArray<{ agent: string; state: string }>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const s of list) if (s.state === 'running') out[s.agent] = (out[s.agent] ?? 0) + 1;
-  return out;
 }
 
 /** a broker URL without its password, for the dashboard */

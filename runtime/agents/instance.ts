@@ -30,6 +30,8 @@ export interface InstanceDeps {
   driver: AgentDriver;
   /** the instance is over for good (desired stopped, exited or failed): the supervisor prunes */
   onDone?: (instance: string, agentId: string) => void;
+  /** every state change, for the supervisor's running view (running-view.ts) */
+  onState?: (agentId: string, from: InstanceState | undefined, to: InstanceState) => void;
   dataRoot: string;
   separateUid: boolean;
   supervisor: {
@@ -397,7 +399,9 @@ export class AgentInstance {
   }
 
   private setState(state: InstanceState, reason: string | null): void {
+    const from = this.state;
     this.state = state;
+    this.deps.onState?.(this.agentId, from, state);
     if (state !== 'failed') this.reason = reason;
     try {
       this.deps.store.instances.update(this.id, { state, restarts: this.restarts, reason: this.reason }, Date.now());

@@ -15,6 +15,7 @@ import type { Store } from '../store/store';
 import { processStartTime, bootId } from '../util/proc';
 import { resumesAtBoot } from './backoff';
 import { ProcSampler } from './proc-sampler';
+import { RunningView } from './running-view';
 import type { AgentDriver } from './drivers/driver';
 import { AgentInstance, type InstanceDeps } from './instance';
 import { validateSpawnEnv, type SpawnOptions } from './launch-spec';
@@ -49,6 +50,8 @@ export type SupervisorDeps = Omit<InstanceDeps, 'driver'> & { drivers: Map<strin
 
 export class Supervisor {
   private readonly instances = new Map<string, AgentInstance>();
+  /** running instances per installed agent, kept as instances change state (running-view.ts) */
+  private readonly running = new RunningView(() => this.store.agents.ids());
   private readonly sampler = new ProcSampler();
   private sampleTimer: NodeJS.Timeout | undefined;
 
@@ -245,11 +248,8 @@ export class Supervisor {
    * Running instances per installed agent, 0 for an agent with none, for rule conditions
    * (`agents['pump-ctl'] == 0` holds while it has none, issue 17).
    */
-  runningByAgent(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const a of this.store.agents.list()) out[a.id] = 0;
-    for (const inst of this.instances.values()) if (inst.state === 'running' && Object.hasOwn(out, inst.agentId)) out[inst.agentId] = (out[inst.agentId] ?? 0) + 1;
-    return out;
+  runningByAgent(): Readonly<Record<string, number>> {
+    return this.running.get();
   }
 
   /** Live instance count per agent: removal refuses agents that still run. */
@@ -314,7 +314,14 @@ export class Supervisor {
       this.bestEffort(() => this.store.instances.update(id, { state: 'failed', reason: (err as Error).message }, Date.now()));
       return undefined;
     }
-    const inst = new AgentInstance(id, agentId, manifest, options, { ...this.deps, driver, onDone: (_id, agent) => this.pruneAgent(agent) }, restarts);
+    const inst = new AgentInstance(
+      id,
+      agentId,
+      manifest,
+      options,
+      { ...this.deps, driver, onDone: (_id, agent) => this.pruneAgent(agent), onState: (agent, from, to) => this.running.transition(agent, from, to) },
+      restarts,
+    );
     this.instances.set(id, inst);
     return inst;
   }

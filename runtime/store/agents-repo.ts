@@ -46,10 +46,19 @@ const fromRow = (r: Row): AgentRecord => ({
 });
 
 export class AgentsRepo {
+  /** the installed ids, read again after this process changes the table (it is the only writer) */
+  private idSet: ReadonlySet<string> | undefined;
+
   constructor(
     private readonly db: Db,
     private readonly guard: WriteGuard,
   ) {}
+
+  /** The installed agents' ids: the same set object until an agent is added or removed. */
+  ids(): ReadonlySet<string> {
+    this.idSet ??= new Set((this.db.prepare('SELECT id FROM agents').all() as Array<{ id: string }>).map((r) => r.id));
+    return this.idSet;
+  }
 
   get(id: string): AgentRecord | undefined {
     const row = this.db.prepare('SELECT * FROM agents WHERE id = ?').get(id) as Row | undefined;
@@ -68,6 +77,7 @@ export class AgentsRepo {
 
   /** Inserts or upgrades; returns the previous hash when this was an upgrade. */
   upsert(rec: Omit<AgentRecord, 'installedAt' | 'updatedAt' | 'uid'>, uidRange: { base: number; count: number }, now: number): { previousHash?: string; uid: number } {
+    this.idSet = undefined;
     return this.guard.run('record the agent install', () =>
       this.db.transaction(() => {
         const prev = this.get(rec.id);
@@ -101,6 +111,7 @@ export class AgentsRepo {
   }
 
   remove(id: string): void {
+    this.idSet = undefined;
     this.guard.run('remove the agent', () => this.db.prepare('DELETE FROM agents WHERE id = ?').run(id));
   }
 
