@@ -15,6 +15,10 @@
  * the kernel's and Node's buffers): at it, an anonymous connection still makes room; only when every
  * connection has the token is the newcomer answered 503 `OSZ_E_HTTP_BUSY`.
  *
+ * A connection has GRACE_MS to send its first request before it can be closed so: when every
+ * candidate is younger, the newcomer comes in over the cap and the excess is closed once the grace
+ * has passed. The ceiling does not wait; at it any anonymous connection may go, the youngest last.
+ *
  * A connection chosen to make room is told why where it can be: 503 `OSZ_E_HTTP_BUSY` before its
  * first request or in place of a response not yet started; a keep-alive between requests is
  * simply closed (RFC 9112 §9.6), a started response cut. It is closed in stages (limits.ts) and no
@@ -39,7 +43,17 @@ interface Slot {
   touched: number;
   /** closed here to make room: no longer counted against the anonymous caps while it closes */
   leaving: boolean;
+  /** performance.now() at admission, for its grace */
+  admittedAt: number;
 }
+
+/**
+ * How long a new connection has to send its first request before it can be closed for a newer one
+ * under the anonymous caps. Without it a burst (a script with the token opening 20 connections at
+ * once, or a flood racing the page) closed connections whose requests were already in the kernel,
+ * unread: a caller sends at once, and its headers are read within a turn of the event loop.
+ */
+export const GRACE_MS = 250;
 
 export interface GateEvents {
   /** an anonymous connection was closed to make room under `cap` */
@@ -60,6 +74,7 @@ export class ConnectionGate {
   private readonly anonymousPer = new Map<string, number>();
   private anonymous = 0;
   private clock = 0;
+  private trimTimer: NodeJS.Timeout | undefined;
   private readonly turnedAway = new WeakSet<net.Socket>();
   /** newcomers answered 503 since start (only at connectionCeiling, all with the token) */
   readonly refusals = { ceiling: 0 };
@@ -69,6 +84,8 @@ export class ConnectionGate {
   constructor(
     private readonly limits: Pick<HttpLimits, 'maxConnections' | 'maxConnectionsPerClient' | 'connectionCeiling'>,
     private readonly events: GateEvents = {},
+    /** GRACE_MS; tests of the order alone pass 0 */
+    private readonly graceMs = GRACE_MS,
   ) {}
 
   /** open connections, those closing included */
@@ -89,10 +106,8 @@ export class ConnectionGate {
   /** Counts a new socket in until it closes, making room if a cap is reached; false: answered 503. */
   admit(socket: net.Socket): boolean {
     const client = socket.remoteAddress ?? '?';
-    const { maxConnections, maxConnectionsPerClient, connectionCeiling } = this.limits;
-    // the newcomer's own address first: a flood from one address closes its own connections
-    this.makeRoom('perClient', () => (this.anonymousPer.get(client) ?? 0) >= maxConnectionsPerClient, client);
-    this.makeRoom('total', () => this.anonymous >= Math.min(maxConnections, connectionCeiling));
+    const { connectionCeiling } = this.limits;
+    this.enforce(client);
     if (!this.makeRoom('ceiling', () => this.slots.size >= connectionCeiling)) {
       this.refusals.ceiling++;
       this.turnedAway.add(socket);
@@ -100,11 +115,34 @@ export class ConnectionGate {
       this.events.refused?.(client);
       return false;
     }
-    this.slots.set(socket, { socket, client, authed: false, res: undefined, served: 0, touched: ++this.clock, leaving: false });
+    this.slots.set(socket, { socket, client, authed: false, res: undefined, served: 0, touched: ++this.clock, leaving: false, admittedAt: performance.now() });
     this.count(client, +1);
     gateOf.set(socket, this);
     socket.once('close', () => this.release(socket));
     return true;
+  }
+
+  /**
+   * Makes room under the anonymous caps for one more from `client` (or, with none, trims what is
+   * over them), closing only connections past their GRACE_MS. What cannot be made room for yet
+   * comes in over the cap, and is looked at again once the grace has passed.
+   */
+  private enforce(client?: string): void {
+    const { maxConnections, maxConnectionsPerClient, connectionCeiling } = this.limits;
+    const room = client === undefined ? 0 : 1;
+    const perClient = (c: string): boolean => (this.anonymousPer.get(c) ?? 0) + room > maxConnectionsPerClient;
+    // the newcomer's own address first: a flood from one address closes its own connections
+    const addresses = client === undefined ? [...this.anonymousPer.keys()] : [client];
+    let over = false;
+    for (const c of addresses) over = !this.makeRoom('perClient', () => perClient(c), c) || over;
+    over = !this.makeRoom('total', () => this.anonymous + room > Math.min(maxConnections, connectionCeiling)) || over;
+    if (over && !this.trimTimer) {
+      this.trimTimer = setTimeout(() => {
+        this.trimTimer = undefined;
+        this.enforce();
+      }, this.graceMs);
+      this.trimTimer.unref();
+    }
   }
 
   /** a request with the token arrived on it: it no longer counts against the anonymous caps */
@@ -137,13 +175,15 @@ export class ConnectionGate {
   /**
    * While `full()`: a connection already closing is destroyed at once (it holds nothing anyone
    * waits for); otherwise the next anonymous one in line is told and closed in stages. Under the
-   * anonymous caps a connection so told stops counting at once, and closes within LINGER_MS;
-   * under the ceiling, which counts every socket, it is destroyed at once. false when `full()` and
-   * no anonymous connection is left.
+   * anonymous caps only connections past their grace are closed, and one so told stops counting
+   * at once and closes within LINGER_MS; under the ceiling, which counts every socket, any
+   * anonymous one may go, and is destroyed at once. false while `full()` and none is left to close.
    */
   private makeRoom(cap: Cap, full: () => boolean, client?: string): boolean {
+    const ceiling = cap === 'ceiling';
     while (full()) {
-      const victim = this.next(client, cap === 'ceiling');
+      const now = performance.now();
+      const victim = this.next(client, ceiling, now);
       if (!victim) return false;
       if (closing(victim.socket)) {
         victim.socket.destroy();
@@ -153,7 +193,7 @@ export class ConnectionGate {
       this.evictions[cap]++;
       this.close(victim, evictionMessage(cap, victim.client, this.limits));
       this.events.evicted?.(victim.client, cap);
-      if (cap === 'ceiling') {
+      if (ceiling) {
         victim.socket.destroy();
         this.release(victim.socket);
       }
@@ -162,11 +202,17 @@ export class ConnectionGate {
   }
 
   /** the anonymous connection (of `client`, if given) to close first, in the order of docs/http.md */
-  private next(client: string | undefined, leavingToo: boolean): Slot | undefined {
+  private next(client: string | undefined, ceiling: boolean, now: number): Slot | undefined {
     let best: Slot | undefined;
+    let bestRank = Infinity;
     for (const s of this.slots.values()) {
-      if (s.authed || (s.leaving && !leavingToo) || (client !== undefined && s.client !== client)) continue;
-      if (!best || before(s, best)) best = s;
+      if (s.authed || (s.leaving && !ceiling) || (client !== undefined && s.client !== client)) continue;
+      const r = rank(s, now, this.graceMs);
+      if (r === IN_GRACE && !ceiling) continue;
+      if (r < bestRank || (r === bestRank && best !== undefined && s.touched < best.touched)) {
+        best = s;
+        bestRank = r;
+      }
     }
     return best;
   }
@@ -205,12 +251,17 @@ function closing(socket: net.Socket): boolean {
   return socket.destroyed || socket.writableEnded;
 }
 
-/** the eviction order: closing, then idle (least recently active first), then busy (oldest first) */
-function before(a: Slot, b: Slot): boolean {
-  const rank = (s: Slot): number => (closing(s.socket) ? 0 : s.res === undefined ? 1 : 2);
-  const ra = rank(a);
-  const rb = rank(b);
-  return ra !== rb ? ra < rb : a.touched < b.touched;
+const IN_GRACE = 3;
+
+/**
+ * The eviction order: closing (0), then idle (1: no request in progress, least recently active
+ * first), then busy (2: oldest first); last, and only at the ceiling, those still in their grace.
+ */
+function rank(s: Slot, now: number, graceMs: number): number {
+  if (closing(s.socket)) return 0;
+  if (s.res !== undefined) return 2;
+  if (s.served === 0 && now - s.admittedAt < graceMs) return IN_GRACE;
+  return 1;
 }
 
 function evictionMessage(cap: Cap, client: string, l: Pick<HttpLimits, 'maxConnections' | 'maxConnectionsPerClient' | 'connectionCeiling'>): string {

@@ -22,6 +22,8 @@ export interface HttpServerOptions {
   checkHost?: boolean;
   /** connection caps and timeouts (config `http.*`); the schema's defaults when left out */
   limits?: Partial<HttpLimits>;
+  /** gate.ts GRACE_MS unless given: tests of the eviction order alone pass 0 */
+  connectionGraceMs?: number;
 }
 
 export class HttpServer {
@@ -44,7 +46,7 @@ export class HttpServer {
     this.gate = new ConnectionGate(this.limits, {
       evicted: () => this.noteBusy('evicted'),
       refused: () => this.noteBusy('refused'),
-    });
+    }, opts.connectionGraceMs);
     this.stalls = new WriteStallWatch(this.limits.writeStallMs, () => this.gate.sockets(), () => this.noteBusy('cut'));
   }
 

@@ -4,7 +4,8 @@
  * closing, then the least recently active idle one (never-sent, slow headers, keep-alive), then
  * the oldest busy one (a stream). Connections a request with the token came on are never closed
  * for anonymous ones; only when every slot of http.connectionCeiling has the token is a newcomer
- * refused 503.
+ * refused 503. A new connection has GRACE_MS to send its request before it can be closed under the
+ * anonymous caps (the order tests set it to 0), so a burst is served whole.
  */
 import http from 'node:http';
 import path from 'node:path';
@@ -29,9 +30,9 @@ let server: HttpServer;
 let hub: SseHub;
 let addr = '';
 
-async function serve(limits: Partial<HttpLimits>): Promise<void> {
+async function serve(limits: Partial<HttpLimits>, grace?: number): Promise<void> {
   const services = { store, bus: new EventBus(memoryLogger()), supervisor: { list: () => [] }, log: memoryLogger(), info: () => ({ version: 'test' }), health: () => [] } as unknown as ControlServices;
-  server = new HttpServer({ listen: '127.0.0.1:0', allowedHosts: [], limits }, memoryLogger());
+  server = new HttpServer({ listen: '127.0.0.1:0', allowedHosts: [], limits, connectionGraceMs: grace }, memoryLogger());
   registerHealth(server, () => [], '0.1.0');
   hub = registerStatusRoutes(server, { plane: new ControlPlane(OPERATIONS, services), bus: services.bus, token: () => TOKEN, dashboard: () => undefined, rules: () => [], hal: () => [] });
   await server.start();
@@ -62,7 +63,7 @@ afterEach(async () => {
 
 describe('the eviction order', () => {
   it('at an address cap: the least recently active idle connection first (never-sent, slow headers, keep-alive), then the oldest busy one; one with the token never', async () => {
-    await serve({ maxConnectionsPerClient: 4, maxConnections: 64, headersTimeoutMs: 60_000 });
+    await serve({ maxConnectionsPerClient: 4, maxConnections: 64, headersTimeoutMs: 60_000 }, 0);
     const from = '127.0.0.2';
     const authed = await keepAlive(from, true);
     const silent = await rawClient(addr, '', from);
@@ -111,7 +112,7 @@ describe('the eviction order', () => {
   });
 
   it('at http.maxConnections, over every address: the least recently active anonymous connection anywhere; connections with the token are not counted', async () => {
-    await serve({ maxConnectionsPerClient: 8, maxConnections: 3, connectionCeiling: 16 });
+    await serve({ maxConnectionsPerClient: 8, maxConnections: 3, connectionCeiling: 16 }, 0);
     const authed = [await keepAlive('127.0.0.2', true), await keepAlive('127.0.0.3', true)];
     const anon = [await rawClient(addr, '', '127.0.0.4'), await rawClient(addr, '', '127.0.0.5'), await rawClient(addr, '', '127.0.0.4')];
     await waitFor('five open, three without the token', () => server.gate.open === 5 && server.gate.openAnonymous === 3);
@@ -126,7 +127,7 @@ describe('the eviction order', () => {
   });
 
   it('at http.connectionCeiling: anonymous connections make room; when all have the token, the newcomer is refused 503 until one closes', async () => {
-    await serve({ maxConnectionsPerClient: 8, maxConnections: 3, connectionCeiling: 4 });
+    await serve({ maxConnectionsPerClient: 8, maxConnections: 3, connectionCeiling: 4 }, 0);
     const authed = [await keepAlive('127.0.0.2', true), await keepAlive('127.0.0.2', true), await keepAlive('127.0.0.3', true)];
     const anon = await rawClient(addr, '', '127.0.0.4');
     await waitFor('four open', () => server.gate.open === 4);
@@ -150,9 +151,33 @@ describe('the eviction order', () => {
   });
 });
 
+describe('the grace of a new connection', () => {
+  it('a burst of 24 requests with the token, and 24 without, from one address capped at 4: every one is served', async () => {
+    await serve({ maxConnectionsPerClient: 4, maxConnections: 8 });
+    for (const withToken of [true, false]) {
+      const burst = await Promise.all(Array.from({ length: 24 }, () => rawClient(addr, get('/api/v1/daemon/status', withToken), '127.0.0.2')));
+      await waitFor('an answer on each', () => burst.every((c) => c.status() !== undefined) || undefined);
+      expect(new Set(burst.map((c) => c.status()))).toEqual(new Set([200]));
+      // the keep-alives left over the cap are trimmed afterwards, silently: nobody was told 503
+      await waitFor('the address back at its cap', () => server.gate.openAnonymous <= 4 || undefined);
+      expect(burst.some((c) => c.received().includes('OSZ_E_HTTP_BUSY'))).toBe(false);
+    }
+  });
+
+  it('connections that came in over the cap during the grace are trimmed once it has passed, the least recently active first', async () => {
+    await serve({ maxConnectionsPerClient: 4, maxConnections: 8, headersTimeoutMs: 60_000 });
+    const idle: RawClient[] = [];
+    for (let i = 0; i < 6; i++) idle.push(await rawClient(addr, '', '127.0.0.2'));
+    await waitClosed('the two oldest closed', idle.slice(0, 2));
+    expect(idle.slice(0, 2).map((c) => c.code())).toEqual(['OSZ_E_HTTP_BUSY', 'OSZ_E_HTTP_BUSY']);
+    expect(idle.slice(2).some((c) => c.closed())).toBe(false);
+    await waitFor('four left', () => server.gate.open === 4 || undefined);
+  });
+});
+
 describe('vouching', () => {
   it('a wrong token does not vouch for a connection: it stays anonymous and is closed for a newcomer', async () => {
-    await serve({ maxConnectionsPerClient: 1 });
+    await serve({ maxConnectionsPerClient: 1 }, 0);
     const wrong = await rawClient(addr, `GET /api/v1/daemon/status HTTP/1.1\r\nHost: ${addr}\r\nAuthorization: Bearer not-the-token\r\n\r\n`, '127.0.0.2');
     await waitFor('its 401', () => wrong.status());
     expect(wrong.status()).toBe(401);

@@ -29,9 +29,9 @@ let server: HttpServer;
 let hub: SseHub;
 let addr = '';
 
-async function serve(limits: Partial<HttpLimits>): Promise<void> {
+async function serve(limits: Partial<HttpLimits>, grace?: number): Promise<void> {
   const services = { store, bus: new EventBus(memoryLogger()), supervisor: { list: () => [] }, log: memoryLogger(), info: () => ({ version: 'test' }), health: () => [] } as unknown as ControlServices;
-  server = new HttpServer({ listen: '127.0.0.1:0', allowedHosts: [], limits }, memoryLogger());
+  server = new HttpServer({ listen: '127.0.0.1:0', allowedHosts: [], limits, connectionGraceMs: grace }, memoryLogger());
   registerHealth(server, () => [], '0.1.0');
   hub = registerStatusRoutes(server, { plane: new ControlPlane(OPERATIONS, services), bus: services.bus, token: () => TOKEN, dashboard: () => undefined, rules: () => [], hal: () => [] });
   await server.start();
@@ -114,7 +114,7 @@ describe('authentication before the body', () => {
 
 describe('connection caps and header deadline', () => {
   it('a client over http.maxConnectionsPerClient is served: its address\'s oldest idle connection is answered 503 and closed; other addresses are untouched', async () => {
-    await serve({ maxConnectionsPerClient: 3, maxConnections: 16 });
+    await serve({ maxConnectionsPerClient: 3, maxConnections: 16 }, 0);
     // three connections that never send a byte hold the address's slots
     const idle: RawClient[] = [];
     for (let i = 0; i < 3; i++) idle.push(await rawClient(addr, '', '127.0.0.2'));
@@ -129,7 +129,7 @@ describe('connection caps and header deadline', () => {
   });
 
   it('a connection over http.maxConnections is served, never queued: the oldest idle one of any address makes room', async () => {
-    await serve({ maxConnectionsPerClient: 2, maxConnections: 4 });
+    await serve({ maxConnectionsPerClient: 2, maxConnections: 4 }, 0);
     const idle: RawClient[] = [];
     for (const from of ['127.0.0.2', '127.0.0.2', '127.0.0.3', '127.0.0.3']) idle.push(await rawClient(addr, '', from));
     await waitFor('four connections counted', () => server.gate.open === 4);
