@@ -98,6 +98,13 @@ export class ConnectionGate {
     return this.anonymous;
   }
 
+  /** connections with a request being answered now */
+  get serving(): number {
+    let n = 0;
+    for (const s of this.slots.values()) if (s.res !== undefined) n++;
+    return n;
+  }
+
   /** every connection it holds (for the write deadline, write-stall.ts) */
   sockets(): IterableIterator<net.Socket> {
     return this.slots.keys();

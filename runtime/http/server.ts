@@ -147,6 +147,8 @@ export class HttpServer {
 const BUSY_LOG_EVERY_MS = 10_000;
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  // answered already: the gate closed this connection to make room and said so in its place (gate.ts)
+  if (res.headersSent) return;
   const text = JSON.stringify(body);
   // Answered before its body arrived (refused unauthenticated, too large, too slow, busy): the
   // connection closes once the answer is out, so the client cannot keep pushing the rest and

@@ -21,7 +21,7 @@ import { HttpServer } from '../../../../runtime/http/server';
 import type { SseHub } from '../../../../runtime/http/stream';
 import { memoryLogger } from '../../../../runtime/log';
 import { createStore, type Store } from '../../../../runtime/store/store';
-import { closeAll, rawClient, type RawClient, waitClosed } from '../../../helpers/raw-http';
+import { closeAll, postHead, rawClient, type RawClient, waitClosed } from '../../../helpers/raw-http';
 import { tmpDir, waitFor } from '../../../helpers/tmp';
 
 const TOKEN = 'gate-token-0123456789abcdef';
@@ -148,6 +148,19 @@ describe('the eviction order', () => {
     const again = await rawClient(addr, get('/healthz'), '127.0.0.6');
     await waitFor('served again', () => again.status());
     expect(again.status()).toBe(200);
+  });
+});
+
+describe('what the one closed is told', () => {
+  it('a request whose answer has not started (its body still coming) is answered 503 in its place, and the handler\'s later answer goes nowhere', async () => {
+    await serve({ maxConnectionsPerClient: 1 }, 0);
+    const busy = await rawClient(addr, postHead(addr, '/api/v1/rules/test', { length: 1000 }) + '{"event":', '127.0.0.2');
+    await waitFor('its request in progress', () => server.gate.serving === 1 || undefined);
+    const newcomer = await rawClient(addr, get('/healthz'), '127.0.0.2');
+    await waitFor('the newcomer served', () => newcomer.status());
+    await waitClosed('the busy one closed', [busy]);
+    expect([busy.status(), busy.code(), answers(busy)]).toEqual([503, 'OSZ_E_HTTP_BUSY', 1]);
+    expect(newcomer.status()).toBe(200);
   });
 });
 
