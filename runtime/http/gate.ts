@@ -43,15 +43,18 @@ interface Slot {
   touched: number;
   /** closed here to make room: no longer counted against the anonymous caps while it closes */
   leaving: boolean;
-  /** performance.now() at admission, for its grace */
-  admittedAt: number;
+  /** its grace is over (see GRACE_MS) */
+  settled: boolean;
+  grace: NodeJS.Timeout | undefined;
 }
 
 /**
  * How long a new connection has to send its first request before it can be closed for a newer one
  * under the anonymous caps. Without it a burst (a script with the token opening 20 connections at
  * once, or a flood racing the page) closed connections whose requests were already in the kernel,
- * unread: a caller sends at once, and its headers are read within a turn of the event loop.
+ * unread: a caller sends at once, and its headers are read within a turn of the event loop. The
+ * grace ends only after the daemon has also read its sockets once more (a poll phase after the
+ * timer), so an event loop that was busy for longer does not eat it.
  */
 export const GRACE_MS = 250;
 
@@ -122,7 +125,11 @@ export class ConnectionGate {
       this.events.refused?.(client);
       return false;
     }
-    this.slots.set(socket, { socket, client, authed: false, res: undefined, served: 0, touched: ++this.clock, leaving: false, admittedAt: performance.now() });
+    const slot: Slot = { socket, client, authed: false, res: undefined, served: 0, touched: ++this.clock, leaving: false, settled: false, grace: undefined };
+    // timers run before the poll phase that reads sockets; the immediate after it
+    slot.grace = setTimeout(() => setImmediate(() => (slot.settled = true)), this.graceMs);
+    slot.grace.unref();
+    this.slots.set(socket, slot);
     this.count(client, +1);
     gateOf.set(socket, this);
     socket.once('close', () => this.release(socket));
@@ -189,8 +196,7 @@ export class ConnectionGate {
   private makeRoom(cap: Cap, full: () => boolean, client?: string): boolean {
     const ceiling = cap === 'ceiling';
     while (full()) {
-      const now = performance.now();
-      const victim = this.next(client, ceiling, now);
+      const victim = this.next(client, ceiling);
       if (!victim) return false;
       if (closing(victim.socket)) {
         victim.socket.destroy();
@@ -209,12 +215,12 @@ export class ConnectionGate {
   }
 
   /** the anonymous connection (of `client`, if given) to close first, in the order of docs/http.md */
-  private next(client: string | undefined, ceiling: boolean, now: number): Slot | undefined {
+  private next(client: string | undefined, ceiling: boolean): Slot | undefined {
     let best: Slot | undefined;
     let bestRank = Infinity;
     for (const s of this.slots.values()) {
       if (s.authed || (s.leaving && !ceiling) || (client !== undefined && s.client !== client)) continue;
-      const r = rank(s, now, this.graceMs);
+      const r = rank(s);
       if (r === IN_GRACE && !ceiling) continue;
       if (r < bestRank || (r === bestRank && best !== undefined && s.touched < best.touched)) {
         best = s;
@@ -241,6 +247,7 @@ export class ConnectionGate {
   private release(socket: net.Socket): void {
     const slot = this.slots.get(socket);
     if (!slot) return;
+    clearTimeout(slot.grace);
     this.slots.delete(socket);
     if (!slot.authed && !slot.leaving) this.count(slot.client, -1);
   }
@@ -264,10 +271,10 @@ const IN_GRACE = 3;
  * The eviction order: closing (0), then idle (1: no request in progress, least recently active
  * first), then busy (2: oldest first); last, and only at the ceiling, those still in their grace.
  */
-function rank(s: Slot, now: number, graceMs: number): number {
+function rank(s: Slot): number {
   if (closing(s.socket)) return 0;
   if (s.res !== undefined) return 2;
-  if (s.served === 0 && now - s.admittedAt < graceMs) return IN_GRACE;
+  if (s.served === 0 && !s.settled) return IN_GRACE;
   return 1;
 }
 
