@@ -35,7 +35,7 @@ export const ERROR_CODES = {
   OSZ_E_REQUEST_TOO_LARGE: 'Keep control requests under the line limit; send files by path, not inline.',
   OSZ_E_TOO_DEEP: 'Keep JSON messages nested at most 64 levels deep (the control socket and the agent channels refuse deeper ones); send deep data as a string or a file.',
   OSZ_E_REQUEST_TIMEOUT: 'Send the whole request body within http.bodyTimeoutMs (webhooks: http.webhooks.bodyTimeoutMs).',
-  OSZ_E_HTTP_BUSY: 'The HTTP server holds all the connections or streams its caps allow (http.maxConnections, http.maxConnectionsPerClient, http.anonymousStreams, http.webhooks.maxConnections): close idle ones, send the token for a stream, or raise the cap.',
+  OSZ_E_HTTP_BUSY: 'The HTTP server is at a cap: a connection without the token was closed to make room for a newer one (http.maxConnections, http.maxConnectionsPerClient), every slot of http.connectionCeiling has the token, or streams or webhooks are at theirs (http.anonymousStreams, http.webhooks.maxConnections). Send the token to keep your connection, close idle ones, or raise the cap.',
   OSZ_E_SOCKET_PATH: 'Unix socket paths are limited to 107 bytes: choose a shorter --home or --socket.',
   OSZ_E_DAEMON_UNREACHABLE: 'Start the daemon (`npm start` or `systemctl start openstarryd`), or point the CLI at it with --socket.',
   OSZ_E_DAEMON_BUSY: 'The daemon is running but refused or dropped this connection: too many clients at once (control.maxConnections, control.maxUnauthenticated), or it is overloaded or stopping. Close idle sessions (e.g. `openstarryctl logs -f`), check its log (`journalctl -u openstarryd`), and try again.',

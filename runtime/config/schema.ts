@@ -68,10 +68,12 @@ export const configSchema = z.strictObject({
       listen: hostPort.default('127.0.0.1:8470').describe('status page and REST address'),
       tokenFile: filePath.optional().describe('bearer token file (default: control.token beside the socket)'),
       allowedHosts: z.array(z.string().max(255)).max(32).default([]).describe('extra Host header values to accept'),
-      maxConnections: z.number().int().min(1).max(4096).default(64).describe('open HTTP connections at once'),
-      maxConnectionsPerClient: z.number().int().min(1).max(4096).default(16).describe('open HTTP connections from one client address'),
+      maxConnections: z.number().int().min(1).max(4096).default(64).describe('HTTP connections without the token (yet) at once; past it the least recently active of them is closed (docs/http.md)'),
+      maxConnectionsPerClient: z.number().int().min(1).max(4096).default(16).describe('HTTP connections without the token (yet) from one client address; past it that address\'s least recently active is closed'),
+      connectionCeiling: z.number().int().min(1).max(65_536).default(256).describe('every HTTP connection, those with the token included (each costs an fd and buffers); at it a newcomer is refused 503 when none is left to close without the token'),
       headersTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('a request whose headers have not arrived within this is closed'),
       bodyTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('an authenticated request whose body has not arrived within this is closed'),
+      writeStallMs: z.number().int().min(100).max(600_000).default(30_000).describe('a response (a reply or a stream) whose unsent bytes the client takes none of for this long is cut, and what waited for it freed'),
       anonymousStreams: z.number().int().min(0).max(1024).default(4).describe('SSE streams without a token, at once (their own cap: they never take an authenticated slot)'),
       anonymousEvents: z.boolean().default(false).describe('whether reads without a token carry bus events (the event stream, the dashboard\'s recent events)'),
       webhooks: z
@@ -82,6 +84,7 @@ export const configSchema = z.strictObject({
         })
         .prefault({}),
     })
+    .refine((h) => h.connectionCeiling >= h.maxConnections, { path: ['connectionCeiling'], message: 'http.connectionCeiling must be at least http.maxConnections: it counts the connections without the token too' })
     .prefault({}),
   hooks: z
     .looseObject({ listen: hostPort.optional().describe('LAN address serving only /hooks/*') })

@@ -4,11 +4,13 @@
  * without one it is a viewer, which may read the dashboard without agents' snapshots, but not
  * logs, snapshots or anything that changes state. A wrong token is refused outright, not
  * quietly downgraded. Both are decided from the headers alone, before any body is read (issue 16):
- * what a viewer may not call is refused 401 without its body ever being kept.
+ * what a viewer may not call is refused 401 without its body ever being kept. The connection a
+ * request with the token came on is vouched for (gate.ts): no anonymous flood can close it.
  */
 import type http from 'node:http';
 import { type Operation, type Role, ROLE_RANK } from '../control/op';
 import { OszError } from '../errors';
+import { vouch } from './gate';
 import { sendJson } from './server';
 import { tokensEqual } from '../control/token';
 
@@ -25,6 +27,7 @@ export function identify(req: http.IncomingMessage, token: string): HttpIdentity
   if (header === undefined) return { role: 'viewer', authed: false, actor };
   const m = /^Bearer ([A-Za-z0-9_~+/.=-]{1,512})$/.exec(header);
   if (!m || !tokensEqual(m[1], token)) throw new OszError('OSZ_E_UNAUTHORIZED', 'the bearer token is wrong; it is the content of control.token beside the control socket (or http.tokenFile)', { status: 401 });
+  vouch(req.socket);
   return { role: 'admin', authed: true, actor };
 }
 

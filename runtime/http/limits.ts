@@ -1,79 +1,51 @@
 /**
- * What one HTTP listener holds at most (issue 16): connections in total and per client address,
- * and how long headers and a body may take. A connection over a cap is answered 503
- * `OSZ_E_HTTP_BUSY` and closed at once: it never waits in a queue, so a flood of idle sockets
- * cannot make later clients wait behind it, and each address can take only its share.
- *
- * Connections are counted, not requests: a keep-alive connection or an open SSE stream holds its
- * slot until it closes. A client that has not sent its headers yet cannot be told apart from one
- * that will, so a caller with many addresses can still fill `maxConnections` until
- * `headersTimeoutMs` closes its sockets; `maxConnectionsPerClient` bounds what one address holds.
+ * What one HTTP listener holds at most (issue 16), and how it closes what it refuses. The caps
+ * themselves are enforced by the ConnectionGate (gate.ts), the write deadline by the
+ * WriteStallWatch (write-stall.ts); header and body deadlines by Node and body.ts.
  */
 import type net from 'node:net';
 import { OszError } from '../errors';
 
 export interface HttpLimits {
+  /** connections without the token (yet), from all addresses */
   maxConnections: number;
+  /** connections without the token (yet), from one address */
   maxConnectionsPerClient: number;
+  /** every connection, those with the token included: the listener's share of the fds and memory */
+  connectionCeiling: number;
   headersTimeoutMs: number;
   /** an admitted request body (REST) must have arrived within this */
   bodyTimeoutMs: number;
+  /** a response whose unsent bytes the client has not taken any of for this long is cut */
+  writeStallMs: number;
 }
 
 /** the schema's defaults (runtime/config/schema.ts `http`), for servers built without config */
-export const DEFAULT_LIMITS: HttpLimits = { maxConnections: 64, maxConnectionsPerClient: 16, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 };
+export const DEFAULT_LIMITS: HttpLimits = {
+  maxConnections: 64,
+  maxConnectionsPerClient: 16,
+  connectionCeiling: 256,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 10_000,
+  writeStallMs: 30_000,
+};
 
-export class ConnectionGate {
-  private total = 0;
-  private readonly perClient = new Map<string, number>();
-  private readonly turnedAway = new WeakSet<net.Socket>();
-  /** connections refused since start, by the cap that refused them */
-  readonly refusals = { total: 0, perClient: 0 };
+/** the limits a server runs with: what config gave, the defaults for the rest */
+export function resolveLimits(given: Partial<HttpLimits> = {}): HttpLimits {
+  const out = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(DEFAULT_LIMITS) as Array<keyof HttpLimits>) out[key] = given[key] ?? DEFAULT_LIMITS[key];
+  return out;
+}
 
-  constructor(private readonly limits: Pick<HttpLimits, 'maxConnections' | 'maxConnectionsPerClient'>) {}
-
-  get open(): number {
-    return this.total;
-  }
-
-  /** Counts a new socket in until it closes, or answers it 503 and closes it. */
-  admit(socket: net.Socket): boolean {
-    const client = socket.remoteAddress ?? '?';
-    const held = this.perClient.get(client) ?? 0;
-    if (this.total >= this.limits.maxConnections) {
-      this.refusals.total++;
-      this.turnAway(socket, `the daemon holds ${this.limits.maxConnections} HTTP connections already (http.maxConnections)`);
-      return false;
-    }
-    if (held >= this.limits.maxConnectionsPerClient) {
-      this.refusals.perClient++;
-      this.turnAway(socket, `${client} holds ${this.limits.maxConnectionsPerClient} HTTP connections already (http.maxConnectionsPerClient)`);
-      return false;
-    }
-    this.total++;
-    this.perClient.set(client, held + 1);
-    socket.once('close', () => {
-      this.total--;
-      const left = (this.perClient.get(client) ?? 1) - 1;
-      if (left > 0) this.perClient.set(client, left);
-      else this.perClient.delete(client);
-    });
-    return true;
-  }
-
-  /** true for a socket that was answered 503 here: its requests must not be served */
-  refused(socket: net.Socket | null): boolean {
-    return socket !== null && this.turnedAway.has(socket);
-  }
-
-  private turnAway(socket: net.Socket, message: string): void {
-    this.turnedAway.add(socket);
-    const body = JSON.stringify({ error: new OszError('OSZ_E_HTTP_BUSY', message).toJSON() });
-    // written before the request is read: clients read an early response
-    socket.on('error', () => undefined);
-    socket.write(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n${body}`);
-    closeInStages(socket);
-  }
+/**
+ * Answers a connection 503 `OSZ_E_HTTP_BUSY` on the raw socket and closes it in stages. Written
+ * before (or without) its request being read: clients read an early response.
+ */
+export function answerBusy(socket: net.Socket, message: string): void {
+  const body = JSON.stringify({ error: new OszError('OSZ_E_HTTP_BUSY', message).toJSON() });
+  socket.on('error', () => undefined);
+  socket.write(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n${body}`);
+  closeInStages(socket);
 }
 
 /** how long a refused connection is still drained after its answer (nothing read is kept) */

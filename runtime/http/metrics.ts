@@ -13,8 +13,16 @@ export interface MetricsSources {
   rules(): Array<{ id: string; matched: number; fired: number; evalErrors: number; running: number; lastError?: string }>;
   hal(): Array<{ deviceId: string; reads: number; errors: number }>;
   streams(): number;
-  /** the listener's connections now and those its caps turned away (registerMetrics fills it in) */
-  connections?(): { open: number; refusals: { total: number; perClient: number } };
+  /** the listener's connections now, and what its caps and write deadline closed (registerMetrics fills it in) */
+  connections?(): ConnectionFigures;
+}
+
+export interface ConnectionFigures {
+  open: number;
+  anonymous: number;
+  refusals: { ceiling: number };
+  evictions: { perClient: number; total: number; ceiling: number };
+  stalled: number;
 }
 
 type Labels = Record<string, string>;
@@ -84,17 +92,22 @@ export function metricsText(src: MetricsSources): string {
   const conn = src.connections?.();
   if (conn) {
     m.family('openstarry_http_connections', 'gauge', 'open HTTP connections on the main listener', [[{}, conn.open]]);
-    m.family('openstarry_http_refused_connections_total', 'counter', 'connections answered 503 at a cap (http.maxConnections, http.maxConnectionsPerClient)', [
-      [{ cap: 'total' }, conn.refusals.total],
-      [{ cap: 'per_client' }, conn.refusals.perClient],
+    m.family('openstarry_http_anonymous_connections', 'gauge', 'open HTTP connections no request with the token has arrived on', [[{}, conn.anonymous]]);
+    m.family('openstarry_http_evicted_connections_total', 'counter', 'connections without the token closed to make room at a cap', [
+      [{ cap: 'per_client' }, conn.evictions.perClient],
+      [{ cap: 'total' }, conn.evictions.total],
+      [{ cap: 'ceiling' }, conn.evictions.ceiling],
     ]);
+    m.family('openstarry_http_refused_connections_total', 'counter', 'connections answered 503 at http.connectionCeiling, every slot held with the token', [[{ cap: 'ceiling' }, conn.refusals.ceiling]]);
+    m.family('openstarry_http_stalled_responses_total', 'counter', 'responses cut for not being read within http.writeStallMs', [[{}, conn.stalled]]);
   }
   return m.text();
 }
 
 export function registerMetrics(server: HttpServer, src: MetricsSources): void {
   server.route('GET', '/metrics', (_req, res) => {
-    const body = metricsText({ connections: () => ({ open: server.gate.open, refusals: server.gate.refusals }), ...src });
+    const { gate } = server;
+    const body = metricsText({ connections: () => ({ open: gate.open, anonymous: gate.openAnonymous, refusals: gate.refusals, evictions: gate.evictions, stalled: server.stalls.cut }), ...src });
     res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   });

@@ -1,15 +1,17 @@
 /**
  * The daemon's one HTTP server (DESIGN §9, §12.7), on `http.listen`. Features register routes;
  * this file owns what every route shares: the Host header check (an unknown Host is refused, so
- * DNS rebinding cannot reach the API from a browser), the connection caps and timeouts of
- * limits.ts, body limits and JSON errors. `/healthz` is liveness: it answers 200 while the process
+ * DNS rebinding cannot reach the API from a browser), who holds a connection (gate.ts), the header
+ * deadline and the write deadline (write-stall.ts), body limits and JSON errors. `/healthz` is liveness: it answers 200 while the process
  * serves, with each subsystem's state in the body.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OszError } from '../errors';
 import type { Logger } from '../log';
-import { closeInStages, ConnectionGate, DEFAULT_LIMITS, type HttpLimits } from './limits';
+import { ConnectionGate } from './gate';
+import { closeInStages, type HttpLimits, resolveLimits } from './limits';
+import { WriteStallWatch } from './write-stall';
 
 export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void | Promise<void>;
 
@@ -20,6 +22,8 @@ export interface HttpServerOptions {
   checkHost?: boolean;
   /** connection caps and timeouts (config `http.*`); the schema's defaults when left out */
   limits?: Partial<HttpLimits>;
+  /** gate.ts GRACE_MS unless given: tests of the eviction order alone pass 0 */
+  connectionGraceMs?: number;
 }
 
 export class HttpServer {
@@ -28,7 +32,9 @@ export class HttpServer {
   private allowed = new Set<string>();
   readonly limits: HttpLimits;
   readonly gate: ConnectionGate;
+  readonly stalls: WriteStallWatch;
   address: string | undefined;
+  private busy = { evicted: 0, refused: 0, cut: 0, loggedAt: 0 };
 
   constructor(
     private readonly opts: HttpServerOptions,
@@ -36,14 +42,12 @@ export class HttpServer {
   ) {
     const { host, port } = splitHostPort(opts.listen);
     this.allowed = allowedHostSet(host, port, opts.allowedHosts);
-    const given = opts.limits ?? {};
-    this.limits = {
-      maxConnections: given.maxConnections ?? DEFAULT_LIMITS.maxConnections,
-      maxConnectionsPerClient: given.maxConnectionsPerClient ?? DEFAULT_LIMITS.maxConnectionsPerClient,
-      headersTimeoutMs: given.headersTimeoutMs ?? DEFAULT_LIMITS.headersTimeoutMs,
-      bodyTimeoutMs: given.bodyTimeoutMs ?? DEFAULT_LIMITS.bodyTimeoutMs,
-    };
-    this.gate = new ConnectionGate(this.limits);
+    this.limits = resolveLimits(opts.limits);
+    this.gate = new ConnectionGate(this.limits, {
+      evicted: () => this.noteBusy('evicted'),
+      refused: () => this.noteBusy('refused'),
+    }, opts.connectionGraceMs);
+    this.stalls = new WriteStallWatch(this.limits.writeStallMs, () => this.gate.sockets(), () => this.noteBusy('cut'));
   }
 
   /** the request handler, for tests that inject requests without a socket */
@@ -71,9 +75,7 @@ export class HttpServer {
       this.handle,
     );
     // after Node's own listener: a refused socket is answered and closed before its request is read
-    server.on('connection', (socket) => {
-      if (!this.gate.admit(socket)) this.log.debug('http', `turned away a connection from ${socket.remoteAddress ?? '?'}: over a connection cap`);
-    });
+    server.on('connection', (socket) => void this.gate.admit(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -86,9 +88,11 @@ export class HttpServer {
     this.address = `${shown}:${addr.port}`;
     this.allowed = allowedHostSet(host, addr.port, this.opts.allowedHosts);
     this.server = server;
+    this.stalls.start();
   }
 
   async stop(): Promise<void> {
+    this.stalls.stop();
     const s = this.server;
     if (!s) return;
     s.closeAllConnections();
@@ -98,6 +102,7 @@ export class HttpServer {
   private async dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     // answered 503 already (limits.ts) and closing: nothing of it is served, its body is discarded
     if (this.gate.refused(req.socket)) return void req.resume();
+    this.gate.begin(req.socket, res);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
     const host = (req.headers.host ?? '').toLowerCase();
@@ -127,9 +132,23 @@ export class HttpServer {
       else res.destroy();
     }
   }
+
+  /** a flood is one warn line per 10 s with what it cost, not one per connection */
+  private noteBusy(what: 'evicted' | 'refused' | 'cut'): void {
+    const b = this.busy;
+    b[what]++;
+    const now = Date.now();
+    if (now - b.loggedAt < BUSY_LOG_EVERY_MS) return;
+    b.loggedAt = now;
+    this.log.warn('http', `${this.address ?? this.opts.listen} busy: ${b.evicted} connection(s) without the token closed to make room, ${b.refused} refused at http.connectionCeiling, ${b.cut} response(s) cut for not being read within http.writeStallMs, so far (${this.gate.open} open, ${this.gate.openAnonymous} without the token)`);
+  }
 }
 
+const BUSY_LOG_EVERY_MS = 10_000;
+
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  // answered already: the gate closed this connection to make room and said so in its place (gate.ts)
+  if (res.headersSent) return;
   const text = JSON.stringify(body);
   // Answered before its body arrived (refused unauthenticated, too large, too slow, busy): the
   // connection closes once the answer is out, so the client cannot keep pushing the rest and

@@ -81,3 +81,55 @@ export function closeAll(): void {
   for (const s of open) s.destroy();
   open.clear();
 }
+
+export interface Flood {
+  /** every connection the flood opened, those closed included */
+  all: RawClient[];
+  /** connections open now */
+  live(): number;
+  /** stops refilling and closes what is still open */
+  stop(): void;
+}
+
+/**
+ * Holds `perSource` connections open from each of `sources` and opens a new one whenever one is
+ * closed, as a hostile local process would. Even-numbered ones never send a byte; odd-numbered
+ * ones send a request line and then drip a header byte every 200 ms, never finishing.
+ */
+export async function holdFlood(address: string, sources: readonly string[], perSource: number): Promise<Flood> {
+  const all: RawClient[] = [];
+  let stopped = false;
+  const drips = new Set<NodeJS.Timeout>();
+  const open = async (from: string, n: number): Promise<void> => {
+    if (stopped) return;
+    const slow = n % 2 === 1;
+    const c = await rawClient(address, slow ? `GET /healthz HTTP/1.1\r\nHost: ${address}\r\nX-Slow: ` : '', from).catch(() => undefined);
+    if (!c) return void setTimeout(() => void open(from, n), 50);
+    all.push(c);
+    let drip: NodeJS.Timeout | undefined;
+    if (slow) {
+      drip = setInterval(() => c.socket.write('a'), 200);
+      drips.add(drip);
+    }
+    c.socket.once('close', () => {
+      if (drip) {
+        clearInterval(drip);
+        drips.delete(drip);
+      }
+      // a closed connection is replaced at once
+      if (!stopped) setImmediate(() => void open(from, n));
+    });
+  };
+  let n = 0;
+  for (const from of sources) for (let i = 0; i < perSource; i++) await open(from, n++);
+  return {
+    all,
+    live: () => all.filter((c) => !c.closed()).length,
+    stop: () => {
+      stopped = true;
+      drips.forEach((d) => clearInterval(d));
+      drips.clear();
+      for (const c of all) c.socket.destroy();
+    },
+  };
+}

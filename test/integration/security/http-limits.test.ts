@@ -2,9 +2,11 @@
  * Nothing anonymous exhausts the real daemon over HTTP (issue 16), on real sockets against the
  * bundled daemon: 200 stalled unauthenticated POSTs of 2 MB leave its RSS bounded while a request
  * with the token is served; 64 anonymous SSE streams do not keep the page's authenticated stream
- * out; one address holds at most its share of connections; slow headers are closed; a webhook body
- * over its cap is 413; and anonymous reads carry no bus events. Each test closes every socket it
- * opened (raw-http closeAll), pass or fail.
+ * out; a flood of idle and slow-header connections past the caps, from one address or four, and
+ * refilled as they close, locks out neither REST with the token, the page, /healthz nor an open
+ * stream with the token; a client that never reads a large reply is cut and the memory the reply
+ * held is given back; slow headers are closed; a webhook body over its cap is 413; and anonymous reads
+ * carry no bus events. Each test closes every socket it opened (raw-http closeAll), pass or fail.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -13,11 +15,13 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { sign } from '../../../runtime/hooks/signature';
 import { type RunningDaemon, startDaemon } from '../../helpers/daemon';
 import { describeShipped, ensureAccounts, unitSettings } from '../../helpers/shipped';
-import { closeAll, postHead, pushBody, rawClient, type RawClient, waitClosed } from '../../helpers/raw-http';
+import { closeAll, type Flood, holdFlood, postHead, pushBody, rawClient, type RawClient, waitClosed } from '../../helpers/raw-http';
 import { tmpDir, waitFor } from '../../helpers/tmp';
 
 const SECRET = 'integration-webhook-secret-0123';
 const PER_CLIENT = 16;
+const TOTAL = 64;
+const WRITE_STALL_MS = 1500;
 let d: RunningDaemon;
 let token = '';
 let pid = 0;
@@ -68,14 +72,19 @@ beforeAll(async () => {
   d = await startDaemon({
     asShipped: true,
     config: {
-      http: { listen: '127.0.0.1:0', maxConnections: 64, maxConnectionsPerClient: PER_CLIENT, headersTimeoutMs: 1500, bodyTimeoutMs: 5000, anonymousStreams: 4, webhooks: { maxBodyBytes: 4096, maxConnections: 4, bodyTimeoutMs: 2000 } },
+      http: { listen: '127.0.0.1:0', maxConnections: TOTAL, maxConnectionsPerClient: PER_CLIENT, headersTimeoutMs: 1500, bodyTimeoutMs: 5000, writeStallMs: WRITE_STALL_MS, anonymousStreams: 4, webhooks: { maxBodyBytes: 4096, maxConnections: 4, bodyTimeoutMs: 2000 } },
       hooks: { plant: { kind: 'generic', secretFile: path.join(dir, 'plant.secret') } },
     },
   });
   token = fs.readFileSync(path.join(path.dirname(d.socket), 'control.token'), 'utf8').trim();
   pid = daemonPid(d.proc.pid ?? 0);
 }, 60_000);
-afterEach(() => closeAll());
+let flood: Flood | undefined;
+afterEach(() => {
+  flood?.stop();
+  flood = undefined;
+  closeAll();
+});
 afterAll(() => d?.stop());
 
   it('200 stalled unauthenticated POSTs of 2 MB: RSS stays bounded, each is refused and closed, and a request with the token is served meanwhile', async () => {
@@ -143,17 +152,102 @@ afterAll(() => d?.stop());
     expect((await request('GET', '/api/v1/events/tail?lines=50', { token: true })).body).toContain('test:limits');
   }, 60_000);
 
-  it('one address holds at most http.maxConnectionsPerClient connections; the next is answered 503 at once, others are served', async () => {
+  it('one address holds at most http.maxConnectionsPerClient connections without the token: those over it are answered 503 and closed, the oldest first, and the address is served', async () => {
     const idle: RawClient[] = [];
-    for (let i = 0; i < PER_CLIENT; i++) idle.push(await rawClient(d.http, '', '127.0.0.9'));
-    const over = await rawClient(d.http, `GET /healthz HTTP/1.1\r\nHost: ${d.http}\r\n\r\n`, '127.0.0.9');
-    await waitClosed('the connection over the per-client cap', [over]);
-    expect([over.status(), over.code()]).toEqual([503, 'OSZ_E_HTTP_BUSY']);
-    expect((await request('GET', '/healthz')).status).toBe(200);
-    // the idle ones are then closed at the header deadline, and the address is served again
-    await waitClosed('the idle connections closed at the header deadline', idle);
+    for (let i = 0; i < PER_CLIENT + 8; i++) idle.push(await rawClient(d.http, '', '127.0.0.9'));
+    // a newcomer gets a moment to send its request (runtime/http/gate.ts GRACE_MS): the excess is closed after it
+    await waitClosed('the eight oldest of the address closed', idle.slice(0, 8));
+    expect(new Set(idle.slice(0, 8).map((c) => `${c.status()} ${c.code()}`))).toEqual(new Set(['503 OSZ_E_HTTP_BUSY']));
+    expect(idle.slice(8).some((c) => c.closed())).toBe(false);
     expect((await request('GET', '/healthz', { from: '127.0.0.9' })).status).toBe(200);
+    // the others are then closed at the header deadline
+    await waitClosed('the idle connections closed at the header deadline', idle);
+    expect(idle.slice(8).filter((c) => c.status() === 408).length).toBeGreaterThanOrEqual(PER_CLIENT - 1);
   }, 60_000);
+
+  const floods: Array<[string, string[], number]> = [
+    ['from 127.0.0.1, past http.maxConnectionsPerClient', ['127.0.0.1'], PER_CLIENT + 8],
+    ['spread over 127.0.0.2-127.0.0.5, past http.maxConnections', ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'], TOTAL / 4 + 4],
+  ];
+  it.each(floods)('a flood of idle and slow-header connections %s, refilled as they close: REST with the token, the page, /healthz and an open stream with the token are all served', async (_what, sources, perSource) => {
+    // the page's stream with the token, open before the flood
+    const page = await rawClient(d.http, streamHead(true));
+    await waitFor('the authenticated stream', () => page.received().includes('event: dashboard'));
+    flood = await holdFlood(d.http, sources, perSource);
+    const opened = sources.length * perSource;
+    // past the caps: the flood's oldest connections have been closed to make room, and replaced
+    await waitFor('the flood at the caps, closing its own oldest', () => (flood && flood.all.length >= opened + 8 ? true : undefined), 30_000);
+    const from = sources[0] ?? '127.0.0.1';
+    for (const client of ['127.0.0.1', from]) {
+      // (a) REST with the token, from the flooded address too
+      const rest = await request('POST', '/api/v1/agents/list', { body: { all: true }, token: true, from: client });
+      expect([client, rest.status]).toEqual([client, 200]);
+      // (b) the page and its script
+      const index = await request('GET', '/', { from: client });
+      expect([index.status, index.body.includes('/assets/app.js')]).toEqual([200, true]);
+      expect((await request('GET', '/assets/app.js', { from: client })).status).toBe(200);
+      // (c) /healthz
+      const health = await request('GET', '/healthz', { from: client });
+      expect([health.status, (JSON.parse(health.body) as { status: string }).status]).toEqual([200, 'ok']);
+    }
+    // (d) the stream with the token is still open, and carries what happens now
+    expect(page.closed()).toBe(false);
+    expect((await request('POST', '/api/v1/events/emit', { body: { type: 'test:flood', data: { sources: sources.length } }, token: true })).status).toBe(200);
+    await waitFor('the event on the stream opened before the flood', () => page.received().includes('"type":"test:flood"'));
+    // what the flood's own closed connections were told: 503 at a cap, or 408 at the header deadline
+    const told = new Set(flood.all.filter((c) => c.closed()).map((c) => `${c.status() ?? 'none'} ${c.code() ?? ''}`.trim()));
+    for (const t of told) expect(['503 OSZ_E_HTTP_BUSY', '408', 'none']).toContain(t);
+    expect(told.has('503 OSZ_E_HTTP_BUSY')).toBe(true);
+    const m = await request('GET', '/metrics');
+    console.log(`flood ${sources.join(',')}: ${flood.all.length} connections opened, ${flood.live()} open now; answers ${[...told].join(', ')}; ${/^openstarry_http_evicted_connections_total\{cap="per_client"\} (\d+)$/m.exec(m.body)?.[1]} closed at the address cap, ${/^openstarry_http_evicted_connections_total\{cap="total"\} (\d+)$/m.exec(m.body)?.[1]} at the total cap so far`);
+  }, 120_000);
+
+  it('a client that never reads a large reply is cut at http.writeStallMs, and the memory the reply held is given back', async () => {
+    // about 38 MB of events, then one reply carrying them all to a client that reads nothing
+    const pad = 'x'.repeat(62 * 1024);
+    for (let i = 0; i < 600; i += 20) {
+      const batch = Array.from({ length: 20 }, (_, j) => request('POST', '/api/v1/events/emit', { body: { type: 'test:bulk', data: { n: i + j, pad } }, token: true }));
+      for (const r of await Promise.all(batch)) expect(r.status).toBe(200);
+    }
+    expect((await request('GET', '/healthz')).status).toBe(200);
+    const stalledSoFar = async (): Promise<number> => Number(/^openstarry_http_stalled_responses_total (\d+)$/m.exec((await request('GET', '/metrics')).body)?.[1]);
+    const cutBefore = await stalledSoFar();
+    const before = rssBytes();
+    // RSS every 20 ms, with when it was read
+    const samples: Array<[number, number]> = [];
+    const sampler = setInterval(() => samples.push([performance.now(), rssBytes()]), 20);
+    const reader = await rawClient(d.http, `GET /api/v1/events/tail?lines=600&type=test:bulk HTTP/1.1\r\nHost: ${d.http}\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+    reader.socket.pause();
+    // the last look at the counter before it moved: the cut came after it
+    let lookedAt = 0;
+    let lastLook = 0;
+    try {
+      await waitFor('the reply cut for not being read', async () => {
+        lastLook = lookedAt;
+        lookedAt = performance.now();
+        return (await stalledSoFar()) > cutBefore ? true : undefined;
+      }, 60_000);
+    } finally {
+      clearInterval(sampler);
+    }
+    const held = samples.filter(([t]) => t < lastLook).at(-1)?.[1] ?? 0;
+    const peak = Math.max(...samples.map(([, rss]) => rss));
+    // what it had been sent: the head and what sat in its own receive queue, then the reset
+    let got = 0;
+    reader.socket.on('data', (c: Buffer) => (got += c.length));
+    reader.socket.resume();
+    await waitClosed('the never-reading client closed by the daemon', [reader]);
+    const declared = Number(/\r\ncontent-length: (\d+)\r\n/i.exec(reader.received())?.[1]);
+    expect(declared).toBeGreaterThan(600 * pad.length);
+    expect(got).toBeLessThan(declared / 4);
+    // the reply waited in the daemon until the cut, and leaves its memory with it
+    expect(held - before).toBeGreaterThan(declared);
+    const after = await waitFor('the reply\'s bytes given back', () => {
+      const now = rssBytes();
+      return now < held - 0.75 * declared ? now : undefined;
+    }, 30_000);
+    console.log(`never-reading client of a ${(declared / 2 ** 20).toFixed(1)} MB reply: RSS ${(before / 2 ** 20).toFixed(1)} MB before, peak ${(peak / 2 ** 20).toFixed(1)} MB, ${(held / 2 ** 20).toFixed(1)} MB held until the cut, ${(after / 2 ** 20).toFixed(1)} MB after it; it received ${(got / 2 ** 10).toFixed(0)} KiB`);
+  }, 180_000);
 
   it('closes a connection whose headers are still unfinished at http.headersTimeoutMs', async () => {
     const slow = await rawClient(d.http, `GET /healthz HTTP/1.1\r\nHost: ${d.http}\r\nX-Slow: `);

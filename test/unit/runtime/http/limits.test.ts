@@ -1,8 +1,9 @@
 /**
  * The HTTP server's limits on a real socket (issue 16), with hostile raw clients: a POST without
  * the token is refused from its headers and cut off without its body being read; bodies without
- * the token are small; a stalled body and stalled headers are closed at their deadlines; the
- * connection caps answer 503 at once, in total and per client address, and free up on close.
+ * the token are small; a stalled body and stalled headers are closed at their deadlines; at the
+ * connection caps, in total and per client address, the newcomer is served and an older idle
+ * connection closed (the order is gate.test.ts's).
  */
 import http from 'node:http';
 import path from 'node:path';
@@ -28,9 +29,9 @@ let server: HttpServer;
 let hub: SseHub;
 let addr = '';
 
-async function serve(limits: Partial<HttpLimits>): Promise<void> {
+async function serve(limits: Partial<HttpLimits>, grace?: number): Promise<void> {
   const services = { store, bus: new EventBus(memoryLogger()), supervisor: { list: () => [] }, log: memoryLogger(), info: () => ({ version: 'test' }), health: () => [] } as unknown as ControlServices;
-  server = new HttpServer({ listen: '127.0.0.1:0', allowedHosts: [], limits }, memoryLogger());
+  server = new HttpServer({ listen: '127.0.0.1:0', allowedHosts: [], limits, connectionGraceMs: grace }, memoryLogger());
   registerHealth(server, () => [], '0.1.0');
   hub = registerStatusRoutes(server, { plane: new ControlPlane(OPERATIONS, services), bus: services.bus, token: () => TOKEN, dashboard: () => undefined, rules: () => [], hal: () => [] });
   await server.start();
@@ -112,33 +113,31 @@ describe('authentication before the body', () => {
 });
 
 describe('connection caps and header deadline', () => {
-  it('answers a client over http.maxConnectionsPerClient 503 at once, while other addresses are served; a closed slot frees', async () => {
-    await serve({ maxConnectionsPerClient: 3, maxConnections: 16 });
+  it('a client over http.maxConnectionsPerClient is served: its address\'s oldest idle connection is answered 503 and closed; other addresses are untouched', async () => {
+    await serve({ maxConnectionsPerClient: 3, maxConnections: 16 }, 0);
     // three connections that never send a byte hold the address's slots
-    const idle = await Promise.all([1, 2, 3].map(() => rawClient(addr, '', '127.0.0.2')));
-    await waitFor('the idle connections counted', () => server.gate.open === 3);
-    const over = await rawClient(addr, `GET /healthz HTTP/1.1\r\nHost: ${addr}\r\n\r\n`, '127.0.0.2');
-    await waitClosed('the connection over the per-client cap', [over]);
-    expect([over.status(), over.code()]).toEqual([503, 'OSZ_E_HTTP_BUSY']);
-    expect(over.received()).toContain('http.maxConnectionsPerClient');
-    expect(idle.some((c) => c.closed())).toBe(false);
-    expect((await get('/healthz', { from: '127.0.0.3' })).status).toBe(200);
-    idle[0]?.socket.destroy();
-    await waitFor('the slot freed', () => server.gate.open === 2);
+    const idle: RawClient[] = [];
+    for (let i = 0; i < 3; i++) idle.push(await rawClient(addr, '', '127.0.0.2'));
+    const elsewhere = await rawClient(addr, '', '127.0.0.3');
+    await waitFor('the idle connections counted', () => server.gate.open === 4);
     expect((await get('/healthz', { from: '127.0.0.2' })).status).toBe(200);
-    expect(server.gate.refusals.perClient).toBe(1);
+    await waitClosed('the oldest of the address closed', [idle[0] as RawClient]);
+    expect([idle[0]?.status(), idle[0]?.code()]).toEqual([503, 'OSZ_E_HTTP_BUSY']);
+    expect(idle[0]?.received()).toContain('http.maxConnectionsPerClient');
+    expect([idle[1], idle[2], elsewhere].some((c) => c?.closed())).toBe(false);
+    expect(server.gate.evictions.perClient).toBe(1);
   });
 
-  it('answers a connection over http.maxConnections 503, never queueing it', async () => {
-    await serve({ maxConnectionsPerClient: 2, maxConnections: 4 });
+  it('a connection over http.maxConnections is served, never queued: the oldest idle one of any address makes room', async () => {
+    await serve({ maxConnectionsPerClient: 2, maxConnections: 4 }, 0);
     const idle: RawClient[] = [];
     for (const from of ['127.0.0.2', '127.0.0.2', '127.0.0.3', '127.0.0.3']) idle.push(await rawClient(addr, '', from));
     await waitFor('four connections counted', () => server.gate.open === 4);
-    const over = await rawClient(addr, `GET /healthz HTTP/1.1\r\nHost: ${addr}\r\n\r\n`, '127.0.0.4');
-    await waitClosed('the connection over the total cap', [over]);
-    expect([over.status(), over.code()]).toEqual([503, 'OSZ_E_HTTP_BUSY']);
-    expect(over.received()).toContain('http.maxConnections');
-    expect(idle.some((c) => c.closed())).toBe(false);
+    expect((await get('/healthz', { from: '127.0.0.4' })).status).toBe(200);
+    await waitClosed('the oldest closed', [idle[0] as RawClient]);
+    expect([idle[0]?.status(), idle[0]?.code()]).toEqual([503, 'OSZ_E_HTTP_BUSY']);
+    expect(idle[0]?.received()).toContain('http.maxConnections');
+    expect(idle.slice(1).some((c) => c.closed())).toBe(false);
   });
 
   it('closes a connection whose headers are not done within http.headersTimeoutMs', async () => {

@@ -262,10 +262,14 @@ describe('health, metrics, the page, Host', () => {
     expect(families.get('openstarry_fleet_outbox_messages')?.metrics[0]?.value).toBe('7');
     expect(families.get('openstarry_process_resident_memory_bytes')?.type).toBe('GAUGE');
     expect(families.get('openstarry_http_connections')?.metrics).toEqual([{ value: '0' }]);
-    expect(families.get('openstarry_http_refused_connections_total')?.metrics).toEqual([
-      { value: '0', labels: { cap: 'total' } },
+    expect(families.get('openstarry_http_anonymous_connections')?.metrics).toEqual([{ value: '0' }]);
+    expect(families.get('openstarry_http_evicted_connections_total')?.metrics).toEqual([
       { value: '0', labels: { cap: 'per_client' } },
+      { value: '0', labels: { cap: 'total' } },
+      { value: '0', labels: { cap: 'ceiling' } },
     ]);
+    expect(families.get('openstarry_http_refused_connections_total')?.metrics).toEqual([{ value: '0', labels: { cap: 'ceiling' } }]);
+    expect(families.get('openstarry_http_stalled_responses_total')?.metrics).toEqual([{ value: '0' }]);
   });
 
   it('serves the page and its assets with a strict CSP, and nothing else from disk', async () => {
