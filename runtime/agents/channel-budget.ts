@@ -12,6 +12,11 @@ export interface ChannelRates {
   bytesPerSecond: number;
 }
 
+/** supervisor.channel: the rates in, and what the daemon holds for an agent that does not read */
+export interface ChannelLimits extends ChannelRates {
+  unreadBytes: number;
+}
+
 /** never pause for longer: an agent that has gone quiet should not lag for its past */
 const MAX_PAUSE_MS = 1000;
 

@@ -10,7 +10,7 @@ import type { Store } from '../store/store';
 import type { InstanceState } from '../store/instances-repo';
 import { bootId } from '../util/proc';
 import { backoffDelay, maxRetriesOf, shouldRestart } from './backoff';
-import type { ChannelRates } from './channel-budget';
+import type { ChannelLimits } from './channel-budget';
 import type { AgentDriver, AgentExit, LaunchedAgent } from './drivers/driver';
 import type { AgentHalPort } from './hal-port';
 import type { Installer } from './install';
@@ -44,7 +44,7 @@ export interface InstanceDeps {
     /** exited instances kept per agent (issue 17) */
     keepExited: number;
     limits: { sampleMs: number; cpuGraceMs: number; rssOverheadMb: number };
-    channel: ChannelRates;
+    channel: ChannelLimits;
   };
 }
 

@@ -15,7 +15,7 @@ import { MAX_EVENT_DATA_BYTES, EVENT_TYPE } from '../bus/envelope';
 import { matchesAny } from '../bus/pattern';
 import { OszError } from '../errors';
 import { RpcPeer } from '../rpc/peer';
-import { ChannelBudget, type ChannelRates } from './channel-budget';
+import { ChannelBudget, type ChannelLimits } from './channel-budget';
 import type { LaunchedAgent, LaunchSpec } from './drivers/driver';
 import type { AgentHalPort, HalCaller } from './hal-port';
 import type { InstanceLogs } from './logs';
@@ -32,8 +32,11 @@ export interface SessionDeps {
   hal: AgentHalPort;
   logs: InstanceLogs;
   helloTimeoutMs: number;
-  /** supervisor.channel: what the instance may send per second before its channel is not read */
-  channel: ChannelRates;
+  /**
+   * supervisor.channel: what the instance may send per second before its channel is not read,
+   * and what the daemon holds for it unread before its events are dropped
+   */
+  channel: ChannelLimits;
   /** called for protocol abuse that should end the instance */
   onViolation(reason: string): void;
   onHeartbeat(): void;
@@ -57,6 +60,8 @@ export class AgentSession {
   private readonly budget: ChannelBudget;
   /** pauses since the last report, and when that was */
   private throttled = { pauses: 0, reportedAt: -Infinity };
+  /** events dropped because the agent did not read them, since the last report */
+  private unread = { dropped: 0, reportedAt: -Infinity };
 
   constructor(
     private readonly spec: LaunchSpec,
@@ -65,7 +70,7 @@ export class AgentSession {
   ) {
     this.caller = { agentId: spec.agentId, instance: spec.instanceId, grants: spec.manifest.capabilities.hal };
     this.timers = new AgentTimers((name) => this.deliver({ type: `timer:${name}`, source: `timer:${spec.instanceId}`, data: { name } }));
-    this.peer = new RpcPeer((msg) => agent.channel.send(msg), {
+    this.peer = new RpcPeer((msg) => this.send(msg), {
       request: (method, params) => this.onRequest(method, params),
       notification: (method, params) => this.onNotification(method, params),
       invalid: (reason) => this.onInvalid(reason),
@@ -103,7 +108,7 @@ export class AgentSession {
     for (const pattern of this.spec.manifest.capabilities.events.subscribe) {
       this.deps.bus.on(this.spec.instanceId, pattern, (e) => {
         // An agent does not hear its own events back (a cheap guard against self-loops).
-        if (e.source !== this.source) this.agent.channel.send({ jsonrpc: '2.0', method: 'agent.event', params: { event: e } });
+        if (e.source !== this.source) this.sendEvent(e);
       });
     }
   }
@@ -126,7 +131,37 @@ export class AgentSession {
 
   private deliver(e: { type: string; source: string; data: Record<string, unknown> }): void {
     const envelope = { v: 1 as const, id: crypto.randomUUID(), type: e.type, source: e.source, time: new Date().toISOString(), data: e.data, depth: 0 };
-    this.agent.channel.send({ jsonrpc: '2.0', method: 'agent.event', params: { event: envelope } });
+    this.sendEvent(envelope);
+  }
+
+  /**
+   * An event for the agent, unless it has not read what it was sent (issue 16): past
+   * supervisor.channel.unreadBytes held for it, its events are dropped (counted, and said in its
+   * log once a minute), so an agent that stops reading cannot grow the daemon.
+   */
+  private sendEvent(event: unknown): void {
+    if (this.agent.channel.unread() > this.deps.channel.unreadBytes) {
+      this.unread.dropped++;
+      const now = performance.now();
+      if (now - this.unread.reportedAt >= THROTTLE_REPORT_MS) {
+        this.deps.logs.append(this.spec.instanceId, 'daemon', 'warn', `protocol: the agent is not reading its channel (over supervisor.channel.unreadBytes, ${this.deps.channel.unreadBytes} bytes, unread); ${this.unread.dropped} event(s) dropped since the last report`);
+        this.unread = { dropped: 0, reportedAt: now };
+      }
+      return;
+    }
+    this.send({ jsonrpc: '2.0', method: 'agent.event', params: { event } });
+  }
+
+  /**
+   * Everything the daemon writes to the agent. Answers and host calls are never dropped; an agent
+   * that leaves four times supervisor.channel.unreadBytes of them unread is stopped.
+   */
+  private send(msg: object): void {
+    if (this.agent.channel.unread() > 4 * this.deps.channel.unreadBytes) {
+      this.deps.onViolation(`the agent does not read its channel (over 4 × supervisor.channel.unreadBytes unread)`);
+      return;
+    }
+    this.agent.channel.send(msg);
   }
 
   private async onRequest(method: string, params: unknown): Promise<unknown> {

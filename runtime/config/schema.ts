@@ -187,6 +187,7 @@ export const configSchema = z.strictObject({
         .strictObject({
           messagesPerSecond: z.number().int().min(10).max(1_000_000).default(1000).describe("protocol messages (log, heartbeat, requests, anything) an instance may send the daemon per second (burst: twice that); past it the daemon stops reading the agent's channel for a while, so the agent waits on its writes: nothing is dropped (docs/limits.md)"),
           bytesPerSecond: z.number().int().min(16 * 1024).max(64 * 1024 * 1024).default(1024 * 1024).describe('protocol bytes an instance may send the daemon per second (burst: twice that), paused alike'),
+          unreadBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024).describe("bytes the daemon holds for an instance that has not read its channel; past it the instance's events are dropped (counted in its log), past four times it the instance is stopped (docs/limits.md)"),
         })
         .prefault({}),
     })

@@ -29,6 +29,11 @@ export interface MessageChannel {
    * says how its sender is bounded instead.
    */
   pause(ms: number): void;
+  /**
+   * Bytes written to the peer that it has not taken yet (what the daemon holds for it); 0 where
+   * the transport bounds its backlog another way (a WASM cell's event backlog).
+   */
+  unread(): number;
 }
 
 export function streamChannel(stream: Duplex, maxBytes = MAX_AGENT_LINE_BYTES, maxDepth = MAX_MESSAGE_DEPTH): MessageChannel {
@@ -76,6 +81,7 @@ export function streamChannel(stream: Duplex, maxBytes = MAX_AGENT_LINE_BYTES, m
     onMessage: (fn) => void messageFns.push(fn),
     onInvalid: (fn) => void invalidFns.push(fn),
     pause: (ms) => hold.pause(ms),
+    unread: () => stream.writableLength,
   };
 }
 

@@ -109,6 +109,7 @@ function startFake(spec: LaunchSpec, script: FakeScript): LaunchedAgent {
     onMessage: (fn) => void toHost.push(fn),
     onInvalid: () => undefined,
     pause: (ms) => hold.pause(ms),
+    unread: () => 0,
   };
   // Start on the next turn, as a real process would: the host wires the channel and output first.
   setImmediate(() => {

@@ -110,6 +110,8 @@ export class WorkerDriver implements AgentDriver {
         // The host carries this agent's instances only (one grant set), so holding the whole
         // host's channel holds no other agent; its instances wait together (issue 16).
         pause: (ms) => host.channel.pause(ms),
+        // the host's channel, which carries only this agent's instances
+        unread: () => host.channel.unread(),
       },
       exited,
       signal: (sig) => {

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ControlClient } from '../../../runtime/cli/client';
 import { type RunningDaemon, startDaemon } from '../../helpers/daemon';
 import { describeShipped } from '../../helpers/shipped';
 import { FIXTURES, waitFor } from '../../helpers/tmp';
@@ -24,6 +25,8 @@ const CLOCK_TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
  * under a second.
  */
 const SLACK_BYTES = 1024 * 1024;
+/** supervisor.channel.unreadBytes for this suite */
+const UNREAD_BYTES = 256 * 1024;
 
 let d: RunningDaemon;
 
@@ -93,7 +96,7 @@ describeShipped('agent channel floods', () => {
   beforeAll(async () => {
     d = await startDaemon({
       asShipped: true,
-      config: { logs: { outputLinesPerSecond: LINES_PER_SECOND, outputBytesPerSecond: 64 * 1024 }, supervisor: { channel: { messagesPerSecond: MESSAGES_PER_SECOND, bytesPerSecond: 1024 * 1024 } } },
+      config: { logs: { outputLinesPerSecond: LINES_PER_SECOND, outputBytesPerSecond: 64 * 1024 }, supervisor: { channel: { messagesPerSecond: MESSAGES_PER_SECOND, bytesPerSecond: 1024 * 1024, unreadBytes: UNREAD_BYTES } } },
     });
   });
   afterAll(async () => {
@@ -113,6 +116,36 @@ describeShipped('agent channel floods', () => {
     const id = await measure({ agent: 'chanflood', env: ['FLOOD=junk'], lineBytes: 60 });
     expect(logOf(id)).toMatch(/daemon warn protocol: the agent sends more than supervisor\.channel\.messagesPerSecond \(200\)/);
   }, 180_000);
+
+  it('drops the events of an agent that stops reading its channel, instead of holding them', async () => {
+    const id = lastWord((await d.cli(['spawn', path.join(FIXTURES, 'agents/deaf')])).stdout);
+    const client = await ControlClient.connect(d.socket);
+    await waitFor(`${id} running`, async () => (await d.json<Array<{ instance: string; state: string }>>(['ps'])).some((p) => p.instance === id && p.state === 'running'));
+    await client.call('events.emit', { type: 'flood:start', data: {} });
+    await waitFor('the agent stopped reading', () => logOf(id).includes('deaf: not reading fd 3'));
+    const EVENTS = 200;
+    const EVENT_BYTES = 30_000;
+    try {
+      // 6 MB of events for it: without the limit the daemon would hold them all in its socket buffer
+      for (let i = 0; i < EVENTS; i++) await client.call('events.emit', { type: 'flood:big', data: { i, pad: 'x'.repeat(EVENT_BYTES) } });
+      await waitFor('the drop said in its log', () => /daemon warn protocol: the agent is not reading its channel \(over supervisor\.channel\.unreadBytes, 262144 bytes, unread\)/.test(logOf(id)));
+      expect((await d.cli(['signal', id, 'USR2'])).code).toBe(0);
+      await waitFor('the agent reads again', () => logOf(id).includes('deaf: reading again'));
+      await client.call('events.emit', { type: 'flood:done', data: {} });
+      const line = await waitFor('its count', () => /deaf: got (\d+)/.exec(logOf(id)) ?? undefined);
+      const got = Number(line[1]);
+      // what it got: at most what the daemon held (the limit) and the socket's kernel buffers held
+      expect(got).toBeGreaterThan(0);
+      expect(got).toBeLessThan(Math.ceil((UNREAD_BYTES + SLACK_BYTES) / EVENT_BYTES));
+      expect(got).toBeLessThan(EVENTS);
+      // heartbeats still went out: the agent was not stopped for them, nor for the events
+      const ps = await d.json<Array<{ instance: string; state: string }>>(['ps']);
+      expect(ps.find((p) => p.instance === id)?.state).toBe('running');
+    } finally {
+      client.close();
+      await d.cli(['kill', id, '--signal', 'SIGKILL']);
+    }
+  }, 120_000);
 
   it('holds a worker agent flooding console.log', async () => {
     await measure({ agent: 'wconflood', lineBytes: 100 });

@@ -137,6 +137,7 @@ export async function openAgentSocket(dir: string, token: string, opts: { uid?: 
       onMessage: (fn) => messages.on(fn),
       onInvalid: (fn) => void invalidFns.push(fn),
       pause: (ms) => hold?.pause(ms),
+      unread: () => bound?.writableLength ?? 0,
     },
     close: () => {
       bound?.destroy();

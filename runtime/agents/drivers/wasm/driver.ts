@@ -188,6 +188,8 @@ export class WasmDriver implements AgentDriver {
         // A cell's messages cannot be left unread (a MessagePort has no backpressure); the cell
         // bounds what a guest can post instead (wasm.logPerSecond / emitPerSecond, cell/rate.ts).
         pause: () => undefined,
+        // the cell's port has no byte backlog the daemon holds; events past MAX_BACKLOG are dropped
+        unread: () => 0,
       },
       exited,
       signal: (sig) => this.signal(route, sig),

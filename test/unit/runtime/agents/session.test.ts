@@ -55,7 +55,7 @@ async function start(channel: ChannelRates, flood: (io: FakeAgentIO) => void, ou
     hal: unavailableHal,
     logs,
     helloTimeoutMs: 2000,
-    channel,
+    channel: { ...channel, unreadBytes: 4 * 1024 * 1024 },
     onViolation: (why) => violations.push(why),
     onHeartbeat: () => void heartbeats++,
     onHeld: () => undefined,

@@ -68,7 +68,7 @@ async function world(agents: Record<string, { script: FakeScript; manifest?: Rec
         graceMs: 200,
         keepExited: opts.keepExited ?? 20,
         limits: { sampleMs: 1000, cpuGraceMs: 10_000, rssOverheadMb: 48 },
-        channel: opts.channel ?? { messagesPerSecond: 1000, bytesPerSecond: 1024 * 1024 },
+        channel: { unreadBytes: 4 * 1024 * 1024, ...(opts.channel ?? { messagesPerSecond: 1000, bytesPerSecond: 1024 * 1024 }) },
       },
       drivers: new Map([['process', new FakeDriver(scripts)]]),
     });

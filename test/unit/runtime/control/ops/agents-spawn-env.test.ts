@@ -71,7 +71,7 @@ async function world(before: (store: Store) => void = () => undefined): Promise<
       graceMs: 200,
         keepExited: 20,
       limits: { sampleMs: 1000, cpuGraceMs: 10_000, rssOverheadMb: 48 },
-      channel: { messagesPerSecond: 1000, bytesPerSecond: 1024 * 1024 },
+      channel: { messagesPerSecond: 1000, bytesPerSecond: 1024 * 1024, unreadBytes: 4 * 1024 * 1024 },
     },
     drivers,
   });
