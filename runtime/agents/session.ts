@@ -207,7 +207,9 @@ export class AgentSession {
       throw err;
     }
     this.helloed = true;
-    this.helloWaiter?.resolve();
+    // agent.init follows the answer to hello on the wire, not ahead of it: the answer leaves a few
+    // microtasks from now, so start() goes on after them
+    setImmediate(() => this.helloWaiter?.resolve());
     return { ok: true, protocol: 1, agentId: this.spec.agentId, heartbeatMs: this.spec.heartbeatMs };
   }
 

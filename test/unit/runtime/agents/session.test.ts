@@ -108,4 +108,38 @@ describe('agent session under a flood', () => {
     expect(k.length).toBeGreaterThan(N - 20);
     expect(k).toEqual([...k].sort((a, b) => Number(a.slice(5)) - Number(b.slice(5))));
   });
+
+  it('sends agent.init after the answer to hello, never ahead of it', async () => {
+    const order: string[] = [];
+    const dir = tmpDir('osd-session-order-');
+    const logs = new InstanceLogs({ dir: path.join(dir, 'logs'), ringLines: 100, maxBytes: 100_000, files: 1 });
+    logs.open('i-2', [], 'orderly');
+    const manifest = validateManifest({ identity: { id: 'orderly', name: 'orderly' }, runtime: { entry: 'main.mjs' } }, 'test');
+    const spec: LaunchSpec = { instanceId: 'i-2', agentId: 'orderly', token: 't0ken', manifest, installDir: dir, dataDir: dir, plugins: [], env: {}, heartbeatMs: 60_000 };
+    const driver = new FakeDriver({
+      orderly: async (io) => {
+        io.handle('agent.init', () => {
+          order.push('agent.init');
+          return { ok: true };
+        });
+        await io.peer.call('hello', { protocol: 1, instance: 'i-2', token: 't0ken' });
+        order.push('hello answered');
+      },
+    });
+    const agent = await driver.launch(spec);
+    const session = new AgentSession(spec, agent, {
+      bus: new EventBus(memoryLogger()),
+      hal: unavailableHal,
+      logs,
+      helloTimeoutMs: 2000,
+      channel: { messagesPerSecond: 1000, bytesPerSecond: 1024 * 1024, unreadBytes: 4 * 1024 * 1024 },
+      onViolation: () => undefined,
+      onHeartbeat: () => undefined,
+      onHeld: () => undefined,
+      onTokens: () => undefined,
+    });
+    running.push({ agent, session });
+    await session.start();
+    expect(order).toEqual(['hello answered', 'agent.init']);
+  });
 });
