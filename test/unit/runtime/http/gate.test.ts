@@ -8,35 +8,22 @@
  * anonymous caps (the order tests set it to 0), so a burst is served whole.
  */
 import http from 'node:http';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventBus } from '../../../../runtime/bus/bus';
-import { OPERATIONS } from '../../../../runtime/control/ops/index';
-import { ControlPlane } from '../../../../runtime/control/plane';
-import type { ControlServices } from '../../../../runtime/control/services';
-import { registerHealth } from '../../../../runtime/http/health';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { HttpLimits } from '../../../../runtime/http/limits';
-import { registerStatusRoutes } from '../../../../runtime/http/routes';
-import { HttpServer } from '../../../../runtime/http/server';
-import type { SseHub } from '../../../../runtime/http/stream';
-import { memoryLogger } from '../../../../runtime/log';
-import { createStore, type Store } from '../../../../runtime/store/store';
+import type { HttpServer } from '../../../../runtime/http/server';
 import { closeAll, postHead, rawClient, type RawClient, waitClosed } from '../../../helpers/raw-http';
-import { tmpDir, waitFor } from '../../../helpers/tmp';
+import { type StatusServer, statusServer } from '../../../helpers/status-server';
+import { waitFor } from '../../../helpers/tmp';
 
 const TOKEN = 'gate-token-0123456789abcdef';
-let store: Store;
+let running: StatusServer | undefined;
 let server: HttpServer;
-let hub: SseHub;
 let addr = '';
 
 async function serve(limits: Partial<HttpLimits>, grace?: number): Promise<void> {
-  const services = { store, bus: new EventBus(memoryLogger()), supervisor: { list: () => [] }, log: memoryLogger(), info: () => ({ version: 'test' }), health: () => [] } as unknown as ControlServices;
-  server = new HttpServer({ listen: '127.0.0.1:0', allowedHosts: [], limits, connectionGraceMs: grace }, memoryLogger());
-  registerHealth(server, () => [], '0.1.0');
-  hub = registerStatusRoutes(server, { plane: new ControlPlane(OPERATIONS, services), bus: services.bus, token: () => TOKEN, dashboard: () => undefined, rules: () => [], hal: () => [] });
-  await server.start();
-  addr = server.address ?? '';
+  running = await statusServer(TOKEN, limits, grace);
+  server = running.server;
+  addr = running.addr;
 }
 
 const get = (url: string, withToken = false): string => `GET ${url} HTTP/1.1\r\nHost: ${addr}\r\n${withToken ? `Authorization: Bearer ${TOKEN}\r\n` : ''}\r\n`;
@@ -51,14 +38,10 @@ async function keepAlive(from: string, withToken: boolean): Promise<RawClient> {
 /** the responses a connection has had (a status line each) */
 const answers = (c: RawClient): number => c.received().match(/HTTP\/1\.1 \d{3} /g)?.length ?? 0;
 
-beforeEach(() => {
-  store = createStore(path.join(tmpDir(), 'db'), memoryLogger(), { keepEvents: 10 });
-});
 afterEach(async () => {
   closeAll();
-  hub?.close();
-  await server?.stop();
-  store.close();
+  await running?.stop();
+  running = undefined;
 });
 
 describe('the eviction order', () => {

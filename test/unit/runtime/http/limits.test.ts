@@ -6,36 +6,23 @@
  * connection closed (the order is gate.test.ts's).
  */
 import http from 'node:http';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventBus } from '../../../../runtime/bus/bus';
-import { OPERATIONS } from '../../../../runtime/control/ops/index';
-import { ControlPlane } from '../../../../runtime/control/plane';
-import type { ControlServices } from '../../../../runtime/control/services';
-import { registerHealth } from '../../../../runtime/http/health';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { HttpLimits } from '../../../../runtime/http/limits';
 import { MAX_ANONYMOUS_BODY } from '../../../../runtime/http/rest';
-import { registerStatusRoutes } from '../../../../runtime/http/routes';
-import { HttpServer } from '../../../../runtime/http/server';
-import type { SseHub } from '../../../../runtime/http/stream';
-import { memoryLogger } from '../../../../runtime/log';
-import { createStore, type Store } from '../../../../runtime/store/store';
+import type { HttpServer } from '../../../../runtime/http/server';
 import { closeAll, postHead, pushBody, rawClient, type RawClient, waitClosed } from '../../../helpers/raw-http';
-import { tmpDir, waitFor } from '../../../helpers/tmp';
+import { type StatusServer, statusServer } from '../../../helpers/status-server';
+import { waitFor } from '../../../helpers/tmp';
 
 const TOKEN = 'limits-token-0123456789abcdef';
-let store: Store;
+let running: StatusServer | undefined;
 let server: HttpServer;
-let hub: SseHub;
 let addr = '';
 
 async function serve(limits: Partial<HttpLimits>, grace?: number): Promise<void> {
-  const services = { store, bus: new EventBus(memoryLogger()), supervisor: { list: () => [] }, log: memoryLogger(), info: () => ({ version: 'test' }), health: () => [] } as unknown as ControlServices;
-  server = new HttpServer({ listen: '127.0.0.1:0', allowedHosts: [], limits, connectionGraceMs: grace }, memoryLogger());
-  registerHealth(server, () => [], '0.1.0');
-  hub = registerStatusRoutes(server, { plane: new ControlPlane(OPERATIONS, services), bus: services.bus, token: () => TOKEN, dashboard: () => undefined, rules: () => [], hal: () => [] });
-  await server.start();
-  addr = server.address ?? '';
+  running = await statusServer(TOKEN, limits, grace);
+  server = running.server;
+  addr = running.addr;
 }
 
 /** an ordinary request through Node's client, from `from` */
@@ -52,14 +39,10 @@ function get(url: string, o: { token?: boolean; from?: string } = {}): Promise<{
   });
 }
 
-beforeEach(() => {
-  store = createStore(path.join(tmpDir(), 'db'), memoryLogger(), { keepEvents: 10 });
-});
 afterEach(async () => {
   closeAll();
-  hub?.close();
-  await server?.stop();
-  store.close();
+  await running?.stop();
+  running = undefined;
 });
 
 describe('authentication before the body', () => {
@@ -77,7 +60,7 @@ describe('authentication before the body', () => {
     expect(pusher.status()).toBe(401);
     // requests with no token at all leave no audit rows (a flood would rotate the history away);
     // a wrong token is audited
-    const denied = (): number => store.audit.recent(10).filter((a) => a.outcome === 'denied' && a.errorCode === 'OSZ_E_UNAUTHORIZED').length;
+    const denied = (): number => running!.store.audit.recent(10).filter((a) => a.outcome === 'denied' && a.errorCode === 'OSZ_E_UNAUTHORIZED').length;
     expect(denied()).toBe(0);
     const wrong = await rawClient(addr, postHead(addr, '/api/v1/agents/spawn', { length: 2, token: 'not-the-token' }) + '{}');
     await waitClosed('the wrong token', [wrong]);
