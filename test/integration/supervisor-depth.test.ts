@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { startDaemon } from '../helpers/daemon';
 import { copyFixtureAgent, FIXTURES, waitFor } from '../helpers/tmp';
+import { runnerPids } from '../helpers/runcount';
 
 interface Status {
   instance: string;
@@ -12,21 +13,6 @@ interface Status {
   osPid: number | null;
 }
 
-/** Agent runner processes whose command line names this home. */
-function agentPids(home: string): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (cmd.includes(`${home}/lib/runner.mjs`) && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z') out.push(Number(d));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 describe('crash recovery', () => {
   it('survives kill -9 of the daemon 20 times with 10 agents: same instances, none twice, no strays, store intact', async () => {
@@ -49,12 +35,12 @@ describe('crash recovery', () => {
       expect(rows.map((s) => s.instance).sort()).toEqual(ids);
       const pids = rows.map((s) => s.osPid ?? 0);
       expect(new Set(pids).size).toBe(10);
-      await waitFor(`round ${round}: no stray agent process`, () => agentPids(home).length === 10);
-      expect(agentPids(home).sort()).toEqual([...pids].sort());
+      await waitFor(`round ${round}: no stray agent process`, () => runnerPids(home).length === 10);
+      expect(runnerPids(home).sort()).toEqual([...pids].sort());
     }
     await d.cli(['kill', '--signal', 'KILL', 'stubborn']);
     expect(await d.stop()).toBe(0);
-    expect(agentPids(home)).toEqual([]);
+    expect(runnerPids(home)).toEqual([]);
   }, 300_000);
 });
 
@@ -69,7 +55,7 @@ describe('graceful shutdown', () => {
     expect(await d.stop()).toBe(0);
     // stubborn's grace is 300 ms; the margin covers a busy machine, not a second grace period.
     expect(Date.now() - t0).toBeLessThan(300 + 10_000);
-    expect(agentPids(d.home)).toEqual([]);
+    expect(runnerPids(d.home)).toEqual([]);
     const logs = path.join(d.home, 'logs');
     expect(fs.readFileSync(path.join(logs, `${rude}.log`), 'utf8')).toContain('sending KILL');
     expect(fs.readFileSync(path.join(logs, `${polite}.log`), 'utf8')).toContain('echo stopping');
@@ -89,10 +75,10 @@ describe('a second stop signal', () => {
     d.proc.kill('SIGTERM');
     await waitFor('TERM reached the agent', () => d.output.some((l) => l.includes('SIGTERM: stopping')));
     await new Promise((r) => setTimeout(r, 300));
-    expect(agentPids(d.home)).toContain(pid);
+    expect(runnerPids(d.home)).toContain(pid);
     d.proc.kill('SIGTERM');
     expect(await d.stop()).toBe(130);
-    await waitFor('agent gone', () => !agentPids(d.home).includes(pid));
+    await waitFor('agent gone', () => !runnerPids(d.home).includes(pid));
     expect(d.output.join('\n')).toContain('SIGTERM again: killing agents now');
   });
 });
