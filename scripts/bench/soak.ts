@@ -35,9 +35,9 @@ function slope(points: Array<[number, number]>): number {
 }
 
 const RULES = `rules:
-${Array.from({ length: 8 }, (_, i) => `  - { id: watch${i}, on: "soak:zone${i}", if: "data.value > 1000000 && agents['soak-proc'] >= 1 && device.board == 'sim'", mode: parallel, action: "kill(nobody)" }`).join('\n')}
-  - { id: job8, on: "soak:zone8", if: "int(data.value) % 40 == 8 && agents['soak-proc'] > 0", mode: parallel, max: 5, maxPerMinute: 60, action: "spawn(soak-job)" }
-  - { id: job9, on: "soak:zone9", if: "int(data.value) % 40 == 9", mode: parallel, max: 5, maxPerMinute: 60, action: "spawn(soak-job)" }
+${Array.from({ length: 8 }, (_, i) => `  - { id: watch${i}, on: "soak:zone${i}", if: "agents['soak-proc'] >= 1 && value > 1000000 && device.board == 'sim'", mode: parallel, action: "kill(nobody)" }`).join('\n')}
+  - { id: job8, on: "soak:zone8", if: "int(value) % 40 == 8 && agents['soak-proc'] > 0", mode: parallel, max: 5, maxPerMinute: 60, action: "spawn(soak-job)" }
+  - { id: job9, on: "soak:zone9", if: "int(value) % 40 == 9", mode: parallel, max: 5, maxPerMinute: 60, action: "spawn(soak-job)" }
 `;
 
 function writeAgents(work: string, root: string): { wasm: string; proc: string; job: string } {
@@ -171,6 +171,8 @@ export async function soakBench(root: string, work: string, add: Add, minutes: n
     void healthz(d.addr).then((ok) => void (ok ? undefined : healthFailed++));
   });
   const instances = ((await d.admin.call('agents.list', { all: true })) as unknown[]).length;
+  const rules = ((await d.admin.call('rules.list', {})) as { rules: Array<{ matched: number; fired: number; evalErrors: number }> }).rules;
+  const sum = (k: 'matched' | 'fired' | 'evalErrors'): number => rules.reduce((a, r) => a + r[k], 0);
 
   // The ramp: the highest rate that still holds.
   let highest = 0;
@@ -190,6 +192,10 @@ export async function soakBench(root: string, work: string, add: Add, minutes: n
   add('soak: /healthz failures', healthFailed, 'probes', health, null, 0);
   // the baseline here is the issue's ceiling, so the ratio reads as a share of it
   add('soak: RSS slope after warm-up', slope(rss), 'MB/min', 0.5, 1, 0.5);
-  add('soak: instances the daemon lists at the end (all)', instances, 'instances', 110, null);
+  add('soak: instances the daemon lists at the end (all: running, and exited kept per agent)', instances, 'instances', 110, null);
+  // the rules did their work: every event matched one, jobs were spawned, no condition failed
+  add('soak: rule matches vs events answered', sum('matched'), 'matches', soak.answered, null);
+  add('soak: rule actions fired (jobs spawned)', sum('fired'), 'actions', soak.seconds, null);
+  add('soak: rule condition errors', sum('evalErrors'), 'errors', sum('matched'), null, 0);
   add('soak: highest sustainable rate (ramp, 20 s steps)', highest, 'events/s', 200, null);
 }
