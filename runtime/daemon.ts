@@ -315,7 +315,7 @@ export class Daemon {
             ruleInstances: () => supervisor.ruleInstances(),
             bootId: bootId(),
             file: path.join(this.paths.home, 'orchestration.yaml'),
-            installed: (agent) => this.must(this.store).agents.get(agent) !== undefined,
+            installed: (agent) => this.must(this.store).agents.ids().has(agent),
             maxActionsPerMinute: cfg.rules.maxActionsPerMinute,
             publish: (topic, message) => {
               if (!cfg.fleet.broker) throw new OszError('OSZ_E_FLEET_OFF', `publish(${topic}): this device has no fleet.broker, so there is no collector to publish to`, { topic });

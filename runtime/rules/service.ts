@@ -33,7 +33,7 @@ export interface RulesServiceDeps {
   bootId: string;
   /** `<home>/orchestration.yaml` */
   file: string;
-  /** whether an agent id is installed (spawns of others are warned about, and their rules wait) */
+  /** whether an agent id is installed (spawns of others are warned about, and their rules wait); cheap, asked per rule */
   installed(agent: string): boolean;
   maxActionsPerMinute?: number;
   /**
@@ -152,24 +152,13 @@ export class RulesService {
    * added later — but said at once, with the rule and where the spawn is written.
    */
   missingAgents(set: RuleSet | undefined = this.set): RuleProblem[] {
-    const installed = this.installedCheck();
     return (set?.rules ?? []).flatMap((r) =>
-      r.spawns.filter((sp) => !installed(sp.agent)).map((sp) => ({ rule: r.id, ...(sp.line ? { line: sp.line, column: sp.column ?? 0 } : {}), message: `spawns agent "${sp.agent}", which is not installed; the rule waits for it (openstarryctl agent add)` })),
+      r.spawns.filter((sp) => !this.deps.installed(sp.agent)).map((sp) => ({ rule: r.id, ...(sp.line ? { line: sp.line, column: sp.column ?? 0 } : {}), message: `spawns agent "${sp.agent}", which is not installed; the rule waits for it (openstarryctl agent add)` })),
     );
   }
 
-  /** one lookup per agent id per call */
-  private installedCheck(): (agent: string) => boolean {
-    const seen = new Map<string, boolean>();
-    return (agent) => {
-      let v = seen.get(agent);
-      if (v === undefined) seen.set(agent, (v = this.deps.installed(agent)));
-      return v;
-    };
-  }
-
-  private waitingFor(rule: Rule, installed: (agent: string) => boolean): string[] {
-    return [...new Set(rule.spawns.map((sp) => sp.agent))].filter((a) => !installed(a));
+  private waitingFor(rule: Rule): string[] {
+    return [...new Set(rule.spawns.map((sp) => sp.agent))].filter((a) => !this.deps.installed(a));
   }
 
   get(): { etag: string; source: string; file: string; actor: string; appliedAt: number } | undefined {
@@ -178,11 +167,10 @@ export class RulesService {
   }
 
   list(): { etag: string | undefined; rules: RuleStats[]; timers: Record<string, number | null>; published: number } {
-    const installed = this.installedCheck();
     const byId = new Map((this.set?.rules ?? []).map((r) => [r.id, r]));
     const rules = this.engine.stats().map((st) => {
       const rule = byId.get(st.id);
-      const waiting = rule ? this.waitingFor(rule, installed) : [];
+      const waiting = rule ? this.waitingFor(rule) : [];
       return waiting.length ? { ...st, waitingFor: waiting } : st;
     });
     return { etag: this.stored?.etag, rules, timers: this.cron?.schedule() ?? {}, published: this.published };
@@ -196,11 +184,10 @@ export class RulesService {
 
   /** The engine's dry run; a rule that would fire a spawn of an agent that is not installed says so. */
   test(e: EventEnvelope): Verdict[] {
-    const installed = this.installedCheck();
     const byId = new Map((this.set?.rules ?? []).map((r) => [r.id, r]));
     return this.engine.test(e).map((v) => {
       const rule = byId.get(v.rule);
-      const waiting = v.matches && rule ? this.waitingFor(rule, installed) : [];
+      const waiting = v.matches && rule ? this.waitingFor(rule) : [];
       return waiting.length ? { ...v, waitingFor: waiting } : v;
     });
   }
