@@ -10,13 +10,8 @@ import { ControlClient } from '../../runtime/cli/client';
 import { variables } from '../../runtime/rules/condition';
 import { RuleEngine } from '../../runtime/rules/engine';
 import { loadRuleSet } from '../../runtime/rules/load';
-import { median, startUntil } from './measure';
+import { median, percentile, startUntil } from './measure';
 import type { Add } from './wasm';
-
-const percentile = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
-};
 
 function matching(add: Add): void {
   const rules = Array.from({ length: 200 }, (_, i) => `  - { id: r${i}, on: "sensor:zone${i % 20}.*", if: "value > ${50 + (i % 50)}.0 && device.board == 'sim'", mode: parallel, action: "kill(nobody)" }`);

@@ -11,17 +11,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { ControlClient } from '../../runtime/cli/client';
-import { rssOf, sleep, startUntil } from './measure';
+import { percentile, rssOf, sleep, startUntil } from './measure';
 import type { Add } from './wasm';
 
 const MB = 1024 * 1024;
 const EMIT_TIMEOUT_MS = 5000;
 const WARMUP_MS = 120_000;
-
-const percentile = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
-};
 
 /** least-squares slope of y over x */
 function slope(points: Array<[number, number]>): number {
